@@ -1,0 +1,188 @@
+"""Tests of the shared recommender contract: validation, top-k, candidates."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sklearn_musicrec import PopularityRecommender, RandomRecommender
+from sklearn_musicrec.datasets import make_interactions
+from sklearn_musicrec.utils._topk import topk_per_row
+from sklearn_musicrec.utils.validation import check_candidate_items, check_k
+
+
+@pytest.fixture(scope="module")
+def X():
+    return make_interactions(n_users=60, n_items=25, mean_items_per_user=5, random_state=0).data
+
+
+@pytest.fixture(scope="module")
+def model(X):
+    return PopularityRecommender().fit(X)
+
+
+def test_transposed_matrix_error_names_users_items_and_n_items(X, model):
+    with pytest.raises(ValueError) as exc:
+        model.recommend(X.T)
+    msg = str(exc.value)
+    assert "Rows of X are users and columns are items" in msg
+    assert "fitted on 25 items" in msg
+    assert "has 60" in msg
+    assert "transpose" in msg
+
+
+@pytest.mark.parametrize(
+    "k, error, fragment",
+    [(0, ValueError, "got 0"), (-3, ValueError, "got -3"), (2.0, TypeError, "float"),
+     ("5", TypeError, "str"), (True, TypeError, "bool"), (None, TypeError, "NoneType")],
+)
+def test_bad_k(X, model, k, error, fragment):
+    with pytest.raises(error, match="k must be an integer >= 1") as exc:
+        model.recommend(X, k=k)
+    assert fragment in str(exc.value)
+
+
+def test_numpy_integer_k_accepted(X, model):
+    ids, _ = model.recommend(X, k=np.int32(3))
+    assert ids.shape == (X.shape[0], 3)
+
+
+@pytest.mark.parametrize(
+    "bad, error, fragment",
+    [
+        (np.array([[np.inf, 1.0]]), ValueError, "infinity"),
+        (np.array([[np.nan, 1.0]]), ValueError, "NaN"),
+        (np.array([[-1.0, 1.0]]), ValueError, "Negative values in data passed to X"),
+        (np.zeros((0, 2)), ValueError, "0 sample"),
+        (np.zeros((2, 0)), ValueError, "0 feature"),
+        (np.array([1.0, 2.0]), ValueError, "Expected 2D array"),
+        (np.array([["a", "b"]], dtype=object), ValueError, "could not convert"),
+        (sp.csr_matrix((3, 4)), ValueError, "no non-zero entries"),
+    ],
+)
+def test_bad_fit_input(bad, error, fragment):
+    with pytest.raises(error, match=fragment):
+        PopularityRecommender().fit(bad)
+
+
+def test_negative_message_says_what_was_expected():
+    with pytest.raises(ValueError) as exc:
+        PopularityRecommender().fit(sp.csr_matrix(np.array([[1.0, -2.0]])))
+    msg = str(exc.value)
+    assert "PopularityRecommender.fit" in msg and "non-negative" in msg and "-2.0" in msg
+
+
+def test_exclude_seen_must_be_bool(X, model):
+    with pytest.raises(TypeError, match="exclude_seen must be a bool"):
+        model.recommend(X, exclude_seen="yes")
+
+
+def test_item_counts_counts_users_not_plays():
+    X = sp.csr_matrix(np.array([[5.0, 0, 1], [3.0, 0, 0], [0, 0, 7.0]]))
+    X_explicit_zero = sp.csr_matrix((np.array([0.0]), (np.array([0]), np.array([1]))), shape=(3, 3))
+    model = PopularityRecommender().fit(X + X_explicit_zero)
+    np.testing.assert_array_equal(model.item_counts_, [2, 0, 2])
+    np.testing.assert_array_equal(PopularityRecommender(criterion="plays").fit(X).item_popularity_, [8, 0, 8])
+
+
+def test_explicit_zeros_are_not_seen():
+    X = sp.csr_matrix((np.array([0.0, 1.0]), (np.array([0, 0]), np.array([0, 1]))), shape=(1, 3))
+    model = PopularityRecommender().fit(sp.csr_matrix(np.array([[3.0, 2.0, 1.0]])))
+    ids, _ = model.recommend(X, k=3)
+    np.testing.assert_array_equal(ids, [[0, 2, -1]])
+
+
+def test_popularity_ranking_and_padding():
+    X = sp.csr_matrix(np.array([[1.0, 1, 0, 0], [1.0, 0, 1, 0], [1.0, 1, 0, 0]]))
+    model = PopularityRecommender().fit(X)
+    ids, scores = model.recommend(sp.csr_matrix(np.array([[0.0, 0, 0, 1]])), k=6)
+    np.testing.assert_array_equal(ids, [[0, 1, 2, -1, -1, -1]])
+    np.testing.assert_array_equal(scores, [[3, 2, 1, -np.inf, -np.inf, -np.inf]])
+    np.testing.assert_array_equal(model.predict(X), [2, 1, 2])
+
+
+def test_fully_seen_row_predicts_minus_one():
+    X = sp.csr_matrix(np.ones((2, 3)))
+    model = PopularityRecommender().fit(X)
+    np.testing.assert_array_equal(model.predict(X), [-1, -1])
+
+
+def test_candidate_ids_are_deduplicated_and_can_be_empty(X, model):
+    ids, _ = model.recommend(X[:2], k=4, items=[3, 3, 3])
+    assert ((ids == 3) | (ids == -1)).all()
+    assert (ids[:, 1:] == -1).all()
+    ids, scores = model.recommend(X[:2], k=2, items=np.array([], dtype=int))
+    assert (ids == -1).all() and np.isneginf(scores).all()
+
+
+def test_boolean_candidate_vector(X, model):
+    mask = np.zeros(X.shape[1], dtype=bool)
+    mask[[1, 4]] = True
+    ids, _ = model.recommend(X, k=3, items=mask)
+    assert np.isin(ids[ids >= 0], [1, 4]).all()
+
+
+@pytest.mark.parametrize(
+    "items, error, fragment",
+    [
+        ([0, 25], ValueError, r"\[0, 25\)"),
+        ([1.5], TypeError, "integer item ids"),
+        (np.ones((2, 2), dtype=bool), ValueError, "shape"),
+        (np.ones(7, dtype=bool), ValueError, "length n_items=25"),
+        (np.ones((2, 2, 2)), ValueError, "dimensions"),
+    ],
+)
+def test_bad_candidates(items, error, fragment):
+    with pytest.raises(error, match=fragment):
+        check_candidate_items(items, 3, 25)
+
+
+def test_recommend_batches_do_not_change_results(X, model):
+    """A tiny working memory forces one user per batch."""
+    from sklearn import config_context
+
+    expected = model.recommend(X, k=5)
+    with config_context(working_memory=0), pytest.warns(UserWarning, match="working_memory"):
+        got = model.recommend(X, k=5)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_topk_matches_full_sort():
+    rng = np.random.RandomState(0)
+    S = rng.rand(20, 50)
+    S[S < 0.2] = -np.inf
+    ids, vals = topk_per_row(S, 10)
+    for i in range(20):
+        finite = np.flatnonzero(np.isfinite(S[i]))
+        expect = finite[np.argsort(-S[i, finite], kind="stable")][:10]
+        np.testing.assert_array_equal(ids[i, : expect.size], expect)
+        assert (ids[i, expect.size :] == -1).all()
+
+
+def test_topk_tie_order_by_column_index():
+    ids, _ = topk_per_row(np.array([[1.0, 2.0, 2.0, 2.0, 0.0]]), 5)
+    np.testing.assert_array_equal(ids, [[1, 2, 3, 0, 4]])
+
+
+def test_check_k_returns_python_int():
+    assert type(check_k(np.int64(4))) is int
+
+
+def test_random_recommender_depends_on_row_content_only(X):
+    model = RandomRecommender(random_state=3).fit(X)
+    a = model.decision_function(X[[5, 2]])
+    b = model.decision_function(X[[2, 5]])
+    np.testing.assert_array_equal(a, b[::-1])
+    # different seeds, different rankings; two different users differ too
+    other = RandomRecommender(random_state=4).fit(X)
+    assert not np.array_equal(other.decision_function(X[:1]), a[:1])
+    assert not np.array_equal(a[0], a[1])
+
+
+def test_random_recommender_is_uniform():
+    X = sp.csr_matrix(np.eye(200, 10) + 0.0)
+    X = sp.vstack([sp.csr_matrix(np.ones((1, 10)))] + [sp.csr_matrix(np.eye(1, 10, i % 10) * (i + 1)) for i in range(400)])
+    model = RandomRecommender(random_state=0).fit(X)
+    top = model.recommend(X[1:], k=1, exclude_seen=False)[0][:, 0]
+    counts = np.bincount(top, minlength=10)
+    assert counts.min() > 15 and counts.max() < 70

@@ -1,0 +1,5 @@
+"""Utilities: validation, top-k selection, estimator discovery."""
+
+from .discovery import all_estimators
+
+__all__ = ["all_estimators"]

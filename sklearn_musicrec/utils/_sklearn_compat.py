@@ -1,0 +1,29 @@
+"""The one place that imports scikit-learn's private API.
+
+Every other module imports these names from here, so a change in a future
+scikit-learn release is mended in one file.
+"""
+
+from numbers import Integral, Real
+
+from sklearn.base import _fit_context
+from sklearn.utils._chunking import get_chunk_n_rows
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
+from sklearn.utils.validation import validate_data
+
+__all__ = [
+    "HasMethods",
+    "Integral",
+    "Interval",
+    "Real",
+    "StrOptions",
+    "_fit_context",
+    "get_chunk_n_rows",
+    "validate_data",
+    "validate_params",
+]

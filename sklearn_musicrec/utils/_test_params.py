@@ -1,0 +1,24 @@
+"""Settings used by the common tests, one entry per estimator class name.
+
+``TEST_PARAMS`` holds constructor arguments that keep the common tests fast
+(e.g. a few iterations); the estimator is otherwise tested at its defaults.
+``EXPECTED_FAILED_CHECKS`` maps an estimator name to ``{check_name: reason}``
+for scikit-learn checks that are known to fail; every entry needs a reason,
+and the table should stay (nearly) empty.
+"""
+
+TEST_PARAMS = {
+    "RandomRecommender": {"random_state": 0},
+}
+
+EXPECTED_FAILED_CHECKS = {}
+
+
+def construct_instances(cls):
+    """Instances of ``cls`` for the common tests (defaults + ``TEST_PARAMS``)."""
+    return [cls(**TEST_PARAMS.get(cls.__name__, {}))]
+
+
+def expected_failed_checks(estimator):
+    """The ``expected_failed_checks`` callable for ``parametrize_with_checks``."""
+    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})

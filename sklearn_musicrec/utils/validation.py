@@ -1,0 +1,201 @@
+"""Input validation shared by every recommender.
+
+Validation happens once, at the public boundary: estimators call
+:meth:`~sklearn_musicrec.base.RecommenderMixin._validate_fit_data` in ``fit``
+and :meth:`~sklearn_musicrec.base.RecommenderMixin._validate_X` in every other
+public method; the private kernels then trust their input.
+"""
+
+import numbers
+import re
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._sklearn_compat import validate_data
+
+__all__ = ["check_k", "check_candidate_items", "check_interactions"]
+
+_FLOAT_DTYPES = (np.float64, np.float32)
+_N_FEATURES_MSG = re.compile(r"X has (\d+) features, but (\w+) is expecting (\d+) features")
+
+
+def check_k(k, *, name="k"):
+    """Check a list length such as the ``k`` of ``recommend``.
+
+    Parameters
+    ----------
+    k : int
+        Number of items per list; must be an integer >= 1 (``bool`` is
+        rejected even though it is an ``int`` subclass).
+    name : str, default="k"
+        Name of the argument, used in error messages.
+
+    Returns
+    -------
+    k : int
+        ``k`` as a Python ``int``.
+
+    Examples
+    --------
+    >>> from sklearn_musicrec.utils.validation import check_k
+    >>> check_k(5)
+    5
+    >>> check_k(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: k must be an integer >= 1 (the length of each recommendation list), got 0.
+    """
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
+        raise TypeError(
+            f"{name} must be an integer >= 1 (the length of each recommendation "
+            f"list), got {k!r} of type {type(k).__name__}."
+        )
+    if k < 1:
+        raise ValueError(
+            f"{name} must be an integer >= 1 (the length of each recommendation "
+            f"list), got {k}."
+        )
+    return int(k)
+
+
+def _check_non_negative(X, whom):
+    values = X.data if sp.issparse(X) else X
+    if values.size and values.min() < 0:
+        raise ValueError(
+            f"Negative values in data passed to X of {whom}: X must be a "
+            "non-negative user x item interaction matrix (play counts, weights "
+            f"or ratings), but its minimum is {values.min()!r}."
+        )
+
+
+def check_interactions(estimator, X, *, reset, dtype=_FLOAT_DTYPES, method="fit"):
+    """Validate a user x item interaction matrix for ``estimator``.
+
+    Wraps :func:`sklearn.utils.validation.validate_data` so that every
+    estimator reports bad input the same way: NaN/inf, negative values, empty
+    or 1-D input, object/string dtype, and a wrong number of columns (items),
+    with a message that says rows are users and columns are items.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        The estimator whose ``n_features_in_`` is set (``reset=True``) or
+        checked (``reset=False``).
+    X : {array-like, sparse matrix} of shape (n_users, n_items)
+        Interaction matrix. Never modified: a converted copy is returned
+        where conversion is needed.
+    reset : bool
+        Whether this is ``fit`` (record the number of items) or a later call.
+    dtype : dtype or tuple of dtypes, default=(np.float64, np.float32)
+        Accepted floating dtypes; other input is converted to the first.
+    method : str, default="fit"
+        Name of the calling method, for error messages.
+
+    Returns
+    -------
+    X : sparse matrix of shape (n_users, n_items)
+        Validated CSR matrix (the input itself when it was already a valid
+        CSR matrix of an accepted dtype).
+    """
+    whom = f"{type(estimator).__name__}.{method}"
+    try:
+        X = validate_data(
+            estimator,
+            X,
+            reset=reset,
+            accept_sparse="csr",
+            dtype=dtype,
+        )
+    except ValueError as exc:
+        match = _N_FEATURES_MSG.search(str(exc))
+        if match is None:
+            raise
+        got, _, expected = match.groups()
+        raise ValueError(
+            f"{exc} Rows of X are users and columns are items: this "
+            f"{type(estimator).__name__} was fitted on {expected} items, so X "
+            f"passed to {method} must have {expected} columns, but it has {got}. "
+            "(An item x user matrix passed by mistake is the usual cause: "
+            "transpose it.)"
+        ) from None
+    if not sp.issparse(X):
+        X = sp.csr_matrix(X)
+    _check_non_negative(X, whom)
+    return X
+
+
+def check_candidate_items(items, n_users, n_items):
+    """Validate the ``items`` argument of ``recommend``.
+
+    Parameters
+    ----------
+    items : None, array-like of int of shape (n_candidates,), or \
+            {array-like, sparse matrix} of shape (n_users, n_items)
+        ``None`` (every item is a candidate), candidate item ids shared by all
+        users (a boolean vector of length ``n_items`` is also accepted), or a
+        per-user mask whose non-zero entries are the candidates.
+    n_users, n_items : int
+        Shape of the ``X`` passed to ``recommend``.
+
+    Returns
+    -------
+    kind : {"all", "ids", "mask"}
+    value : None, ndarray of int64 (sorted, unique) or CSR matrix of bool
+    """
+    if items is None:
+        return "all", None
+    if sp.issparse(items):
+        if items.shape != (n_users, n_items):
+            raise ValueError(
+                "items, given as a per-user candidate mask, must have shape "
+                f"(n_users, n_items) = ({n_users}, {n_items}) like X, got "
+                f"{items.shape}."
+            )
+        mask = sp.csr_matrix(items, copy=True)
+        if not np.all(np.isfinite(mask.data)):
+            raise ValueError("items, given as a candidate mask, contains NaN or inf.")
+        mask.data = mask.data != 0
+        mask.eliminate_zeros()
+        return "mask", mask
+    arr = np.asarray(items)
+    if arr.ndim == 2:
+        if arr.shape != (n_users, n_items):
+            raise ValueError(
+                "items, given as a per-user candidate mask, must have shape "
+                f"(n_users, n_items) = ({n_users}, {n_items}) like X, got "
+                f"{arr.shape}."
+            )
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(
+                "items, given as a per-user candidate mask, must be boolean or "
+                f"numeric, got dtype {arr.dtype}."
+            )
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise ValueError("items, given as a candidate mask, contains NaN or inf.")
+        return "mask", sp.csr_matrix(arr != 0)
+    if arr.ndim != 1:
+        raise ValueError(
+            "items must be None, a 1-D array of candidate item ids, or a 2-D "
+            f"(n_users, n_items) candidate mask; got an array with {arr.ndim} "
+            "dimensions."
+        )
+    if arr.dtype.kind == "b":
+        if arr.shape[0] != n_items:
+            raise ValueError(
+                f"items, given as a boolean vector, must have length n_items="
+                f"{n_items}, got {arr.shape[0]}."
+            )
+        return "ids", np.flatnonzero(arr).astype(np.int64)
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError(
+            "items must hold integer item ids (column indices of X), got dtype "
+            f"{arr.dtype}."
+        )
+    ids = arr.astype(np.int64, copy=False)
+    if ids.size and (ids.min() < 0 or ids.max() >= n_items):
+        raise ValueError(
+            f"items must be item ids in [0, {n_items}) (columns of X), got ids "
+            f"from {ids.min()} to {ids.max()}."
+        )
+    return "ids", np.unique(ids)
