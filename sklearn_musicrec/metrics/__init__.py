@@ -1,0 +1,53 @@
+"""Metrics for recommendation lists and scorers for model selection.
+
+Ranking metrics (``precision_at_k``, ``recall_at_k``, ``ndcg_at_k``,
+``map_at_k``, ``mrr_at_k``, ``hit_rate_at_k``, ``auc_score``) compare the id
+matrix returned by ``recommend`` with held-out items. Beyond-accuracy metrics
+(``catalog_coverage``, ``intra_list_diversity``, ``novelty``,
+``average_popularity``, ``long_tail_share``, ``gini_index``,
+``personalization``) describe the lists themselves; ``rmse`` and ``mae``
+score explicit rating predictions. ``make_recommendation_scorer`` turns any
+of them into a scorer for :class:`~sklearn.model_selection.GridSearchCV`.
+"""
+
+from ._beyond import (
+    average_popularity,
+    catalog_coverage,
+    gini_index,
+    intra_list_diversity,
+    long_tail_share,
+    novelty,
+    personalization,
+)
+from ._ranking import (
+    auc_score,
+    hit_rate_at_k,
+    map_at_k,
+    mrr_at_k,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+)
+from ._rating import mae, rmse
+from ._scorer import get_metric_names, make_recommendation_scorer
+
+__all__ = [
+    "auc_score",
+    "average_popularity",
+    "catalog_coverage",
+    "get_metric_names",
+    "gini_index",
+    "hit_rate_at_k",
+    "intra_list_diversity",
+    "long_tail_share",
+    "mae",
+    "make_recommendation_scorer",
+    "map_at_k",
+    "mrr_at_k",
+    "ndcg_at_k",
+    "novelty",
+    "personalization",
+    "precision_at_k",
+    "recall_at_k",
+    "rmse",
+]
