@@ -1,11 +1,10 @@
 """Non-personalised baselines: popularity and random recommendations."""
 
-import hashlib
-
 import numpy as np
 from sklearn.utils import check_random_state
 
 from .base import BaseRecommender
+from .utils._hashing import row_set_hashes, splitmix64
 from .utils._sklearn_compat import StrOptions, _fit_context
 
 __all__ = ["PopularityRecommender", "RandomRecommender"]
@@ -80,19 +79,11 @@ class PopularityRecommender(BaseRecommender):
         return np.tile(self.item_popularity_, (X.shape[0], 1))
 
 
-def _splitmix64(x):
-    """Vectorised SplitMix64 finaliser: a well-mixed uint64 hash of ``x``."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
 class RandomRecommender(BaseRecommender):
     """Recommend items in a random order, different for every history.
 
     Each user's random ranking is a deterministic function of
-    ``random_state`` and of the content of the user's row, so it does not
+    ``random_state`` and of the set of items in the user's row, so it does not
     depend on the other rows or their order (``recommend`` on a batch equals
     ``recommend`` row by row), and the same ``random_state`` gives the same
     recommendations.
@@ -154,23 +145,12 @@ class RandomRecommender(BaseRecommender):
         )
         return self
 
-    def _row_hashes(self, X):
-        hashes = np.empty(X.shape[0], dtype=np.uint64)
-        for i in range(X.shape[0]):
-            start, stop = X.indptr[i], X.indptr[i + 1]
-            cols = X.indices[start:stop]
-            vals = X.data[start:stop].astype(np.float64)
-            keep = vals != 0
-            order = np.argsort(cols[keep], kind="stable")
-            digest = hashlib.blake2b(digest_size=8)
-            digest.update(cols[keep][order].astype(np.int64).tobytes())
-            digest.update(vals[keep][order].tobytes())
-            hashes[i] = np.frombuffer(digest.digest(), dtype=np.uint64)[0]
-        return hashes
-
     def _decision_function(self, X):
-        rows = self._row_hashes(X) ^ np.uint64(self.seed_)
-        cols = np.arange(X.shape[1], dtype=np.uint64) * np.uint64(0xD1B54A32D192ED03)
-        mixed = _splitmix64(_splitmix64(rows)[:, None] ^ cols[None, :])
+        X = X.copy()  # never touch the caller's matrix
+        X.sum_duplicates()
+        X.eliminate_zeros()
+        rows, _ = row_set_hashes(X.indptr, X.indices, self.seed_)
+        cols = splitmix64(np.arange(X.shape[1], dtype=np.uint64))
+        mixed = splitmix64(rows[:, None] ^ cols[None, :])
         # the top 53 bits give a uniform float in [0, 1)
         return (mixed >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)

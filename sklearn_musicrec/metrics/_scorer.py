@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 from sklearn.utils import gen_batches
 
+from ..utils._hashing import row_set_hashes, splitmix64
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, validate_params
 from ..utils.validation import check_k
 from ._beyond import (
@@ -210,22 +211,16 @@ def _sampled_candidates(history, target, n_negatives, seed, relevant=None):
     ``relevant`` is given, every other held-out item); the draw is a seeded
     hash of the row's content, so it does not depend on the row position.
     """
-    from ..model_selection._split import _splitmix64
-
     n_rows, n_items = history.shape
     u64 = np.uint64
-    item_mix = _splitmix64(np.arange(n_items, dtype=u64) + u64(1))
-    csum = np.concatenate(([u64(0)], np.cumsum(item_mix[history.indices], dtype=u64)))
-    row_hash = _splitmix64(
-        (csum[history.indptr[1:]] - csum[history.indptr[:-1]])
-        ^ _splitmix64(target.astype(u64) + u64(7))
-        ^ u64(seed)
-    )
+    item_mix = splitmix64(np.arange(n_items, dtype=u64) + u64(1))
+    history_hash, _ = row_set_hashes(history.indptr, history.indices, seed)
+    row_hash = splitmix64(history_hash ^ splitmix64(target.astype(u64) + u64(7)))
     n_draw = min(n_negatives, n_items)
     chunks_rows, chunks_cols = [], []
     batch = max(1, (1 << 21) // max(n_items, 1))
     for rows in gen_batches(n_rows, batch):
-        keys = _splitmix64(row_hash[rows][:, None] ^ item_mix[None, :])
+        keys = splitmix64(row_hash[rows][:, None] ^ item_mix[None, :])
         sub = history[rows]
         r, c = _row_ids(sub.indptr), sub.indices
         blocked = np.zeros(keys.shape, dtype=bool)

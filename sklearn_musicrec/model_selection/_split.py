@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
+from ..utils._hashing import row_set_hashes, splitmix64
 from ..utils._sklearn_compat import Integral, Interval, Real, validate_params
 
 __all__ = [
@@ -30,9 +31,6 @@ __all__ = [
 ]
 
 _U64 = np.uint64
-_GOLDEN = _U64(0x9E3779B97F4A7C15)
-_MIX1 = _U64(0xBF58476D1CE4E5B9)
-_MIX2 = _U64(0x94D049BB133111EB)
 
 
 _X = ["array-like", "sparse matrix"]
@@ -40,14 +38,6 @@ _TEST_SIZE = [
     Interval(Real, 0, 1, closed="neither"),
     Interval(Integral, 1, None, closed="left"),
 ]
-
-
-def _splitmix64(x):
-    """SplitMix64 finaliser, element-wise on a uint64 array (wrapping)."""
-    x = x + _GOLDEN
-    x = (x ^ (x >> _U64(30))) * _MIX1
-    x = (x ^ (x >> _U64(27))) * _MIX2
-    return x ^ (x >> _U64(31))
 
 
 def _resolve_seed(random_state):
@@ -96,12 +86,9 @@ def _interaction_keys(Xc, seed):
     The key of ``(u, i)`` is a hash of the seed, of the set of items in row
     ``u`` and of ``i``: independent of the row's position and of the values.
     """
-    items = _splitmix64(Xc.indices.astype(_U64) + _U64(1))
-    csum = np.concatenate(([_U64(0)], np.cumsum(items, dtype=_U64)))
-    row_hash = csum[Xc.indptr[1:]] - csum[Xc.indptr[:-1]]  # wraps: order-free sum
-    row_hash = _splitmix64(row_hash ^ _U64(seed))
+    row_hash, items = row_set_hashes(Xc.indptr, Xc.indices, seed)
     rows = _row_ids(Xc.indptr)
-    return _splitmix64(row_hash[rows] ^ items)
+    return splitmix64(row_hash[rows] ^ items)
 
 
 def _rank_within_rows(Xc, keys):
