@@ -187,8 +187,9 @@ class RecommenderMixin:
             lists).
         y : array-like of shape (n_users,) or {array-like, sparse matrix} of \
                 shape (n_users, n_items)
-            Held-out truth: one item id per user, or a matrix whose non-zero
-            entries are the relevant items.
+            Held-out truth: one item id per user (a negative id means the
+            user has no held-out item and is skipped), or a matrix whose
+            positive entries are the relevant items.
 
         Returns
         -------

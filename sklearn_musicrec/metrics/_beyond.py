@@ -191,7 +191,7 @@ def gini_index(y_recommended, *, n_items, k=None):
         warnings.warn(
             "gini_index is undefined when no item is recommended; returning 0.0.",
             UndefinedMetricWarning,
-            stacklevel=2,
+            stacklevel=3,  # past the validate_params wrapper
         )
         return 0.0
     i = np.arange(1, n_items + 1, dtype=np.float64)
@@ -241,7 +241,7 @@ def personalization(y_recommended, *, k=None):
             "personalization is undefined with fewer than two non-empty lists; "
             "returning 0.0.",
             UndefinedMetricWarning,
-            stacklevel=2,
+            stacklevel=3,  # past the validate_params wrapper
         )
         return 0.0
     weights = 1.0 / np.sqrt(np.maximum(lengths, 1))

@@ -209,7 +209,7 @@ def _average(values, per_user, *, what="relevant items", metric="metric"):
                 f"{metric}: {n_undefined} of {values.shape[0]} users have no "
                 f"{what} and are skipped."
             )
-        warnings.warn(msg, UndefinedMetricWarning, stacklevel=3)
+        warnings.warn(msg, UndefinedMetricWarning, stacklevel=4)  # metric, validate_params, caller
     if per_user:
         return values
     if n_undefined == values.shape[0]:

@@ -145,7 +145,7 @@ def _warn_short(n_per_row, n_test, required, what):
             f"interactions, too few to {what}: they are kept whole in X_train "
             "and have empty rows in X_test.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # splitter, validate_params wrapper, caller
         )
 
 
@@ -457,6 +457,6 @@ def cold_item_split(X, test_size=0.2, *, random_state=None):
             f"{empty} of {Xc.shape[0]} users interacted only with test items: "
             "their X_train rows are empty.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,  # past the validate_params wrapper
         )
     return X_train, X_test
