@@ -192,3 +192,21 @@ def test_random_recommender_same_item_set_same_ranking():
     D = RandomRecommender(random_state=0).fit(X).decision_function(X)
     np.testing.assert_array_equal(D[0], D[1])
     assert not np.array_equal(D[0], D[2])
+
+
+def test_topk_threaded_equals_single_threaded(monkeypatch):
+    import sklearn_musicrec.utils._topk as topk
+
+    S = np.random.RandomState(0).rand(300, 4000).astype(np.float32)
+    S[:, ::7] = 0.5  # many ties
+    threaded = topk_per_row(S, 15)
+    monkeypatch.setattr(topk, "_PARALLEL_MIN_SIZE", 10**12)
+    single = topk_per_row(S, 15)
+    np.testing.assert_array_equal(threaded[0], single[0])
+    np.testing.assert_array_equal(threaded[1], single[1])
+
+
+def test_topk_nan_scores_raise():
+    S = np.array([[0.1, np.nan, 0.3, 0.2], [0.1, 0.2, 0.3, 0.4]])
+    with pytest.raises(ValueError, match="NaN"):
+        topk_per_row(S, 2)

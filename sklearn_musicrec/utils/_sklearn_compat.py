@@ -8,6 +8,7 @@ from numbers import Integral, Real
 
 from sklearn.base import _fit_context
 from sklearn.utils._chunking import get_chunk_n_rows
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -23,6 +24,7 @@ __all__ = [
     "Real",
     "StrOptions",
     "_fit_context",
+    "_openmp_effective_n_threads",
     "get_chunk_n_rows",
     "validate_data",
     "validate_params",
