@@ -48,3 +48,15 @@ def test_demo_runs_and_prints_a_table(capsys):
                  "--models", "PopularityRecommender", "RandomRecommender"]) == 0
     out = capsys.readouterr().out
     assert "PopularityRecommender" in out and "NDCG@5" in out
+
+
+def test_readme_quickstart_runs():
+    readme = ROOT / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not beside the package")
+    code = readme.read_text().split("```python", 1)[1].split("```", 1)[0]
+    namespace = {}
+    with pytest.warns(UserWarning):  # a few synthetic users are too short to split
+        exec(compile(code, "README.md", "exec"), namespace)
+    # raw play counts are heavy-tailed: the search must pick a weighting
+    assert namespace["search"].best_params_["weight"] != "passthrough"
