@@ -39,6 +39,13 @@ class RecommenderMixin:
     Subclasses implement ``fit`` and ``_decision_function(X)``; ``X`` there
     is a validated CSR batch and the result a new dense array of shape
     ``(X.shape[0], n_items)`` that callers may modify in place.
+
+    A subclass with a faster way to the top ``k`` over the whole catalogue
+    (one that never builds the dense score matrix, or a compiled kernel) may
+    also implement ``_recommend_unrestricted(X, k, exclude_seen)``, called by
+    ``recommend`` with validated arguments when ``items`` is None; it returns
+    ``(item_ids, scores)`` as ``recommend`` does, or ``None`` to use the
+    generic path.
     """
 
     def __sklearn_tags__(self):
@@ -130,6 +137,10 @@ class RecommenderMixin:
             )
         n_users, n_items = X.shape
         kind, candidates = check_candidate_items(items, n_users, n_items)
+        if kind == "all":
+            fast = self._recommend_unrestricted(X, k, bool(exclude_seen))
+            if fast is not None:
+                return fast
         if kind == "ids":
             position = np.full(n_items, -1, dtype=np.int64)
             position[candidates] = np.arange(candidates.size)
@@ -161,6 +172,13 @@ class RecommenderMixin:
             ids[batch] = batch_ids
             scores[batch] = batch_scores
         return ids, scores
+
+    def _recommend_unrestricted(self, X, k, exclude_seen):
+        """Optional fast path of ``recommend`` over the whole catalogue.
+
+        Returns ``None`` here: the generic batched path is used.
+        """
+        return None
 
     def predict(self, X):
         """Top-1 unseen item for every row of ``X``.

@@ -176,16 +176,10 @@ class _BaseKNN(BaseRecommender):
         """
         return self.aggregation == "weighted_sum" and self.min_similarity >= 0
 
-    def recommend(self, X, k=10, *, exclude_seen=True, items=None):
-        if items is not None or not self._scores_are_sparse():
-            return super().recommend(X, k, exclude_seen=exclude_seen, items=items)
-        X = self._validate_X(X)
-        k = check_k(k)
-        if not isinstance(exclude_seen, (bool, np.bool_)):
-            raise TypeError(
-                f"exclude_seen must be a bool, got {exclude_seen!r} of type "
-                f"{type(exclude_seen).__name__}."
-            )
+    def _recommend_unrestricted(self, X, k, exclude_seen):
+        # sparse scores: the top k never needs the dense score matrix
+        if not self._scores_are_sparse():
+            return None
         n_users, n_items = X.shape
         kernels = numba_kernels()
         if kernels is not None:
@@ -210,8 +204,6 @@ class _BaseKNN(BaseRecommender):
             else np.zeros((0, k), dtype=_DTYPE)
         )
         return ids, scores
-
-    recommend.__doc__ = BaseRecommender.recommend.__doc__
 
     def _similarity_kwargs(self):
         return dict(
