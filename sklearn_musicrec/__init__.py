@@ -13,6 +13,8 @@ __version__ = "0.1.0.dev0"
 
 from .base import BaseRecommender, RecommenderMixin
 from .baselines import PopularityRecommender, RandomRecommender
+from .decomposition import ALSFactorizer, SGDFactorizer
+from .neighbors import EASERecommender, ItemKNNRecommender, UserKNNRecommender
 
 __all__ = [
     "__version__",
@@ -20,4 +22,9 @@ __all__ = [
     "RecommenderMixin",
     "PopularityRecommender",
     "RandomRecommender",
+    "ALSFactorizer",
+    "SGDFactorizer",
+    "EASERecommender",
+    "ItemKNNRecommender",
+    "UserKNNRecommender",
 ]

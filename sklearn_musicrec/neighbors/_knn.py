@@ -16,6 +16,7 @@ from ..utils._sklearn_compat import (
     _fit_context,
     get_chunk_n_rows,
 )
+from ..utils._sparse import clean_csr_copy
 from ..utils.validation import check_k
 from ._similarity import (
     SIMILARITIES,
@@ -38,9 +39,7 @@ _DTYPE = np.float32
 
 def _as_float32_csr(X):
     """A float32 CSR copy of validated ``X`` without explicit zeros."""
-    X = sp.csr_matrix(X, dtype=_DTYPE, copy=True)
-    X.eliminate_zeros()
-    return X
+    return clean_csr_copy(X, _DTYPE)
 
 
 def _indicator(X):

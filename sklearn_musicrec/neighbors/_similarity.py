@@ -21,6 +21,8 @@ import scipy.sparse as sp
 from joblib import effective_n_jobs
 from sklearn.utils import gen_batches
 
+from ..utils._sparse import clean_csr_copy
+
 __all__ = [
     "SIMILARITIES",
     "prepare_vectors",
@@ -94,12 +96,6 @@ def block_rows(n_cols, block_entries=_BLOCK_ENTRIES):
     return max(1, block_entries // max(1, n_cols))
 
 
-def _csr_copy(V, dtype):
-    """A CSR copy of ``V`` in ``dtype`` without explicitly stored zeros."""
-    V = sp.csr_matrix(V, dtype=dtype, copy=True)
-    V.eliminate_zeros()
-    V.sort_indices()
-    return V
 
 
 def prepare_vectors(V, similarity, dtype=np.float32):
@@ -125,7 +121,7 @@ def prepare_vectors(V, similarity, dtype=np.float32):
         Squared Euclidean norms of the prepared vectors (``"jaccard"``: the
         support sizes).
     """
-    P = _csr_copy(V, dtype)
+    P = clean_csr_copy(V, dtype)
     if similarity == "jaccard":
         P.data[:] = 1
     elif similarity == "pearson":

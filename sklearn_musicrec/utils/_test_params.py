@@ -8,6 +8,8 @@ and the table should stay (nearly) empty.
 """
 
 TEST_PARAMS = {
+    "SGDFactorizer": {"loss": "bpr", "n_components": 8, "max_iter": 10, "random_state": 0},
+    "ALSFactorizer": {"n_components": 8, "max_iter": 5, "tol": 0, "random_state": 0},
     "RandomRecommender": {"random_state": 0},
 }
 

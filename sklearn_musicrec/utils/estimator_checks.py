@@ -195,15 +195,29 @@ def check_dtypes_and_formats(name, estimator):
 
 
 def check_input_not_modified(name, estimator):
-    """fit, decision_function and recommend leave the caller's X untouched."""
+    """fit, decision_function and recommend leave the caller's X untouched.
+
+    The CSR input holds explicit zeros and unsorted indices, the cases where
+    in-place clean-ups (``eliminate_zeros``, ``sort_indices``) on arrays
+    shared with the caller would corrupt it.
+    """
     X = sp.csr_matrix(_data())
+    X.data[::5] = 0.0  # explicit zeros
+    for i in range(X.shape[0]):  # unsorted indices
+        lo, hi = X.indptr[i], X.indptr[i + 1]
+        X.indices[lo:hi] = X.indices[lo:hi][::-1].copy()
+        X.data[lo:hi] = X.data[lo:hi][::-1].copy()
+    X.has_sorted_indices = False
     before = X.copy()
     dense = X.toarray()
     dense_before = dense.copy()
     model = clone(estimator).fit(X)
     model.decision_function(X)
     model.recommend(X, k=5)
+    model.recommend(X, k=5, exclude_seen=False)
     model.recommend(X, k=5, items=np.arange(5))
+    if hasattr(model, "transform"):
+        model.transform(X)
     clone(estimator).fit(dense).recommend(dense, k=3)
     for attr in ("data", "indices", "indptr"):
         np.testing.assert_array_equal(getattr(X, attr), getattr(before, attr), f"X.{attr} modified")

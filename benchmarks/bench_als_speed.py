@@ -1,0 +1,239 @@
+"""ALSFactorizer vs implicit's AlternatingLeastSquares: fit and recommend-all time.
+
+Matched settings: 64 factors, 15 iterations, conjugate gradient with 3 steps,
+regularization 0.01, float32, the same number of threads for both (BLAS
+limited to one thread, as implicit recommends). implicit's confidence is
+``alpha * x``; ours is ``1 + confidence_scale * x``, so implicit is given the
+matrix with stored entries ``1 + x`` and ``alpha=1`` to solve the same problem.
+
+Data: ``make_interactions`` synthetic play counts at three sizes, generated
+once and cached under the system temporary directory. Every (library, size)
+cell runs in a fresh subprocess so that its peak resident memory is its own.
+
+Usage::
+
+    python benchmarks/bench_als_speed.py                  # all sizes
+    python benchmarks/bench_als_speed.py --sizes 1.5M     # the target size only
+    python benchmarks/bench_als_speed.py --device cuda    # ours on a GPU too
+
+Results go to ``benchmarks/results/bench_als_speed.{json,md}``.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+SIZES = {
+    # name: (n_users, n_items, mean_items_per_user)
+    "1.5M": (50_000, 20_000, 30.0),
+    "6M": (200_000, 30_000, 30.0),
+    "20M": (500_000, 50_000, 42.0),
+}
+FACTORS, ITERATIONS, REG, CG_STEPS, K = 64, 15, 0.01, 3, 20
+RESULTS = Path(__file__).parent / "results"
+
+
+def dataset(name):
+    """The cached CSR matrix of synthetic play counts for size ``name``."""
+    cache = Path(tempfile.gettempdir()) / "sklearn_musicrec_bench" / f"interactions_{name}.npz"
+    if cache.exists():
+        return sp.load_npz(cache).tocsr()
+    from sklearn_musicrec.datasets import make_interactions
+
+    n_users, n_items, mean = SIZES[name]
+    X = make_interactions(
+        n_users=n_users, n_items=n_items, mean_items_per_user=mean, random_state=0
+    ).data.astype(np.float32)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    sp.save_npz(cache, X)
+    return X
+
+
+def peak_rss_gb():
+    """Peak resident memory of this process (VmHWM: reset by exec, unlike ru_maxrss)."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def worker(library, name, threads, recommend, device):
+    from threadpoolctl import threadpool_limits
+
+    X = dataset(name)
+    out = {"library": library, "size": name, "nnz": int(X.nnz), "shape": list(X.shape)}
+    if library == "ours":
+        from sklearn_musicrec.decomposition import ALSFactorizer
+
+        params = dict(
+            n_components=FACTORS, max_iter=ITERATIONS, regularization=REG,
+            cg_steps=CG_STEPS, solver="cg", tol=0.0, n_jobs=threads, random_state=0,
+            device=device,
+        )
+        # compile the numba kernels (cached on disk) outside the timing
+        ALSFactorizer(**{**params, "max_iter": 1, "device": "cpu"}).fit(X[:200])
+        if device == "cuda":
+            ALSFactorizer(**{**params, "max_iter": 1}).fit(X[:2000])
+        model = ALSFactorizer(**params)
+        tic, cpu = time.perf_counter(), time.process_time()
+        model.fit(X)
+        out["fit_s"] = time.perf_counter() - tic
+        out["fit_cpu_s"] = time.process_time() - cpu
+        out["final_loss"] = model.loss_curve_[-1]
+        if recommend:
+            tic = time.perf_counter()
+            ids, _ = model.recommend(X, k=K)
+            out["recommend_all_s"] = time.perf_counter() - tic
+    else:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        Xi = X.copy()
+        Xi.data = 1.0 + Xi.data
+        with threadpool_limits(limits=1, user_api="blas"):
+            model = AlternatingLeastSquares(
+                factors=FACTORS, iterations=ITERATIONS, regularization=REG,
+                num_threads=threads, random_state=0, use_cg=True,
+            )
+            tic, cpu = time.perf_counter(), time.process_time()
+            model.fit(Xi, show_progress=False)
+            out["fit_s"] = time.perf_counter() - tic
+            out["fit_cpu_s"] = time.process_time() - cpu
+            if recommend:
+                tic = time.perf_counter()
+                ids, _ = model.recommend(
+                    np.arange(X.shape[0]), Xi, N=K, filter_already_liked_items=True
+                )
+                out["recommend_all_s"] = time.perf_counter() - tic
+    out["peak_rss_gb"] = peak_rss_gb()
+    print(json.dumps(out))
+
+
+def machine():
+    import numba
+    import threadpoolctl
+
+    try:
+        import implicit
+
+        implicit_version = implicit.__version__
+    except ImportError:  # pragma: no cover
+        implicit_version = None
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:  # pragma: no cover
+        pass
+    return {
+        "cpu": cpu,
+        "cores_visible": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "implicit": implicit_version,
+        "threadpoolctl": threadpoolctl.__version__,
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1.5M,6M,20M")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--skip-implicit-above", default=None,
+                        help="run implicit only up to this size (it is the slow one)")
+    parser.add_argument("--worker", nargs=4, metavar=("LIB", "SIZE", "RECOMMEND", "DEVICE"))
+    args = parser.parse_args()
+    if args.worker:
+        lib, name, rec, device = args.worker
+        worker(lib, name, args.threads, rec == "1", device)
+        return
+
+    sizes = args.sizes.split(",")
+    rows = []
+    for name in sizes:
+        dataset(name)  # generate outside the timed subprocesses
+        libs = ["ours", "implicit"]
+        if args.device == "cuda":
+            libs.append("ours-cuda")
+        for lib in libs:
+            device = "cuda" if lib == "ours-cuda" else "cpu"
+            rec = "1" if name == sizes[0] else "0"
+            cmd = [sys.executable, __file__, "--threads", str(args.threads),
+                   "--worker", lib.split("-")[0], name, rec, device]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                print(res.stderr, file=sys.stderr)
+                raise SystemExit(f"worker {lib} {name} failed")
+            row = json.loads(res.stdout.strip().splitlines()[-1])
+            row["library"] = lib
+            print(row, flush=True)
+            rows.append(row)
+
+    report = {
+        "command": "python " + " ".join(sys.argv),
+        "settings": dict(factors=FACTORS, iterations=ITERATIONS, regularization=REG,
+                         cg_steps=CG_STEPS, threads=args.threads, k=K),
+        "machine": machine(),
+        "rows": rows,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench_als_speed.json").write_text(json.dumps(report, indent=2))
+    lines = [
+        "# ALSFactorizer vs implicit ALS: speed",
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        f"Machine: {report['machine']['cpu']}, {report['machine']['cores_visible']} cores "
+        f"(shared with other engineers' jobs; load average at start "
+        f"{', '.join(f'{x:.2f}' for x in report['machine']['load_average_at_start'])}), "
+        f"numba {report['machine']['numba']}, implicit {report['machine']['implicit']}.",
+        "",
+        f"Settings: {FACTORS} factors, {ITERATIONS} iterations, CG {CG_STEPS} steps, "
+        f"regularization {REG}, {args.threads} threads for both, BLAS 1 thread.",
+        "",
+        "| size | nnz | library | fit s (wall) | wall ratio ours / implicit | fit CPU s (all threads) "
+        "| CPU ratio ours / implicit | recommend-all s | peak RSS GB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        peer = next((r for r in rows if r["size"] == row["size"] and r["library"] == "implicit"), None)
+        mine = peer and row["library"] != "implicit"
+        ratio = f"{row['fit_s'] / peer['fit_s']:.2f}" if mine else ""
+        cpu_ratio = f"{row['fit_cpu_s'] / peer['fit_cpu_s']:.2f}" if mine else ""
+        rec = f"{row['recommend_all_s']:.2f}" if "recommend_all_s" in row else ""
+        lines.append(
+            f"| {row['size']} | {row['nnz']:,} | {row['library']} | {row['fit_s']:.2f} | "
+            f"{ratio} | {row['fit_cpu_s']:.2f} | {cpu_ratio} | {rec} | {row['peak_rss_gb']:.2f} |"
+        )
+    for lib in ("ours", "implicit"):
+        runs = [r for r in rows if r["library"] == lib]
+        if len(runs) > 1:
+            lines += ["", f"{lib}: fit seconds per million interactions, wall / CPU: "
+                      + ", ".join(f"{r['size']}: {r['fit_s'] / (r['nnz'] / 1e6):.2f} / "
+                                  f"{r['fit_cpu_s'] / (r['nnz'] / 1e6):.2f}" for r in runs)]
+    lines += ["", "Wall times depend on what else ran on the shared cores at the time; the "
+              "CPU time (all threads of the process) is less sensitive to that. "
+              "Peak RSS is VmHWM of the worker process (data loading included)."]
+    (RESULTS / "bench_als_speed.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,574 @@
+"""Alternating least squares matrix factorisation (implicit and explicit)."""
+
+import logging
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
+from ..utils._sparse import clean_csr_copy
+from ._base import _BaseFactorizer, _cpu_threads, _resolve_device
+
+__all__ = ["ALSFactorizer"]
+
+logger = logging.getLogger(__name__)
+
+
+def _as_float32_csr(X):
+    """A float32 CSR copy of ``X`` without explicit zeros, indices sorted."""
+    return clean_csr_copy(X, np.float32)
+
+
+def _ill_posed(whom, n_failed, side, regularization):
+    return ValueError(
+        f"{whom}: the least-squares systems of {n_failed} {side} are not "
+        f"positive definite (regularization={regularization!r}); the problem is "
+        "ill-posed. Use a positive regularization or fewer n_components."
+    )
+
+
+class _CPUBackend:
+    """Numba kernels on host arrays."""
+
+    device = "cpu"
+
+    def __init__(self, n_jobs):
+        self.n_jobs = n_jobs
+        self._buffers = {}
+
+    def matrix(self, R):
+        return R
+
+    def array(self, a):
+        return np.ascontiguousarray(a, dtype=np.float32)
+
+    def host(self, a):
+        return a
+
+    def zeros(self, n):
+        return np.zeros(n, dtype=np.float32)
+
+    def _buffer(self, name, shape):
+        """A reusable float32 work array (fresh memory is slow to fault in)."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[name] = np.empty(shape, dtype=np.float32)
+        return buf
+
+    @staticmethod
+    def gram(Y):
+        """``Y^T Y`` in float64: float32 products over blocks of rows, summed in float64."""
+        k = Y.shape[1]
+        G = np.zeros((k, k), dtype=np.float64)
+        for start in range(0, Y.shape[0], 2048):
+            block = Y[start : start + 2048]
+            G += block.T @ block
+        return G
+
+    def implicit_step(self, R, Y, X, reg, scale, exact, cg_steps, G=None, row_loss=None):
+        """One half-step; ``row_loss`` (CG only) receives each row's observed loss."""
+        from . import _als_cpu
+
+        G = (self.gram(Y) if G is None else G.copy())
+        G[np.diag_indices_from(G)] += reg
+        lam, Q64 = np.linalg.eigh(G)
+        Q = Q64.astype(np.float32)
+        Yr = np.matmul(Y, Q, out=self._buffer(("Yr", Y.shape[0]), Y.shape))
+        if exact or not lam[0] > 0:
+            # (CG needs a positive definite system; the exact solve reports
+            # which rows are singular)
+            failed = np.zeros(X.shape[0], dtype=np.uint8)
+            _als_cpu.implicit_exact_eig(
+                R.indptr, R.indices, R.data, np.float64(scale), Yr, lam, Q64, X, failed
+            )
+            return int(failed.sum())
+        Xr = np.matmul(X, Q, out=self._buffer(("Xr", X.shape[0]), X.shape))
+        _als_cpu.implicit_cg_eig(
+            R.indptr, R.indices, R.data, np.float32(scale), Yr,
+            lam.astype(np.float32), Xr, cg_steps,
+            np.zeros(0, dtype=np.float64) if row_loss is None else row_loss,
+        )
+        np.matmul(Xr, Q.T, out=X)
+        return 0
+
+    def implicit_loss(self, R, Y, X, reg, scale, GY=None, GX=None, per_row=None):
+        """The implicit objective; ``per_row``: observed parts already computed."""
+        from . import _als_cpu
+
+        GY = self.gram(Y) if GY is None else GY
+        GX = self.gram(X) if GX is None else GX
+        if per_row is None:
+            per_row = np.zeros(X.shape[0], dtype=np.float64)
+            _als_cpu.implicit_row_loss(
+                R.indptr, R.indices, R.data, np.float64(scale), Y, X, per_row
+            )
+        dense = np.sum(GX * GY)
+        penalty = reg * (np.trace(GX) + np.trace(GY))
+        return float(per_row.sum() + dense + penalty)
+
+    def offsets(self, mean, bias):
+        return mean + bias.astype(np.float64)
+
+    def explicit_step(self, R, Y, offsets, reg, X, bias):
+        from . import _als_cpu
+
+        failed = np.zeros(X.shape[0], dtype=np.uint8)
+        _als_cpu.explicit_cholesky(
+            R.indptr, R.indices, R.data, Y, offsets,
+            float(reg), float(reg), X, bias, failed,
+        )
+        return int(failed.sum())
+
+    def explicit_sse(self, R, Y, offsets, X, bias):
+        from . import _als_cpu
+
+        per_row = np.zeros(X.shape[0], dtype=np.float64)
+        _als_cpu.explicit_row_loss(
+            R.indptr, R.indices, R.data, Y, offsets,
+            X, bias, per_row,
+        )
+        return float(per_row.sum())
+
+
+class _TorchBackend:
+    """Batched torch kernels (used for CUDA; runs on any torch device)."""
+
+    def __init__(self, device):
+        self.device = f"torch:{device}"
+        self._device = device
+
+    def matrix(self, R):
+        from ._als_torch import TorchMatrix
+
+        return TorchMatrix(R, self._device)
+
+    def array(self, a):
+        import torch
+
+        return torch.as_tensor(np.asarray(a, dtype=np.float32), device=self._device).clone()
+
+    def host(self, a):
+        return a.detach().cpu().numpy().astype(np.float32)
+
+    def zeros(self, n):
+        import torch
+
+        return torch.zeros(n, dtype=torch.float32, device=self._device)
+
+    def offsets(self, mean, bias):
+        return mean + bias.double()
+
+    def gram(self, Y):
+        from . import _als_torch
+
+        return _als_torch.gram(Y, 0.0)
+
+    def implicit_step(self, R, Y, X, reg, scale, exact, cg_steps, G=None, row_loss=None):
+        from . import _als_torch
+
+        if exact:
+            return _als_torch.implicit_cholesky(R, Y, X, reg, scale, G)
+        _als_torch.implicit_cg(R, Y, X, reg, scale, cg_steps, G)
+        return 0
+
+    def implicit_loss(self, R, Y, X, reg, scale, GY=None, GX=None, per_row=None):
+        from . import _als_torch
+
+        return _als_torch.implicit_loss(R, Y, X, reg, scale, GY, GX)
+
+    def explicit_step(self, R, Y, offsets, reg, X, bias):
+        from . import _als_torch
+
+        return _als_torch.explicit_cholesky(R, Y, offsets, reg, X, bias)
+
+    def explicit_sse(self, R, Y, offsets, X, bias):
+        from . import _als_torch
+
+        return _als_torch.explicit_sse(R, Y, offsets, X, bias)
+
+    def all_finite(self, *arrays):
+        import torch
+
+        return all(bool(torch.isfinite(a).all()) for a in arrays)
+
+
+def _all_finite(*arrays):
+    return all(np.isfinite(a).all() for a in arrays)
+
+
+class ALSFactorizer(_BaseFactorizer):
+    """Matrix factorisation by alternating least squares.
+
+    With ``feedback="implicit"`` (the default) this is the weighted matrix
+    factorisation of Hu, Koren & Volinsky (2008) for implicit feedback such
+    as play counts: every user-item pair is fitted, the preference
+    ``p_ui = 1[x_ui > 0]`` with confidence ``c_ui = 1 + confidence_scale *
+    x_ui``, minimising::
+
+        sum_ui c_ui (p_ui - u_u . v_i)^2 + regularization (|U|^2 + |V|^2)
+
+    With ``feedback="explicit"`` only the stored entries (ratings) are
+    fitted, by a biased model ``r_ui ~ mu + b_u + c_i + u_u . v_i`` with
+    weighted-lambda regularisation (each user's and item's penalty is scaled
+    by its number of ratings, Zhou et al. 2008)::
+
+        sum_(u,i) stored (r_ui - mu - b_u - c_i - u_u . v_i)^2
+            + regularization (sum_u n_u (|u_u|^2 + b_u^2)
+                              + sum_i n_i (|v_i|^2 + c_i^2))
+
+    and ``decision_function`` returns predicted ratings.
+
+    Rows of ``X`` passed to ``decision_function``, ``recommend`` and
+    ``transform`` are folded in: their user factors are solved exactly with
+    the item factors fixed (the same solve as the last half-step of
+    ``fit``), so users unseen in ``fit`` need no refit and a training row
+    gives back its ``user_factors_`` row.
+
+    Parameters
+    ----------
+    n_components : int, default=64
+        Number of latent factors.
+    feedback : {"implicit", "explicit"}, default="implicit"
+        Whether ``X`` holds implicit feedback (play counts, clicks; zeros are
+        "not played") or explicit ratings (zeros are "not rated").
+    confidence_scale : float, default=1.0
+        Implicit feedback only: ``c_ui = 1 + confidence_scale * x_ui``.
+        implicit's ``AlternatingLeastSquares(alpha=a)`` uses ``c_ui = a *
+        x_ui`` instead, so fitting this model with ``confidence_scale=s`` on
+        ``X`` solves the same problem as implicit with ``alpha=1`` on the
+        matrix whose stored entries are ``1 + s * x_ui``.
+    regularization : float, default=None
+        L2 penalty (see the objectives above). ``None`` means 0.01 for
+        implicit feedback (implicit's default) and 0.1 for explicit feedback
+        (near the best value on MovieLens-100K, see
+        ``benchmarks/bench_mf_explicit.py``).
+    solver : {"cg", "cholesky"}, default="cg"
+        How each half-step solves the per-row systems during training:
+        ``"cg"`` runs ``cg_steps`` conjugate-gradient steps warm-started from
+        the previous factors (Takács et al. 2011, as implicit does);
+        ``"cholesky"`` solves them exactly. Explicit feedback always solves
+        exactly. The final user half-step and fold-in are always exact.
+        On the CPU both work in the eigenbasis of ``V^T V + reg * I``, where
+        its part of every system is diagonal: a CG step costs ``O(n_u k)``
+        instead of ``O(n_u k + k^2)``, and exact solves of short rows use the
+        Woodbury identity (an ``n_u x n_u`` instead of a ``k x k``
+        factorisation).
+    cg_steps : int, default=3
+        Conjugate-gradient steps per row and half-step (``solver="cg"``).
+    max_iter : int, default=15
+        Number of ALS iterations. Each solves the users, then the items (as
+        implicit does); after the last one the users are solved once more,
+        exactly, so that ``user_factors_`` is what fold-in computes.
+    tol : float, default=0.0
+        Stop when the relative decrease of the training loss over one
+        iteration is below ``tol``. The default, 0, runs exactly
+        ``max_iter`` iterations (as implicit does). With ``tol > 0`` a
+        :class:`~sklearn.exceptions.ConvergenceWarning` is raised when the
+        criterion is not met within ``max_iter`` iterations.
+    device : {"cpu", "cuda"}, default="cpu"
+        Where ``fit`` runs. ``"cpu"`` uses compiled numba kernels
+        parallelised over rows; ``"cuda"`` uses batched PyTorch kernels on a
+        GPU. Fitted attributes are always NumPy arrays, and fold-in always
+        runs on the CPU, so a model fitted on a GPU is used anywhere.
+    n_jobs : int, default=None
+        CPU threads for ``fit`` and fold-in. ``None`` uses every available
+        core, ``-1`` too. Results do not depend on it.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initial factors. Pass an int for reproducible results
+        (the same at any ``n_jobs``).
+    verbose : int, default=0
+        Log the loss and time of every iteration at INFO level (logger
+        ``sklearn_musicrec.decomposition._als``).
+
+    Attributes
+    ----------
+    user_factors_ : ndarray of float32 of shape (n_users, n_components)
+        Factors of the users (rows) of the training matrix.
+    item_factors_ : ndarray of float32 of shape (n_items, n_components)
+        Factors of the items.
+    global_mean_ : float
+        Mean stored rating (explicit feedback; 0.0 for implicit).
+    user_bias_ : ndarray of float32 of shape (n_users,) or None
+        User biases (explicit feedback only).
+    item_bias_ : ndarray of float32 of shape (n_items,) or None
+        Item biases (explicit feedback only).
+    loss_curve_ : list of float
+        Training objective (as written above, unnormalised) after every
+        iteration; the last entry includes the final exact user half-step.
+    n_iter_ : int
+        Number of iterations run.
+    n_features_in_ : int
+        Number of items seen in ``fit``.
+    item_counts_ : ndarray of int64 of shape (n_items,)
+        Number of users with a non-zero entry for each item.
+
+    See Also
+    --------
+    SGDFactorizer : Matrix factorisation by stochastic gradient descent
+        (squared loss or BPR).
+
+    References
+    ----------
+    Y. Hu, Y. Koren and C. Volinsky, "Collaborative Filtering for Implicit
+    Feedback Datasets", ICDM 2008.
+
+    G. Takács, I. Pilászy and D. Tikk, "Applications of the conjugate
+    gradient method for implicit feedback collaborative filtering",
+    RecSys 2011.
+
+    Y. Zhou, D. Wilkinson, R. Schreiber and R. Pan, "Large-Scale Parallel
+    Collaborative Filtering for the Netflix Prize", AAIM 2008.
+
+    Examples
+    --------
+    >>> from sklearn_musicrec.datasets import make_interactions
+    >>> from sklearn_musicrec.decomposition import ALSFactorizer
+    >>> X = make_interactions(n_users=60, n_items=40, random_state=0).data
+    >>> model = ALSFactorizer(n_components=8, random_state=0).fit(X)
+    >>> model.user_factors_.shape, model.item_factors_.shape
+    ((60, 8), (40, 8))
+    >>> ids, scores = model.recommend(X[:2], k=3)
+    >>> ids.shape
+    (2, 3)
+    >>> model.transform(X[:2]).shape
+    (2, 8)
+    """
+
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "feedback": [StrOptions({"implicit", "explicit"})],
+        "confidence_scale": [Interval(Real, 0, None, closed="left")],
+        "regularization": [Interval(Real, 0, None, closed="left"), None],
+        "solver": [StrOptions({"cg", "cholesky"})],
+        "cg_steps": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [StrOptions({"cpu", "cuda"})],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_components=64,
+        feedback="implicit",
+        confidence_scale=1.0,
+        regularization=None,
+        solver="cg",
+        cg_steps=3,
+        max_iter=15,
+        tol=0.0,
+        device="cpu",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.feedback = feedback
+        self.confidence_scale = confidence_scale
+        self.regularization = regularization
+        self.solver = solver
+        self.cg_steps = cg_steps
+        self.max_iter = max_iter
+        self.tol = tol
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _regularization(self):
+        if self.regularization is not None:
+            return float(self.regularization)
+        return 0.01 if self.feedback == "implicit" else 0.1
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn user and item factors from the interaction matrix ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Non-negative interactions (implicit feedback) or ratings
+            (explicit feedback; zeros mean "not rated").
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ALSFactorizer
+            The fitted model.
+        """
+        X = self._validate_fit_data(X)
+        device = _resolve_device(self.device, type(self).__name__)
+        rng = check_random_state(self.random_state)
+        R = _as_float32_csr(X)
+        n_users, n_items = R.shape
+        k = self.n_components
+        if self.feedback == "implicit":
+            U0 = rng.random_sample((n_users, k)) * 0.01
+            V0 = rng.random_sample((n_items, k)) * 0.01
+        else:
+            U0 = rng.normal(scale=0.1, size=(n_users, k))
+            V0 = rng.normal(scale=0.1, size=(n_items, k))
+        if device == "cpu":
+            backend = _CPUBackend(self.n_jobs)
+            with _cpu_threads(self.n_jobs):
+                self._fit_loop(backend, R, U0, V0)
+        else:
+            self._fit_loop(_TorchBackend(device), R, U0, V0)
+        return self
+
+    def _fit_loop(self, backend, R, U0, V0):
+        whom = type(self).__name__
+        reg = self._regularization()
+        scale = float(self.confidence_scale)
+        implicit = self.feedback == "implicit"
+        RT = R.T.tocsr()
+        RT.sort_indices()
+        Rb, RTb = backend.matrix(R), backend.matrix(RT)
+        U, V = backend.array(U0), backend.array(V0)
+        if implicit:
+            mean = 0.0
+        else:
+            mean = float(R.data.mean())
+            ubias, ibias = backend.zeros(R.shape[0]), backend.zeros(R.shape[1])
+            n_u, n_i = np.diff(R.indptr), np.diff(RT.indptr)
+        finite = getattr(backend, "all_finite", _all_finite)
+
+        def check(failed, side, arrays, it):
+            if failed:
+                raise _ill_posed(whom, failed, side, reg)
+            if not finite(*arrays):
+                raise ValueError(
+                    f"{whom}: the factors became non-finite at iteration {it} "
+                    f"(regularization={reg!r}, confidence_scale={scale!r}); the "
+                    "problem is ill-posed or badly scaled. Increase "
+                    "regularization or scale X down."
+                )
+
+        def final_user_step(it, G_V):
+            """Exact user half-step (fold-in's solve); returns the loss after it."""
+            if implicit:
+                failed = backend.implicit_step(Rb, V, U, reg, scale, True, self.cg_steps, G_V)
+                check(failed, "users", (U,), it)
+                return backend.implicit_loss(Rb, V, U, reg, scale, G_V, None)
+            failed = backend.explicit_step(Rb, V, backend.offsets(mean, ibias), reg, U, ubias)
+            check(failed, "users", (U, ubias), it)
+            return self._explicit_loss(backend, Rb, U, V, ubias, ibias, mean, reg, n_u, n_i)
+
+        # Each iteration solves the users, then the items (implicit's order:
+        # starting from the random item factors converges markedly faster
+        # than the other way round). A final exact user half-step then makes
+        # user_factors_ what fold-in computes from item_factors_; the last
+        # entry of loss_curve_ includes it.
+        self.loss_curve_ = []
+        converged = False
+        exact = self.solver == "cholesky"
+        G_V = backend.gram(V) if implicit else None
+        for it in range(1, self.max_iter + 1):
+            tic = time.perf_counter()
+            last = it == self.max_iter
+            if implicit:
+                check(backend.implicit_step(Rb, V, U, reg, scale, exact, self.cg_steps, G_V),
+                      "users", (U,), it)
+                G_U = backend.gram(U)
+                # the CPU CG kernel also returns the loss terms of the rows it
+                # solves (here the items), saving a pass over the data
+                item_loss = (
+                    np.zeros(R.shape[1], dtype=np.float64)
+                    if backend.device == "cpu" and not exact else None
+                )
+                check(backend.implicit_step(RTb, U, V, reg, scale, exact, self.cg_steps, G_U,
+                                            item_loss), "items", (V,), it)
+                G_V = backend.gram(V)
+            else:
+                check(backend.explicit_step(Rb, V, backend.offsets(mean, ibias), reg, U, ubias),
+                      "users", (U, ubias), it)
+                check(backend.explicit_step(RTb, U, backend.offsets(mean, ubias), reg, V, ibias),
+                      "items", (V, ibias), it)
+
+            if last:
+                loss = final_user_step(it, G_V)
+            elif implicit:
+                loss = backend.implicit_loss(Rb, V, U, reg, scale, G_V, G_U, item_loss)
+            else:
+                loss = self._explicit_loss(backend, Rb, U, V, ubias, ibias, mean, reg, n_u, n_i)
+            if not np.isfinite(loss):
+                check(0, "", (np.array([np.nan]),), it)
+            self.loss_curve_.append(loss)
+            if self.verbose:
+                logger.info(
+                    "%s iteration %d: loss %.6g (%.2fs)",
+                    whom, it, loss, time.perf_counter() - tic,
+                )
+            if it > 1 and self.tol > 0 and not last:
+                previous = self.loss_curve_[-2]
+                if previous - loss <= self.tol * abs(previous):
+                    converged = True
+                    self.loss_curve_[-1] = final_user_step(it, G_V)
+                    break
+        self.n_iter_ = it
+        if self.tol > 0 and not converged:
+            warnings.warn(
+                f"{whom} did not converge: the relative decrease of the loss "
+                f"was still above tol={self.tol} after max_iter={self.max_iter} "
+                "iterations. Increase max_iter or tol.",
+                ConvergenceWarning,
+            )
+        self.user_factors_ = backend.host(U)
+        self.item_factors_ = backend.host(V)
+        if implicit:
+            self.global_mean_ = 0.0
+            self.user_bias_ = self.item_bias_ = None
+        else:
+            self.global_mean_ = mean
+            self.user_bias_ = backend.host(ubias)
+            self.item_bias_ = backend.host(ibias)
+
+    @staticmethod
+    def _explicit_loss(backend, Rb, U, V, ubias, ibias, mean, reg, n_u, n_i):
+        sse = backend.explicit_sse(Rb, V, backend.offsets(mean, ibias), U, ubias)
+        Uh = backend.host(U).astype(np.float64)
+        Vh = backend.host(V).astype(np.float64)
+        ub = backend.host(ubias).astype(np.float64)
+        ib = backend.host(ibias).astype(np.float64)
+        penalty = reg * (
+            np.sum(n_u * (np.sum(Uh * Uh, axis=1) + ub * ub))
+            + np.sum(n_i * (np.sum(Vh * Vh, axis=1) + ib * ib))
+        )
+        return sse + float(penalty)
+
+    # -- fold-in -----------------------------------------------------------
+    def _fold_in(self, X):
+        R = _as_float32_csr(X)
+        k = self.item_factors_.shape[1]
+        U = np.zeros((R.shape[0], k), dtype=np.float32)
+        backend = _CPUBackend(self.n_jobs)
+        reg = self._regularization()
+        with _cpu_threads(self.n_jobs):
+            if self.feedback == "implicit":
+                failed = backend.implicit_step(
+                    R, self.item_factors_, U, reg, float(self.confidence_scale),
+                    True, self.cg_steps,
+                )
+                bias = None
+            else:
+                bias = np.zeros(R.shape[0], dtype=np.float32)
+                offsets = backend.offsets(self.global_mean_, self.item_bias_)
+                failed = backend.explicit_step(
+                    R, self.item_factors_, offsets, reg, U, bias
+                )
+        if failed:
+            raise _ill_posed(type(self).__name__, failed, "rows of X", reg)
+        if self.feedback == "explicit":
+            bias = bias + np.float32(self.global_mean_)
+        return U, bias
+
+    def _item_term(self):
+        return self.item_bias_

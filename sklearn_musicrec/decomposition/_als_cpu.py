@@ -1,0 +1,404 @@
+"""Numba kernels for alternating least squares on the CPU.
+
+Every kernel solves the rows of one side (users or items) independently, with
+the other side's factors fixed. Rows are spread over threads in fixed blocks and
+each row is solved by one thread with the same sequence of floating-point
+operations, so the results do not depend on the number of threads. Reductions
+over rows (Gram matrices, losses) are summed in a fixed order for the same
+reason.
+
+The implicit-feedback system of one row ``u`` (Hu, Koren & Volinsky 2008) is::
+
+    (G + reg * I + sum_i w_ui y_i y_i^T) x_u = sum_i c_ui y_i
+
+where ``G = Y^T Y`` over all items, the sums run over the row's non-zero
+entries, ``c_ui = 1 + scale * r_ui`` is the confidence and ``w_ui = c_ui - 1``.
+It is solved either by a few warm-started conjugate-gradient steps (the
+product with the system matrix never forms it: ``G p`` plus one pass over the
+row's items) or exactly by a Cholesky factorisation.
+
+This module imports numba; it is imported lazily by the estimators.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+# Rows are processed in blocks of this many rows; the blocks are independent,
+# so the block size only affects load balance, never the results.
+_BLOCK = 64
+
+
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+def implicit_cg_eig(indptr, indices, data, scale, Y, lam, X, cg_steps, row_loss):
+    """Update ``X`` in place by ``cg_steps`` warm-started CG steps per row.
+
+    The system is expressed in the eigenbasis of ``Y^T Y + reg * I = Q
+    diag(lam) Q^T``: the caller passes ``Y Q`` and ``X Q`` (and rotates the
+    result back). The dense part of every row's system is then the diagonal
+    ``lam``, so a CG step costs ``O(n_u k)`` instead of the ``O(n_u k + k^2)``
+    of the plain form (implicit's), while the iterates are the same up to
+    rounding (CG is invariant under an orthogonal change of basis).
+
+    Each row's factor rows are gathered into a contiguous buffer on the first
+    pass, so the CG passes stream through it instead of the whole ``Y``.
+
+    When ``row_loss`` has one entry per row, the row's observed part of the
+    loss at the updated factors, ``sum_i c_ui (1 - s_ui)^2 - s_ui^2``, is
+    written to it from that buffer (dot products do not depend on the basis),
+    which saves the separate pass of ``implicit_row_loss``.
+    """
+    n_rows, k = X.shape
+    one = np.float32(1.0)
+    n_blocks = (n_rows + _BLOCK - 1) // _BLOCK
+    for blk in prange(n_blocks):
+        r = np.empty(k, dtype=np.float32)
+        p = np.empty(k, dtype=np.float32)
+        ap = np.empty(k, dtype=np.float32)
+        start = blk * _BLOCK
+        stop = min(n_rows, start + _BLOCK)
+        maxlen = 0
+        for u in range(start, stop):
+            maxlen = max(maxlen, indptr[u + 1] - indptr[u])
+        buf = np.empty((maxlen, k), dtype=np.float32)
+        wbuf = np.empty(maxlen, dtype=np.float32)
+        for u in range(start, stop):
+            x = X[u]
+            s0 = indptr[u]
+            n = indptr[u + 1] - s0
+            for a in range(k):
+                r[a] = -lam[a] * x[a]
+            for t in range(n):
+                y = Y[indices[s0 + t]]
+                w = scale * data[s0 + t]
+                wbuf[t] = w
+                d = np.float32(0.0)
+                for a in range(k):
+                    ya = y[a]
+                    buf[t, a] = ya
+                    d += ya * x[a]
+                coef = (w + one) - w * d
+                for a in range(k):
+                    r[a] += coef * y[a]
+            rsold = np.float32(0.0)
+            for a in range(k):
+                p[a] = r[a]
+                rsold += r[a] * r[a]
+            for _ in range(cg_steps if rsold >= 1e-20 else 0):
+                for a in range(k):
+                    ap[a] = lam[a] * p[a]
+                for t in range(n):
+                    d = np.float32(0.0)
+                    for a in range(k):
+                        d += buf[t, a] * p[a]
+                    coef = wbuf[t] * d
+                    for a in range(k):
+                        ap[a] += coef * buf[t, a]
+                pap = np.float32(0.0)
+                for a in range(k):
+                    pap += p[a] * ap[a]
+                if not pap > 0.0:
+                    break
+                alpha = rsold / pap
+                rsnew = np.float32(0.0)
+                for a in range(k):
+                    x[a] += alpha * p[a]
+                    r[a] -= alpha * ap[a]
+                    rsnew += r[a] * r[a]
+                if rsnew < 1e-20:
+                    break
+                beta = rsnew / rsold
+                for a in range(k):
+                    p[a] = r[a] + beta * p[a]
+                rsold = rsnew
+            if row_loss.shape[0] == n_rows:
+                acc = 0.0
+                for t in range(n):
+                    d = np.float32(0.0)
+                    for a in range(k):
+                        d += buf[t, a] * x[a]
+                    sv = np.float64(d)
+                    c = 1.0 + np.float64(wbuf[t])
+                    acc += c * (1.0 - sv) * (1.0 - sv) - sv * sv
+                row_loss[u] = acc
+
+
+@njit(fastmath=True, inline="always")
+def _cholesky_solve(A, b):
+    """Solve ``A x = b`` in place (``b`` becomes ``x``); False if not SPD.
+
+    Only the lower triangle of ``A`` is read; it is overwritten by the factor.
+    """
+    k = A.shape[0]
+    for j in range(k):
+        s = A[j, j]
+        for m in range(j):
+            s -= A[j, m] * A[j, m]
+        if not s > 0.0:
+            return False
+        d = np.sqrt(s)
+        A[j, j] = d
+        for i in range(j + 1, k):
+            s = A[i, j]
+            for m in range(j):
+                s -= A[i, m] * A[j, m]
+            A[i, j] = s / d
+    for i in range(k):
+        s = b[i]
+        for m in range(i):
+            s -= A[i, m] * b[m]
+        b[i] = s / A[i, i]
+    for i in range(k - 1, -1, -1):
+        s = b[i]
+        for m in range(i + 1, k):
+            s -= A[m, i] * b[m]
+        b[i] = s / A[i, i]
+    return True
+
+
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+def implicit_exact_eig(indptr, indices, data, scale, Y, lam, Q, X, failed):
+    """Solve every row's implicit system exactly, in the eigenbasis.
+
+    As for ``implicit_cg_eig``, ``Y`` is ``Y Q`` and ``lam`` the eigenvalues
+    of ``Y^T Y + reg * I`` (float64); the solutions are rotated back by
+    ``Q`` here, row by row (so a row's result never depends on the batch),
+    and written to ``X``. The row's system is ``(diag(lam) + Z^T W Z) x =
+    Z^T (w + 1)`` with ``Z`` its ``n_u`` gathered factor rows and ``W =
+    diag(w)``. Short rows use the Woodbury identity, which factorises an
+    ``n_u x n_u`` matrix (``diag(1/w) + Z diag(1/lam) Z^T``) instead of the
+    ``k x k`` one; each row takes the cheaper route (by operation count).
+    Everything is accumulated and factorised in float64. ``failed[u]`` is
+    set to 1 where a system is not positive definite (the row is then 0).
+    """
+    n_rows, k = X.shape
+    sq = np.empty(k, dtype=np.float64)
+    for a in range(k):
+        sq[a] = 1.0 / np.sqrt(lam[a]) if lam[a] > 0.0 else 0.0
+    n_blocks = (n_rows + _BLOCK - 1) // _BLOCK
+    for blk in prange(n_blocks):
+        start = blk * _BLOCK
+        stop = min(n_rows, start + _BLOCK)
+        maxlen = 0
+        for u in range(start, stop):
+            maxlen = max(maxlen, indptr[u + 1] - indptr[u])
+        Z = np.empty((maxlen, k), dtype=np.float64)
+        w = np.empty(maxlen, dtype=np.float64)
+        A = np.empty((k, k), dtype=np.float64)
+        M = np.empty((min(maxlen, k), min(maxlen, k)), dtype=np.float64)
+        b = np.empty(k, dtype=np.float64)
+        v = np.empty(min(maxlen, k), dtype=np.float64)
+        for u in range(start, stop):
+            s0 = indptr[u]
+            n = indptr[u + 1] - s0
+            # b = sum_i (w_i + 1) z_i; drop entries with w = 0 from Z
+            for a in range(k):
+                b[a] = 0.0
+            m = 0
+            for t in range(n):
+                wt = scale * np.float64(data[s0 + t])
+                y = Y[indices[s0 + t]]
+                for a in range(k):
+                    b[a] += (wt + 1.0) * y[a]
+                if wt > 0.0:
+                    w[m] = wt
+                    for a in range(k):
+                        Z[m, a] = y[a]
+                    m += 1
+            woodbury = (
+                lam[0] > 0.0 and m < k and m * m * (3 * k + m) < k * k * (3 * m + k)
+            )
+            ok = True
+            if woodbury:
+                # with s = lam^(-1/2), Zs = Z diag(s) and bs = s * b:
+                # (diag(1/w) + Zs Zs^T) v = Zs bs,  x = s * (bs - Zs^T v)
+                for a in range(k):
+                    b[a] = b[a] * sq[a]
+                for i in range(m):
+                    for a in range(k):
+                        Z[i, a] = Z[i, a] * sq[a]
+                for i in range(m):
+                    acc = 0.0
+                    for a in range(k):
+                        acc += Z[i, a] * b[a]
+                    v[i] = acc
+                    for j in range(i + 1):
+                        acc = 0.0
+                        for a in range(k):
+                            acc += Z[i, a] * Z[j, a]
+                        M[i, j] = acc
+                    M[i, i] += 1.0 / w[i]
+                ok = _cholesky_solve(M[:m, :m], v[:m])
+                if ok:
+                    for i in range(m):
+                        vi = v[i]
+                        for a in range(k):
+                            b[a] -= Z[i, a] * vi
+                    for a in range(k):
+                        b[a] = b[a] * sq[a]
+            else:
+                for a in range(k):
+                    for c in range(a + 1):
+                        A[a, c] = 0.0
+                    A[a, a] = lam[a]
+                for i in range(m):
+                    wi = w[i]
+                    for a in range(k):
+                        wza = wi * Z[i, a]
+                        for c in range(a + 1):
+                            A[a, c] += wza * Z[i, c]
+                ok = _cholesky_solve(A, b)
+            if ok:
+                failed[u] = 0
+                for a in range(k):
+                    acc = 0.0
+                    for c in range(k):
+                        acc += Q[a, c] * b[c]
+                    X[u, a] = acc
+            else:
+                failed[u] = 1
+                for a in range(k):
+                    X[u, a] = 0.0
+
+
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+def implicit_row_loss(indptr, indices, data, scale, Y, X, out):
+    """Per-row observed part of the implicit loss.
+
+    ``out[u] = sum_i c_ui (1 - s_ui)^2 - s_ui^2`` with ``s_ui = x_u . y_i``;
+    adding ``trace(X^T X Y^T Y)`` and the penalty gives the full objective
+    ``sum_ui c_ui (p_ui - s_ui)^2 + reg (|X|^2 + |Y|^2)``.
+    """
+    n_rows, k = X.shape
+    n_blocks = (n_rows + _BLOCK - 1) // _BLOCK
+    for blk in prange(n_blocks):
+        start = blk * _BLOCK
+        stop = min(n_rows, start + _BLOCK)
+        for u in range(start, stop):
+            x = X[u]
+            acc = 0.0
+            for jj in range(indptr[u], indptr[u + 1]):
+                y = Y[indices[jj]]
+                d = np.float32(0.0)
+                for a in range(k):
+                    d += y[a] * x[a]
+                s = np.float64(d)
+                c = 1.0 + scale * np.float64(data[jj])
+                acc += c * (1.0 - s) * (1.0 - s) - s * s
+            out[u] = acc
+
+
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+def explicit_cholesky(indptr, indices, data, Y, offsets, reg, reg_bias, X, bias, failed):
+    """Biased explicit ALS half-step, solved exactly per row.
+
+    Row ``u`` minimises ``sum_i (r_ui - offsets[i] - bias_u - x_u . y_i)^2
+    + reg * n_u * |x_u|^2 + reg_bias * n_u * bias_u^2`` over ``(bias_u, x_u)``
+    (weighted-lambda regularisation, Zhou et al. 2008). Rows without ratings
+    get zero factors and bias.
+    """
+    n_rows, k = X.shape
+    kk = k + 1
+    n_blocks = (n_rows + _BLOCK - 1) // _BLOCK
+    for blk in prange(n_blocks):
+        A = np.empty((kk, kk), dtype=np.float64)
+        b = np.empty(kk, dtype=np.float64)
+        z = np.empty(kk, dtype=np.float64)
+        start = blk * _BLOCK
+        stop = min(n_rows, start + _BLOCK)
+        for u in range(start, stop):
+            n_u = indptr[u + 1] - indptr[u]
+            if n_u == 0:
+                failed[u] = 0
+                bias[u] = 0.0
+                for a in range(k):
+                    X[u, a] = 0.0
+                continue
+            for a in range(kk):
+                b[a] = 0.0
+                for c in range(a + 1):
+                    A[a, c] = 0.0
+            A[0, 0] = reg_bias * n_u
+            for a in range(1, kk):
+                A[a, a] = reg * n_u
+            for jj in range(indptr[u], indptr[u + 1]):
+                i = indices[jj]
+                z[0] = 1.0
+                for a in range(k):
+                    z[a + 1] = Y[i, a]
+                t = np.float64(data[jj]) - offsets[i]
+                for a in range(kk):
+                    za = z[a]
+                    b[a] += t * za
+                    for c in range(a + 1):
+                        A[a, c] += za * z[c]
+            ok = _cholesky_solve(A, b)
+            if ok:
+                failed[u] = 0
+                bias[u] = b[0]
+                for a in range(k):
+                    X[u, a] = b[a + 1]
+            else:
+                failed[u] = 1
+                bias[u] = 0.0
+                for a in range(k):
+                    X[u, a] = 0.0
+
+
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+def explicit_row_loss(indptr, indices, data, Y, offsets, X, bias, out):
+    """Per-row sum of squared errors of the biased explicit model."""
+    n_rows, k = X.shape
+    n_blocks = (n_rows + _BLOCK - 1) // _BLOCK
+    for blk in prange(n_blocks):
+        start = blk * _BLOCK
+        stop = min(n_rows, start + _BLOCK)
+        for u in range(start, stop):
+            acc = 0.0
+            for jj in range(indptr[u], indptr[u + 1]):
+                i = indices[jj]
+                d = np.float32(0.0)
+                for a in range(k):
+                    d += Y[i, a] * X[u, a]
+                e = np.float64(data[jj]) - offsets[i] - bias[u] - d
+                acc += e * e
+            out[u] = acc
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def topk_rows(S, seen_indptr, seen_indices, exclude_seen, k, ids, vals):
+    """Top ``k`` columns of every row of ``S``, best first.
+
+    Follows ``utils._topk.topk_per_row``: among equal scores the lower column
+    comes first; ``-inf`` and NaN entries are never selected and the free
+    slots are padded with id ``-1`` and ``-inf``. With ``exclude_seen`` the
+    row's stored columns (``seen_indptr``/``seen_indices``, CSR) are
+    overwritten with ``-inf`` first (``S`` is scratch).
+    """
+    n_rows, n_cols = S.shape
+    neg_inf = -np.inf
+    for r in prange(n_rows):
+        row = S[r]
+        if exclude_seen:
+            for jj in range(seen_indptr[r], seen_indptr[r + 1]):
+                row[seen_indices[jj]] = neg_inf
+        v = vals[r]
+        d = ids[r]
+        cnt = 0
+        for j in range(n_cols):
+            s = row[j]
+            if not s > neg_inf:
+                continue
+            if cnt == k and not s > v[k - 1]:
+                continue
+            pos = cnt if cnt < k else k - 1
+            while pos > 0 and v[pos - 1] < s:
+                v[pos] = v[pos - 1]
+                d[pos] = d[pos - 1]
+                pos -= 1
+            v[pos] = s
+            d[pos] = j
+            if cnt < k:
+                cnt += 1
+        for pos in range(cnt, k):
+            v[pos] = neg_inf
+            d[pos] = -1

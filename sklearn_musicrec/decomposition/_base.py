@@ -1,0 +1,203 @@
+"""Shared machinery of the matrix-factorisation recommenders."""
+
+import os
+from contextlib import contextmanager
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from threadpoolctl import threadpool_limits
+
+from ..base import BaseRecommender
+from ..utils._topk import topk_per_row
+from ..utils.validation import check_k
+
+__all__ = []
+
+
+def _effective_n_threads(n_jobs):
+    """Number of CPU threads for the numba kernels.
+
+    ``None`` uses every core available to the process (as scikit-learn's
+    OpenMP-based estimators do); negative values count back from it like
+    joblib (``-1`` is all cores).
+    """
+    try:
+        n_cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        n_cpus = os.cpu_count() or 1
+    if n_jobs is None:
+        return n_cpus
+    if n_jobs < 0:
+        return max(1, n_cpus + 1 + n_jobs)
+    return max(1, min(int(n_jobs), n_cpus))
+
+
+@contextmanager
+def _cpu_threads(n_jobs, blas=False):
+    """Run numba kernels on ``n_jobs`` threads, and BLAS on one (or ``n_jobs``).
+
+    The kernels parallelise over rows themselves; one BLAS thread avoids
+    oversubscription and keeps the BLAS products of training bitwise
+    reproducible. ``blas=True`` gives BLAS the same threads (for scoring,
+    where each output entry is one dot product whatever the split).
+    """
+    import numba
+
+    n_threads = min(_effective_n_threads(n_jobs), numba.config.NUMBA_NUM_THREADS)
+    previous = numba.get_num_threads()
+    previous_chunksize = numba.get_parallel_chunksize()
+    numba.set_num_threads(n_threads)
+    # hand blocks of rows to threads dynamically: rows differ widely in cost
+    # (and the cores may be shared); the results do not depend on it
+    numba.set_parallel_chunksize(1)
+    try:
+        with threadpool_limits(limits=n_threads if blas else 1, user_api="blas"):
+            yield
+    finally:
+        numba.set_parallel_chunksize(previous_chunksize)
+        numba.set_num_threads(previous)
+
+
+def _resolve_device(device, whom):
+    """Check that ``device`` can be used; return it."""
+    if device == "cuda":
+        try:
+            import torch
+        except ImportError as exc:  # pragma: no cover - torch is a test dependency
+            raise ImportError(
+                f"{whom}(device='cuda') needs PyTorch; install it with "
+                "`pip install sklearn-musicrec[torch]`."
+            ) from exc
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"{whom}(device='cuda') was requested but PyTorch sees no CUDA "
+                "device; use device='cpu'."
+            )
+    return device
+
+
+class _BaseFactorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseRecommender):
+    """Fold-in, scoring, ``transform`` and ``similar_items`` for factor models.
+
+    Subclasses set ``item_factors_`` (and, for rating models,
+    ``global_mean_``, ``item_bias_``) in ``fit`` and implement
+    ``_fold_in(X) -> (user_factors, user_bias or None)`` for a validated CSR
+    batch.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    @property
+    def _n_features_out(self):
+        return self.item_factors_.shape[1]
+
+    def _item_term(self):
+        """Per-item additive score term (``None`` when the model has none)."""
+        return None
+
+    def _decision_function(self, X):
+        U, user_bias = self._fold_in(X)
+        scores = U @ self.item_factors_.T
+        item_term = self._item_term()
+        if item_term is not None:
+            scores += item_term
+        if user_bias is not None:
+            scores += user_bias[:, None]
+        return scores
+
+    def _recommend_unrestricted(self, X, k, exclude_seen):
+        # All rows are folded in at once and scored in batches by a matrix
+        # product; each batch's top k is selected by a compiled parallel
+        # kernel (ties go to the lower item id), without the mixin's masks.
+        from . import _als_cpu
+
+        U, user_bias = self._fold_in(X)
+        # copy=True: eliminate_zeros compacts indices in place, and X may
+        # share its arrays with the caller's matrix
+        seen = sp.csr_matrix((X.data != 0, X.indices, X.indptr), shape=X.shape, copy=True)
+        seen.eliminate_zeros()
+        n_users, n_items = X.shape
+        V_T = np.ascontiguousarray(self.item_factors_.T)
+        item_term = self._item_term()
+        ids = np.empty((n_users, k), dtype=np.int64)
+        scores = np.empty((n_users, k), dtype=np.float32)
+        # 64 MiB of float32 scores per batch
+        batch = max(1, min(n_users, (1 << 24) // max(1, n_items)))
+        buffer = np.empty((batch, n_items), dtype=np.float32)
+        with _cpu_threads(getattr(self, "n_jobs", None), blas=True):
+            for start in range(0, n_users, batch):
+                stop = min(n_users, start + batch)
+                S = np.matmul(U[start:stop], V_T, out=buffer[: stop - start])
+                if item_term is not None:
+                    S += item_term
+                if user_bias is not None:
+                    S += user_bias[start:stop, None]
+                _als_cpu.topk_rows(
+                    S, seen.indptr[start : stop + 1] - seen.indptr[start],
+                    seen.indices[seen.indptr[start] : seen.indptr[stop]],
+                    bool(exclude_seen), k, ids[start:stop], scores[start:stop],
+                )
+        return ids, scores
+
+    def transform(self, X):
+        """Fold each row of ``X`` in and return its user factors.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interaction histories, one row per user (seen in ``fit`` or not).
+
+        Returns
+        -------
+        user_factors : ndarray of float32 of shape (n_users, n_components)
+            The factors the model gives each row, with the item factors
+            fixed.
+        """
+        X = self._validate_X(X, method="transform")
+        return self._fold_in(X)[0]
+
+    def similar_items(self, item_ids, k=10):
+        """Items whose factors have the highest cosine similarity.
+
+        Parameters
+        ----------
+        item_ids : int or array-like of int of shape (n_queries,)
+            Query items (column indices of the training matrix).
+        k : int, default=10
+            Number of neighbours per query; the query item itself is
+            excluded.
+
+        Returns
+        -------
+        ids : ndarray of int64 of shape (n_queries, k)
+            Most similar items, best first, padded with ``-1``.
+        scores : ndarray of shape (n_queries, k)
+            Their cosine similarities, padded with ``-inf``.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        k = check_k(k)
+        n_items = self.item_factors_.shape[0]
+        ids = np.atleast_1d(np.asarray(item_ids))
+        if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
+            raise TypeError(
+                "item_ids must be an int or a 1-D array of int item ids, got "
+                f"an array of dtype {ids.dtype} and shape {ids.shape}."
+            )
+        if ids.size and (ids.min() < 0 or ids.max() >= n_items):
+            raise ValueError(
+                f"item_ids must lie in [0, {n_items}) (the model was fitted "
+                f"on {n_items} items), got values in [{ids.min()}, {ids.max()}]."
+            )
+        V = self.item_factors_
+        norms = np.linalg.norm(V, axis=1)
+        norms[norms == 0] = 1.0
+        Vn = V / norms[:, None]
+        sims = Vn[ids] @ Vn.T
+        sims[np.arange(ids.size), ids] = -np.inf
+        return topk_per_row(sims, k)

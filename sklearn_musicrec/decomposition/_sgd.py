@@ -1,0 +1,261 @@
+"""Matrix factorisation by stochastic gradient descent (squared loss or BPR)."""
+
+import logging
+import time
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
+from ._als import _as_float32_csr, _CPUBackend, _ill_posed
+from ._base import _BaseFactorizer, _cpu_threads
+
+__all__ = ["SGDFactorizer"]
+
+logger = logging.getLogger(__name__)
+
+
+class SGDFactorizer(_BaseFactorizer):
+    """Matrix factorisation trained by stochastic gradient descent.
+
+    ``loss`` chooses the model, in the spirit of
+    :class:`~sklearn.linear_model.SGDClassifier`:
+
+    - ``"squared"``: biased matrix factorisation of explicit ratings (the
+      "FunkSVD" of the Netflix Prize, Koren et al. 2009),
+      ``r_ui ~ mu + b_u + c_i + u_u . v_i``, fitted on the stored entries of
+      ``X`` (zeros mean "not rated") by SGD on the squared error with L2
+      ``regularization`` on every parameter a sample touches.
+      ``decision_function`` returns predicted ratings.
+    - ``"bpr"``: Bayesian personalised ranking (Rendle et al. 2009) for
+      implicit feedback: for sampled triples (user, played item, unplayed
+      item) it ascends ``log sigmoid(s_ui - s_uj)`` with
+      ``s_ui = u_u . v_i + c_i``.
+
+    Each epoch visits ``nnz(X)`` samples in a fresh random order (squared)
+    or draws ``nnz(X)`` positive samples with ``n_negatives`` uniformly
+    sampled negatives each (BPR).
+
+    Rows passed to ``decision_function``, ``recommend`` and ``transform``
+    are folded in with the item parameters fixed: for the squared loss the
+    row's bias and factors minimise the same regularised squared error
+    exactly (a ridge solve); for BPR they are trained by the same SGD on the
+    row alone, for ``max_iter`` epochs, with a generator seeded from
+    ``random_state`` and the row's content (so a row's result does not depend
+    on the other rows). With the squared loss, ``user_factors_`` and
+    ``user_bias_`` are this fold-in of the training rows, so ``transform``
+    on the training matrix returns ``user_factors_``.
+
+    Parameters
+    ----------
+    loss : {"squared", "bpr"}, default="squared"
+        The model and its loss, see above.
+    n_components : int, default=64
+        Number of latent factors.
+    learning_rate : float, default=0.01
+        Constant SGD step size.
+    regularization : float, default=0.02
+        L2 penalty applied at every update to the parameters updated.
+    max_iter : int, default=20
+        Number of epochs.
+    n_negatives : int, default=1
+        BPR only: negative items sampled per positive sample.
+    init_std : float, default=0.1
+        Standard deviation of the normal initial factors (biases start at
+        zero).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation, the sample order and the negative
+        sampling. Training runs on one thread, so the same seed gives the
+        same model everywhere.
+    verbose : int, default=0
+        Log the training loss (squared: RMSE; BPR: fraction of sampled pairs
+        ranked correctly) of every epoch at INFO level.
+
+    Attributes
+    ----------
+    user_factors_ : ndarray of float32 of shape (n_users, n_components)
+        Factors of the training rows.
+    item_factors_ : ndarray of float32 of shape (n_items, n_components)
+        Factors of the items.
+    user_bias_ : ndarray of float32 of shape (n_users,) or None
+        User biases (squared loss).
+    item_bias_ : ndarray of float32 of shape (n_items,)
+        Item biases.
+    global_mean_ : float
+        Mean stored rating (squared loss; 0.0 for BPR).
+    seed_ : int
+        Seed drawn from ``random_state`` for BPR fold-in.
+    loss_curve_ : list of float
+        Per-epoch training RMSE (squared) or fraction of correctly ranked
+        sampled pairs (BPR), measured during the epoch.
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+        Number of items seen in ``fit``.
+    item_counts_ : ndarray of int64 of shape (n_items,)
+        Number of users with a non-zero entry for each item.
+
+    See Also
+    --------
+    ALSFactorizer : Matrix factorisation by alternating least squares.
+
+    References
+    ----------
+    Y. Koren, R. Bell and C. Volinsky, "Matrix Factorization Techniques for
+    Recommender Systems", IEEE Computer 42(8), 2009.
+
+    S. Rendle, C. Freudenthaler, Z. Gantner and L. Schmidt-Thieme, "BPR:
+    Bayesian Personalized Ranking from Implicit Feedback", UAI 2009.
+
+    Examples
+    --------
+    >>> from sklearn_musicrec.datasets import make_interactions
+    >>> from sklearn_musicrec.decomposition import SGDFactorizer
+    >>> X = make_interactions(n_users=60, n_items=40, random_state=0).data
+    >>> model = SGDFactorizer(loss="bpr", n_components=8, random_state=0).fit(X)
+    >>> model.item_factors_.shape
+    (40, 8)
+    >>> ids, scores = model.recommend(X[:2], k=3)
+    >>> ids.shape
+    (2, 3)
+    """
+
+    _parameter_constraints = {
+        "loss": [StrOptions({"squared", "bpr"})],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "regularization": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "n_negatives": [Interval(Integral, 1, None, closed="left")],
+        "init_std": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        loss="squared",
+        n_components=64,
+        learning_rate=0.01,
+        regularization=0.02,
+        max_iter=20,
+        n_negatives=1,
+        init_std=0.1,
+        random_state=None,
+        verbose=0,
+    ):
+        self.loss = loss
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.max_iter = max_iter
+        self.n_negatives = n_negatives
+        self.init_std = init_std
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the factors and biases from ``X`` by SGD.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Ratings (squared loss; zeros mean "not rated") or non-negative
+            implicit feedback (BPR; any non-zero entry is a positive).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SGDFactorizer
+            The fitted model.
+        """
+        from . import _sgd_cpu
+
+        X = self._validate_fit_data(X)
+        rng = check_random_state(self.random_state)
+        R = _as_float32_csr(X)
+        n_users, n_items = R.shape
+        k = self.n_components
+        P = rng.normal(scale=self.init_std, size=(n_users, k)).astype(np.float32)
+        Q = rng.normal(scale=self.init_std, size=(n_items, k)).astype(np.float32)
+        bu = np.zeros(n_users, dtype=np.float32)
+        bi = np.zeros(n_items, dtype=np.float32)
+        rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(R.indptr))
+        self.seed_ = int(rng.randint(0, 2**31 - 1))
+        self.loss_curve_ = []
+        squared = self.loss == "squared"
+        mean = float(R.data.mean()) if squared else 0.0
+        for epoch in range(self.max_iter):
+            tic = time.perf_counter()
+            if squared:
+                order = rng.permutation(R.nnz)
+                sse = _sgd_cpu.squared_epoch(
+                    rows, R.indices, R.data, order, mean, P, Q, bu, bi,
+                    float(self.learning_rate), float(self.regularization),
+                )
+                value = float(np.sqrt(sse / R.nnz))
+            else:
+                value = _sgd_cpu.bpr_epoch(
+                    R.indptr, R.indices, rows, n_items, P, Q, bi,
+                    float(self.learning_rate), float(self.regularization),
+                    int(self.n_negatives), int(rng.randint(0, 2**31 - 1)),
+                )
+            if not (np.isfinite(P).all() and np.isfinite(Q).all()):
+                raise ValueError(
+                    f"{type(self).__name__}: SGD diverged (non-finite factors at "
+                    f"epoch {epoch + 1}); lower learning_rate="
+                    f"{self.learning_rate!r} or scale X down."
+                )
+            self.loss_curve_.append(value)
+            if self.verbose:
+                logger.info(
+                    "%s epoch %d: %s %.6g (%.2fs)", type(self).__name__, epoch + 1,
+                    "rmse" if squared else "sampled AUC", value,
+                    time.perf_counter() - tic,
+                )
+        self.n_iter_ = self.max_iter
+        self.item_factors_ = Q
+        self.item_bias_ = bi
+        self.global_mean_ = mean
+        if squared:
+            U, ub = self._fold_in(R)
+            self.user_factors_ = U
+            self.user_bias_ = ub - np.float32(mean)
+        else:
+            self.user_factors_ = P
+            self.user_bias_ = None
+        return self
+
+    def _fold_in(self, X):
+        R = _as_float32_csr(X)
+        k = self.item_factors_.shape[1]
+        U = np.zeros((R.shape[0], k), dtype=np.float32)
+        with _cpu_threads(None):
+            if self.loss == "squared":
+                bias = np.zeros(R.shape[0], dtype=np.float32)
+                backend = _CPUBackend(None)
+                failed = backend.explicit_step(
+                    R, self.item_factors_,
+                    backend.offsets(self.global_mean_, self.item_bias_),
+                    float(self.regularization), U, bias,
+                )
+                if failed:
+                    raise _ill_posed(
+                        type(self).__name__, failed, "rows of X", self.regularization
+                    )
+                return U, bias + np.float32(self.global_mean_)
+            from . import _sgd_cpu
+
+            _sgd_cpu.bpr_fold_in(
+                R.indptr, R.indices, R.shape[1], self.item_factors_,
+                self.item_bias_, float(self.learning_rate),
+                float(self.regularization), int(self.max_iter),
+                int(self.n_negatives), self.seed_, U,
+            )
+        return U, None
+
+    def _item_term(self):
+        return self.item_bias_

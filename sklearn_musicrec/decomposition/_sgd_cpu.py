@@ -1,0 +1,167 @@
+"""Numba kernels for stochastic-gradient matrix factorisation.
+
+Training epochs run sequentially (one thread), so a given seed gives the same
+model on any machine with any number of threads. Random numbers come from a
+small counter-based generator (splitmix64) seeded explicitly, never from
+global state. Fold-in of BPR rows runs rows in parallel, each with a
+generator seeded from the model seed and the row's content, so a row's
+factors do not depend on the other rows of the batch or on the thread count.
+
+This module imports numba; it is imported lazily by the estimators.
+"""
+
+import numpy as np
+from numba import njit, prange, uint64
+
+_GOLDEN = uint64(0x9E3779B97F4A7C15)
+_M1 = uint64(0xBF58476D1CE4E5B9)
+_M2 = uint64(0x94D049BB133111EB)
+
+
+@njit(inline="always")
+def _mix(z):
+    z = (z ^ (z >> uint64(30))) * _M1
+    z = (z ^ (z >> uint64(27))) * _M2
+    return z ^ (z >> uint64(31))
+
+
+@njit(inline="always")
+def _next(state):
+    """Advance ``state[0]`` and return a 64-bit random integer."""
+    state[0] += _GOLDEN
+    return _mix(state[0])
+
+
+@njit(inline="always")
+def _randbelow(state, n):
+    return np.int64(_next(state) % uint64(n))
+
+
+@njit(inline="always")
+def _in_row(indices, start, stop, j):
+    """Binary search for ``j`` in the sorted ``indices[start:stop]``."""
+    lo, hi = start, stop
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        v = indices[mid]
+        if v < j:
+            lo = mid + 1
+        elif v > j:
+            hi = mid
+        else:
+            return True
+    return False
+
+
+@njit(fastmath=True, cache=True, nogil=True)
+def squared_epoch(rows, cols, ratings, order, mean, P, Q, bu, bi, lr, reg):
+    """One epoch of biased-MF SGD (Funk/Koren) in the given sample order.
+
+    Returns the sum of squared errors seen during the epoch.
+    """
+    k = P.shape[1]
+    lr = np.float32(lr)
+    reg = np.float32(reg)
+    sse = 0.0
+    for t in order:
+        u = rows[t]
+        i = cols[t]
+        d = np.float32(0.0)
+        for a in range(k):
+            d += P[u, a] * Q[i, a]
+        e = np.float32(ratings[t] - mean) - bu[u] - bi[i] - d
+        sse += np.float64(e) * e
+        bu[u] += lr * (e - reg * bu[u])
+        bi[i] += lr * (e - reg * bi[i])
+        for a in range(k):
+            pu = P[u, a]
+            qi = Q[i, a]
+            P[u, a] = pu + lr * (e * qi - reg * pu)
+            Q[i, a] = qi + lr * (e * pu - reg * qi)
+    return sse
+
+
+@njit(fastmath=True, cache=True, nogil=True)
+def bpr_epoch(indptr, indices, rows, n_items, P, Q, bi, lr, reg, n_negatives, seed):
+    """One epoch of BPR (Rendle et al. 2009): ``nnz`` positive samples.
+
+    Each sample draws a stored (user, item) pair uniformly, then
+    ``n_negatives`` items the user has not interacted with, uniformly, and
+    takes one gradient-ascent step on ``log sigmoid(x_ui - x_uj)`` for each.
+    Returns the fraction of sampled pairs already ranked correctly (before
+    their update), a cheap training-AUC estimate.
+    """
+    k = P.shape[1]
+    nnz = indices.shape[0]
+    lr = np.float32(lr)
+    reg = np.float32(reg)
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = uint64(seed)
+    correct = 0
+    total = 0
+    for _ in range(nnz):
+        t = _randbelow(state, nnz)
+        u = rows[t]
+        i = indices[t]
+        start = indptr[u]
+        stop = indptr[u + 1]
+        if stop - start >= n_items:
+            continue
+        for _neg in range(n_negatives):
+            j = _randbelow(state, n_items)
+            while _in_row(indices, start, stop, j):
+                j = _randbelow(state, n_items)
+            x = bi[i] - bi[j]
+            for a in range(k):
+                x += P[u, a] * (Q[i, a] - Q[j, a])
+            total += 1
+            if x > 0:
+                correct += 1
+            z = np.float32(1.0) / (np.float32(1.0) + np.exp(x))
+            bi[i] += lr * (z - reg * bi[i])
+            bi[j] += lr * (-z - reg * bi[j])
+            for a in range(k):
+                pu = P[u, a]
+                qi = Q[i, a]
+                qj = Q[j, a]
+                P[u, a] = pu + lr * (z * (qi - qj) - reg * pu)
+                Q[i, a] = qi + lr * (z * pu - reg * qi)
+                Q[j, a] = qj + lr * (-z * pu - reg * qj)
+    return correct / max(total, 1)
+
+
+@njit(fastmath=True, cache=True, nogil=True, parallel=True)
+def bpr_fold_in(indptr, indices, n_items, Q, bi, lr, reg, n_epochs, n_negatives, seed, X):
+    """Fit each row's user factors by BPR with the item parameters fixed.
+
+    Row ``u`` gets ``n_epochs * n_u`` positive samples from its own items;
+    its generator is seeded from ``seed`` and a hash of the row's item ids.
+    ``X`` must be zero on entry; rows without items stay zero.
+    """
+    n_rows, k = X.shape
+    lr = np.float32(lr)
+    reg = np.float32(reg)
+    for u in prange(n_rows):
+        start = indptr[u]
+        stop = indptr[u + 1]
+        n_u = stop - start
+        if n_u == 0 or n_u >= n_items:
+            continue
+        h = uint64(seed)
+        for jj in range(start, stop):
+            h = _mix(h ^ (uint64(indices[jj]) + _GOLDEN))
+        state = np.empty(1, dtype=np.uint64)
+        state[0] = h
+        x = X[u]
+        for _ in range(n_epochs * n_u):
+            i = indices[start + _randbelow(state, n_u)]
+            for _neg in range(n_negatives):
+                j = _randbelow(state, n_items)
+                while _in_row(indices, start, stop, j):
+                    j = _randbelow(state, n_items)
+                s = bi[i] - bi[j]
+                for a in range(k):
+                    s += x[a] * (Q[i, a] - Q[j, a])
+                z = np.float32(1.0) / (np.float32(1.0) + np.exp(s))
+                for a in range(k):
+                    x[a] += lr * (z * (Q[i, a] - Q[j, a]) - reg * x[a])

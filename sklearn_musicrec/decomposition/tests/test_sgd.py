@@ -1,0 +1,97 @@
+import logging
+import warnings
+
+import numpy as np
+import pytest
+
+from sklearn_musicrec.decomposition import SGDFactorizer
+from sklearn_musicrec.metrics import auc_score, rmse
+from sklearn_musicrec.model_selection import holdout_split
+
+
+def test_squared_loss_rmse_on_planted_ratings(ratings):
+    X_train, X_test = ratings
+    model = SGDFactorizer(
+        loss="squared", n_components=3, learning_rate=0.02, regularization=0.05,
+        max_iter=40, random_state=0,
+    ).fit(X_train)
+    err = rmse(X_test, model.decision_function(X_train))
+    mean_only = rmse(X_test, np.full(X_test.shape, X_train.data.mean()))
+    assert err < 0.5 * mean_only
+    assert err < 0.35
+    # training RMSE goes down over the epochs
+    assert model.loss_curve_[-1] < 0.7 * model.loss_curve_[0]
+    # user factors are the exact fold-in of the training rows
+    np.testing.assert_array_equal(model.transform(X_train), model.user_factors_)
+
+
+def _heldout_auc(model, X_train, X_test):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return auc_score(X_test, model.decision_function(X_train), exclude=X_train)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_bpr_improves_auc(plays):
+    X_train, X_test = holdout_split(plays, 0.2, random_state=0)
+    params = dict(loss="bpr", n_components=16, learning_rate=0.05, random_state=0)
+    barely = SGDFactorizer(max_iter=1, **params).fit(X_train)
+    trained = SGDFactorizer(max_iter=30, **params).fit(X_train)
+    assert _heldout_auc(trained, X_train, X_test) > _heldout_auc(barely, X_train, X_test) + 0.05
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pop = np.tile(trained.item_counts_.astype(float), (plays.shape[0], 1))
+        auc_pop = auc_score(X_test, pop, exclude=X_train)
+    assert _heldout_auc(trained, X_train, X_test) > auc_pop + 0.03
+    # the sampled training AUC rises
+    assert trained.loss_curve_[-1] > trained.loss_curve_[0] + 0.1
+
+
+def test_bpr_fold_in_is_row_independent_and_deterministic(plays):
+    model = SGDFactorizer(loss="bpr", n_components=8, max_iter=5, random_state=0).fit(plays)
+    full = model.transform(plays)
+    np.testing.assert_array_equal(model.transform(plays[[7, 3]]), full[[7, 3]])
+    np.testing.assert_array_equal(model.transform(plays[3]), full[[3]])
+    again = SGDFactorizer(loss="bpr", n_components=8, max_iter=5, random_state=0).fit(plays)
+    np.testing.assert_array_equal(again.item_factors_, model.item_factors_)
+    np.testing.assert_array_equal(again.transform(plays), full)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_bpr_fold_in_ranks_like_training(plays):
+    X_train, X_test = holdout_split(plays, 0.2, random_state=0)
+    model = SGDFactorizer(
+        loss="bpr", n_components=16, learning_rate=0.05, max_iter=30, random_state=0
+    ).fit(X_train)
+    trained_scores = model.user_factors_ @ model.item_factors_.T + model.item_bias_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auc_trained = auc_score(X_test, trained_scores, exclude=X_train)
+    assert _heldout_auc(model, X_train, X_test) > auc_trained - 0.03
+
+
+def test_divergence_is_a_clear_error(plays):
+    with pytest.raises(ValueError, match="SGD diverged"):
+        SGDFactorizer(loss="squared", learning_rate=1.0, max_iter=3, random_state=0).fit(plays)
+
+
+def test_verbose_logs_epochs(plays, caplog):
+    with caplog.at_level(logging.INFO, logger="sklearn_musicrec.decomposition._sgd"):
+        SGDFactorizer(loss="bpr", n_components=4, max_iter=3, verbose=1, random_state=0).fit(plays)
+    assert sum("epoch" in r.message for r in caplog.records) == 3
+
+
+def test_n_negatives(plays):
+    one = SGDFactorizer(loss="bpr", n_components=4, max_iter=2, random_state=0).fit(plays)
+    three = SGDFactorizer(
+        loss="bpr", n_components=4, max_iter=2, n_negatives=3, random_state=0
+    ).fit(plays)
+    assert not np.array_equal(one.item_factors_, three.item_factors_)
+
+
+def test_similar_items_and_transform_shapes(ratings):
+    X_train, _ = ratings
+    model = SGDFactorizer(n_components=5, max_iter=3, random_state=0).fit(X_train)
+    assert model.transform(X_train[:4]).shape == (4, 5)
+    ids, scores = model.similar_items([1, 2], k=4)
+    assert ids.shape == (2, 4) and 1 not in ids[0] and 2 not in ids[1]
