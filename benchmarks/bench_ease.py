@@ -40,28 +40,14 @@ import resource
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 LAMBDA = 200.0
-K = 20
+from _common import K  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 MODELS = ["ours", "ours-all-items", "numpy-inv", "lenskit"]
-
-
-def load():
-    from sklearn_musicrec.datasets import fetch_lastfm_2k
-    from sklearn_musicrec.model_selection import holdout_split
-
-    X = fetch_lastfm_2k(download_if_missing=False).data.tocsr()
-    X = X[np.diff(X.indptr) >= 5]
-    X = (X > 0).astype(np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        train, test = holdout_split(X, 0.2, random_state=0)
-    return train.tocsr(), test.tocsr()
 
 
 def top_k_unseen(scores, train):
@@ -74,9 +60,9 @@ def top_k_unseen(scores, train):
 
 
 def worker(model):
-    from sklearn_musicrec.metrics import ndcg_at_k, recall_at_k
+    from _common import lastfm_holdout, ranking_quality
 
-    train, test = load()
+    train, test = lastfm_holdout(binarize=True)
     out = {"model": model}
     if model == "ours":
         from sklearn_musicrec.neighbors import EASERecommender
@@ -139,8 +125,7 @@ def worker(model):
             ids[u, : items.size] = items
         out["library"] = f"lenskit {lenskit.__version__}"
         out["n_items_solved"] = int(data.item_count)
-    out["ndcg@20"] = float(ndcg_at_k(test, ids, k=K))
-    out["recall@20"] = float(recall_at_k(test, ids, k=K))
+    out.update(ranking_quality(ids, test, k=K))
     out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return out
 

@@ -41,30 +41,12 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Binarizer
 
-from sklearn_musicrec.datasets import fetch_lastfm_2k
-from sklearn_musicrec.metrics import make_recommendation_scorer, ndcg_at_k, recall_at_k
-from sklearn_musicrec.model_selection import holdout_split
+from _common import K, lastfm_holdout, ranking_quality  # noqa: E402
+from sklearn_musicrec.metrics import make_recommendation_scorer
 from sklearn_musicrec.neighbors import ItemKNNRecommender, UserKNNRecommender
 from sklearn_musicrec.preprocessing import BM25Weighting
 
-K = 20
 RESULTS = Path(__file__).parent / "results"
-
-
-def load():
-    X = fetch_lastfm_2k(download_if_missing=False).data.tocsr()
-    X = X[np.diff(X.indptr) >= 5]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        train, test = holdout_split(X, 0.2, random_state=0)
-    return train.tocsr(), test.tocsr()
-
-
-def evaluate(ids, test):
-    return {
-        "ndcg@20": float(ndcg_at_k(test, ids, k=K)),
-        "recall@20": float(recall_at_k(test, ids, k=K)),
-    }
 
 
 def ours(pipe, train, test):
@@ -75,7 +57,7 @@ def ours(pipe, train, test):
     t0 = time.perf_counter()
     ids, _ = pipe[-1].recommend(Xt, k=K)
     rec_s = time.perf_counter() - t0
-    return {**evaluate(ids, test), "fit_s": fit_s, "recommend_s": rec_s}
+    return {**ranking_quality(ids, test), "fit_s": fit_s, "recommend_s": rec_s}
 
 
 def tune(pipe, grid, train):
@@ -119,7 +101,7 @@ def implicit_models(train, test, rows):
             )
             rec_s = time.perf_counter() - t0
         rows.append({"model": name, "library": f"implicit {implicit.__version__}",
-                     **evaluate(np.asarray(ids, dtype=np.int64), test),
+                     **ranking_quality(np.asarray(ids, dtype=np.int64), test),
                      "fit_s": fit_s, "recommend_s": rec_s})
         print(rows[-1], flush=True)
 
@@ -156,12 +138,12 @@ def lenskit_models(train, test, rows):
             items = group["item_id"].to_numpy()[:K]
             ids[u, : items.size] = items
         rows.append({"model": name, "library": f"lenskit {lenskit.__version__}",
-                     **evaluate(ids, test), "fit_s": fit_s, "recommend_s": rec_s})
+                     **ranking_quality(ids, test), "fit_s": fit_s, "recommend_s": rec_s})
         print(rows[-1], flush=True)
 
 
 def main():
-    train, test = load()
+    train, test = lastfm_holdout()
     load_avg = os.getloadavg()
     rows, searches = [], []
 

@@ -43,30 +43,12 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Binarizer
 
-from sklearn_musicrec.datasets import fetch_lastfm_2k
+from _common import K, lastfm_holdout, ranking_quality  # noqa: E402
 from sklearn_musicrec.decomposition import ALSFactorizer, SGDFactorizer
-from sklearn_musicrec.metrics import make_recommendation_scorer, ndcg_at_k, recall_at_k
-from sklearn_musicrec.model_selection import holdout_split
+from sklearn_musicrec.metrics import make_recommendation_scorer
 from sklearn_musicrec.preprocessing import BM25Weighting, LogScaling
 
-K = 20
 RESULTS = Path(__file__).parent / "results"
-
-
-def load():
-    X = fetch_lastfm_2k(download_if_missing=False).data.tocsr()
-    X = X[np.diff(X.indptr) >= 5]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        train, test = holdout_split(X, 0.2, random_state=0)
-    return train.tocsr(), test.tocsr()
-
-
-def evaluate(ids, test):
-    return {
-        "ndcg@20": float(ndcg_at_k(test, ids, k=K)),
-        "recall@20": float(recall_at_k(test, ids, k=K)),
-    }
 
 
 def fit_recommend(model, X_fit, X_rec, test):
@@ -77,7 +59,7 @@ def fit_recommend(model, X_fit, X_rec, test):
     Xt = model[:-1].transform(X_rec) if isinstance(model, Pipeline) else X_rec
     tic = time.perf_counter()
     ids, _ = est.recommend(Xt, k=K)
-    return {**evaluate(ids, test), "fit_s": fit_s, "recommend_s": time.perf_counter() - tic}
+    return {**ranking_quality(ids, test), "fit_s": fit_s, "recommend_s": time.perf_counter() - tic}
 
 
 def tune(estimator, grid, train):
@@ -106,7 +88,7 @@ def implicit_peer(name, model, X, test):
     import implicit
 
     return {"model": name, "library": f"implicit {implicit.__version__}",
-            **evaluate(np.asarray(ids, dtype=np.int64), test), "fit_s": fit_s,
+            **ranking_quality(np.asarray(ids, dtype=np.int64), test), "fit_s": fit_s,
             "recommend_s": rec_s}
 
 
@@ -134,11 +116,11 @@ def lenskit_implicit_mf(train, test):
         items = group["item_id"].to_numpy()[:K]
         ids[u, : items.size] = items
     return {"model": "LensKit ImplicitMF (64 features)", "library": f"lenskit {lenskit.__version__}",
-            **evaluate(ids, test), "fit_s": fit_s, "recommend_s": rec_s}
+            **ranking_quality(ids, test), "fit_s": fit_s, "recommend_s": rec_s}
 
 
 def main():
-    train, test = load()
+    train, test = lastfm_holdout()
     load_avg = os.getloadavg()
     rows, tuned = [], []
 
