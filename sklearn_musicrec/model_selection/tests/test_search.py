@@ -9,25 +9,11 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Binarizer
 
-import sklearn_musicrec.neighbors
-import sklearn_musicrec.preprocessing
 from sklearn_musicrec.baselines import PopularityRecommender, RandomRecommender
 from sklearn_musicrec.datasets import make_interactions
 from sklearn_musicrec.metrics import make_recommendation_scorer
-
-
-def _knn_classes():
-    missing = [
-        name
-        for module, name in [
-            (sklearn_musicrec.neighbors, "ItemKNNRecommender"),
-            (sklearn_musicrec.preprocessing, "BM25Weighting"),
-        ]
-        if not hasattr(module, name)
-    ]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not in the package yet")
-    return sklearn_musicrec.preprocessing.BM25Weighting, sklearn_musicrec.neighbors.ItemKNNRecommender
+from sklearn_musicrec.neighbors import ItemKNNRecommender
+from sklearn_musicrec.preprocessing import BM25Weighting
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +56,6 @@ def test_grid_search_picks_popularity_over_random(X, scorer):
 
 
 def test_grid_search_weighting_and_item_knn(X, scorer):
-    BM25Weighting, ItemKNNRecommender = _knn_classes()
     pipe = Pipeline([("weight", BM25Weighting()), ("rec", ItemKNNRecommender())])
     grid = {
         "weight": [BM25Weighting(), Binarizer(), "passthrough"],
@@ -98,7 +83,6 @@ def test_grid_search_on_lastfm_2k(scorer):
         X = fetch_lastfm_2k(download_if_missing=False).data
     except OSError as exc:
         pytest.skip(f"lastfm-2k is not in the data home: {exc}")
-    BM25Weighting, ItemKNNRecommender = _knn_classes()
     pipe = Pipeline([("weight", BM25Weighting()), ("rec", ItemKNNRecommender())])
     grid = [
         {"weight": [BM25Weighting(), "passthrough"], "rec": [ItemKNNRecommender(n_neighbors=100)]},
