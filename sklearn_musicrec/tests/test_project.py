@@ -60,3 +60,10 @@ def test_readme_quickstart_runs():
         exec(compile(code, "README.md", "exec"), namespace)
     # raw play counts are heavy-tailed: the search must pick a weighting
     assert namespace["search"].best_params_["weight"] != "passthrough"
+
+
+def test_demo_covers_every_recommender():
+    from sklearn_musicrec.__main__ import _demo_models
+    from sklearn_musicrec.utils.discovery import all_recommenders
+
+    assert set(_demo_models(0)) == {name for name, _ in all_recommenders()}
