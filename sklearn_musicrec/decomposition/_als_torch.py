@@ -97,12 +97,14 @@ def implicit_cg(R, Y, X, reg, scale, cg_steps, G=None):
         rsold = rsnew
 
 
-def _solve_rows(R, Y, A0, weights, targets, X, bias=None, reg_rows=None, reg_bias=None):
+def _solve_rows(
+    R, Y, A0, weights, targets, X, bias=None, reg_rows=None, reg_bias=None, exponent=1.0
+):
     """Exact batched solves of ``(A0 + sum_i w_i z_i z_i^T) x = sum_i t_i z_i``.
 
     ``z_i`` is ``Y[i]`` (implicit) or ``[1, Y[i]]`` when ``bias`` is given
     (explicit, with the first solution coordinate the row bias, and the
-    diagonal ``n_u * (reg_bias, reg_rows, ...)`` instead of ``A0``). Rows are
+    diagonal ``n_u**exponent * (reg_bias, reg_rows, ...)`` instead of ``A0``). Rows are
     solved in batches and their outer products accumulated in chunks of
     entries, so memory stays bounded whatever the row lengths. Returns the
     number of rows whose system was not positive definite.
@@ -122,7 +124,7 @@ def _solve_rows(R, Y, A0, weights, targets, X, bias=None, reg_rows=None, reg_bia
         else:
             diag = torch.full((kk,), reg_rows, dtype=torch.float64, device=device)
             diag[0] = reg_bias
-            A = torch.diag_embed(R.counts[start:stop].double()[:, None] * diag)
+            A = torch.diag_embed(R.counts[start:stop].double().pow(exponent)[:, None] * diag)
         rhs = torch.zeros((n, kk), dtype=torch.float64, device=device)
         for p0 in range(int(indptr[start]), int(indptr[stop]), chunk):
             p1 = min(int(indptr[stop]), p0 + chunk)
@@ -168,12 +170,13 @@ def implicit_loss(R, Y, X, reg, scale, GY=None, GX=None):
     return float(observed + dense + penalty)
 
 
-def explicit_cholesky(R, Y, offsets, reg, X, bias):
+def explicit_cholesky(R, Y, offsets, reg, X, bias, exponent=1.0):
     """Biased explicit ALS half-step (see ``_als_cpu.explicit_cholesky``)."""
     ones = torch.ones_like(R.data, dtype=torch.float64)
     targets = R.data.double() - offsets[R.indices].double()
     return _solve_rows(
-        R, Y, None, ones, targets, X, bias=bias, reg_rows=reg, reg_bias=reg
+        R, Y, None, ones, targets, X, bias=bias, reg_rows=reg, reg_bias=reg,
+        exponent=exponent,
     )
 
 

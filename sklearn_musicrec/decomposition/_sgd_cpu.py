@@ -54,14 +54,15 @@ def _in_row(indices, start, stop, j):
 
 
 @njit(fastmath=True, cache=True, nogil=True)
-def squared_epoch(rows, cols, ratings, order, mean, P, Q, bu, bi, lr, reg):
+def squared_epoch(rows, cols, ratings, order, mean, P, Q, bu, bi, lr, reg_u, reg_i):
     """One epoch of biased-MF SGD (Funk/Koren) in the given sample order.
 
+    ``reg_u[u]`` and ``reg_i[i]`` (float32) are the L2 penalties applied to
+    user ``u``'s and item ``i``'s parameters at each of their updates.
     Returns the sum of squared errors seen during the epoch.
     """
     k = P.shape[1]
     lr = np.float32(lr)
-    reg = np.float32(reg)
     sse = 0.0
     for t in order:
         u = rows[t]
@@ -71,13 +72,15 @@ def squared_epoch(rows, cols, ratings, order, mean, P, Q, bu, bi, lr, reg):
             d += P[u, a] * Q[i, a]
         e = np.float32(ratings[t] - mean) - bu[u] - bi[i] - d
         sse += np.float64(e) * e
-        bu[u] += lr * (e - reg * bu[u])
-        bi[i] += lr * (e - reg * bi[i])
+        ru = reg_u[u]
+        ri = reg_i[i]
+        bu[u] += lr * (e - ru * bu[u])
+        bi[i] += lr * (e - ri * bi[i])
         for a in range(k):
             pu = P[u, a]
             qi = Q[i, a]
-            P[u, a] = pu + lr * (e * qi - reg * pu)
-            Q[i, a] = qi + lr * (e * pu - reg * qi)
+            P[u, a] = pu + lr * (e * qi - ru * pu)
+            Q[i, a] = qi + lr * (e * pu - ri * qi)
     return sse
 
 

@@ -242,9 +242,11 @@ def test_torch_kernels_match_numba_kernels_on_cpu(plays, ratings, chunk_elements
         monkeypatch.setattr(_als_torch, "_CHUNK_ELEMENTS", chunk_elements)
     for feedback, X in (("implicit", plays), ("explicit", ratings[0])):
         for solver in ("cg", "cholesky"):
+            # (explicit feedback always solves exactly: vary the penalty weights)
+            exponent = 0.5 if solver == "cholesky" else 1.0
             model = ALSFactorizer(
                 feedback=feedback, solver=solver, n_components=6, max_iter=4, tol=0,
-                random_state=0,
+                regularization_exponent=exponent, random_state=0,
             ).fit(X)
             rng = np.random.RandomState(0)
             R = _as_float32_csr(X)
@@ -311,3 +313,54 @@ def test_fused_loss_of_the_cg_kernel_matches_the_separate_pass(plays):
             RT.indptr, RT.indices, RT.data, 1.0, model.user_factors_, V, separate
         )
     np.testing.assert_allclose(fused, separate, rtol=1e-4, atol=1e-4 * np.abs(separate).max())
+
+
+@pytest.mark.parametrize("exponent", [1.0, 0.5])
+def test_explicit_objective_with_regularization_exponent(ratings, exponent):
+    X_train, _ = ratings
+    reg = 0.05 if exponent == 1.0 else 0.3
+    model = ALSFactorizer(
+        feedback="explicit", n_components=3, regularization=reg,
+        regularization_exponent=exponent, max_iter=6, tol=0, random_state=0,
+    ).fit(X_train)
+    # exact alternating solves: the objective never goes up
+    assert np.all(np.diff(model.loss_curve_) <= 1e-6 * model.loss_curve_[0])
+    # the last entry is the documented objective, with n ** exponent weights
+    X = X_train.toarray()
+    mask = X != 0
+    U = model.user_factors_.astype(float)
+    V = model.item_factors_.astype(float)
+    b = model.user_bias_.astype(float)
+    c = model.item_bias_.astype(float)
+    pred = model.global_mean_ + b[:, None] + c[None, :] + U @ V.T
+    w_u = mask.sum(axis=1) ** exponent
+    w_i = mask.sum(axis=0) ** exponent
+    expected = np.sum((X - pred)[mask] ** 2) + reg * (
+        np.sum(w_u * (np.sum(U**2, axis=1) + b**2)) + np.sum(w_i * (np.sum(V**2, axis=1) + c**2))
+    )
+    np.testing.assert_allclose(model.loss_curve_[-1], expected, rtol=1e-4)
+    # fold-in solves the same weighted ridge problem as training
+    np.testing.assert_array_equal(model.transform(X_train), model.user_factors_)
+    x = X[4]
+    rated = x != 0
+    Z = np.hstack([np.ones((rated.sum(), 1)), V[rated]])
+    A = Z.T @ Z + reg * rated.sum() ** exponent * np.eye(4)
+    sol = np.linalg.solve(A, Z.T @ (x[rated] - model.global_mean_ - c[rated]))
+    np.testing.assert_allclose(model.user_factors_[4], sol[1:], rtol=1e-3, atol=1e-5)
+
+
+def test_blocked_blas_products_do_not_depend_on_threads():
+    # the rotations and Gram matrices are split into fixed blocks of rows
+    # run on the numba threads; several blocks here
+    rng = np.random.default_rng(0)
+    Y = rng.normal(size=(20_000, 8)).astype(np.float32)
+    Q = np.linalg.qr(rng.normal(size=(8, 8)))[0].astype(np.float32)
+    results = []
+    for n_jobs in (1, 2):
+        backend = _CPUBackend(n_jobs)
+        with _cpu_threads(n_jobs):
+            results.append((backend.gram(Y), backend._rotate(Y, Q, np.empty_like(Y))))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    np.testing.assert_allclose(results[0][0], Y.T.astype(np.float64) @ Y, rtol=1e-4)
+    np.testing.assert_allclose(results[0][1], Y @ Q, rtol=1e-4, atol=1e-5)

@@ -95,3 +95,18 @@ def test_similar_items_and_transform_shapes(ratings):
     assert model.transform(X_train[:4]).shape == (4, 5)
     ids, scores = model.similar_items([1, 2], k=4)
     assert ids.shape == (2, 4) and 1 not in ids[0] and 2 not in ids[1]
+
+
+def test_regularization_exponent(ratings):
+    X_train, X_test = ratings
+    common = dict(loss="squared", n_components=3, learning_rate=0.02, max_iter=30, random_state=0)
+    constant = SGDFactorizer(regularization=0.05, **common).fit(X_train)
+    same = SGDFactorizer(regularization=0.05, regularization_exponent=1.0, **common).fit(X_train)
+    np.testing.assert_array_equal(constant.item_factors_, same.item_factors_)
+    # exponent 0.5: per-update penalty reg / sqrt(n), same weighting in fold-in
+    model = SGDFactorizer(regularization=0.4, regularization_exponent=0.5, **common).fit(X_train)
+    assert not np.array_equal(model.item_factors_, constant.item_factors_)
+    np.testing.assert_array_equal(model.transform(X_train), model.user_factors_)
+    assert rmse(X_test, model.decision_function(X_train)) < 0.35
+    n = np.array([1, 4, 100])
+    np.testing.assert_allclose(model._per_update_penalty(n), 0.4 / np.sqrt(n), rtol=1e-6)
