@@ -21,11 +21,50 @@ This module imports numba; it is imported lazily by the estimators.
 """
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 # Rows are processed in blocks of this many rows; the blocks are independent,
 # so the block size only affects load balance, never the results.
 _BLOCK = 64
+
+# How many factor rows ahead of its use a row gather is prefetched.
+_PREFETCH = 8
+
+
+@intrinsic
+def _prefetch_row(typingctx, arr, i):
+    """Hint the CPU to load row ``i`` of the C-contiguous 2-D ``arr`` into cache.
+
+    A gather of factor rows by item (or user) index defeats the hardware
+    prefetcher; issuing the loads a few rows ahead overlaps their latency.
+    Prefetches have no effect on results. Only the cache lines of the row's
+    first 256 bytes (64 float32 factors) are requested.
+    """
+    def codegen(context, builder, sig, args):
+        aryty, idxty = sig.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], idxty, types.intp)
+        zero = context.get_constant(types.intp, 0)
+        ptr = cgutils.get_item_pointer2(
+            context, builder, ary.data, cgutils.unpack_tuple(builder, ary.shape),
+            cgutils.unpack_tuple(builder, ary.strides), aryty.layout, [idx, zero],
+            wraparound=False,
+        )
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        base = builder.bitcast(ptr, i8p)
+        for off in range(0, 256, 64):
+            line = builder.gep(base, [ir.Constant(ir.IntType(64), off)])
+            # read, high temporal locality, data cache
+            builder.call(fn, [line, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, i), codegen
 
 
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
@@ -40,7 +79,10 @@ def implicit_cg_eig(indptr, indices, data, scale, Y, lam, X, cg_steps, row_loss)
     rounding (CG is invariant under an orthogonal change of basis).
 
     Each row's factor rows are gathered into a contiguous buffer on the first
-    pass, so the CG passes stream through it instead of the whole ``Y``.
+    pass, so the CG passes stream through it instead of the whole ``Y``. The
+    gather is a loop of its own with software prefetches a few rows ahead
+    (and into the next row), since random rows of a ``Y`` larger than the
+    cache are latency-bound; the arithmetic does not depend on it.
 
     When ``row_loss`` has one entry per row, the row's observed part of the
     loss at the updated factors, ``sum_i c_ui (1 - s_ui)^2 - s_ui^2``, is
@@ -74,15 +116,28 @@ def implicit_cg_eig(indptr, indices, data, scale, Y, lam, X, cg_steps, row_loss)
             n = indptr[u + 1] - s0
             for a in range(k):
                 r[a] = -lam[a] * x[a]
+            # gather first (independent loads, prefetched ahead, the next
+            # row's first ones too), then compute from the buffer
+            if u == start:
+                for t in range(min(n, _PREFETCH)):
+                    _prefetch_row(Y, indices[s0 + t])
             for t in range(n):
+                if t + _PREFETCH < n:
+                    _prefetch_row(Y, indices[s0 + t + _PREFETCH])
                 y = Y[indices[s0 + t]]
+                for a in range(k):
+                    buf[t, a] = y[a]
+            if u + 1 < stop:
+                s1 = indptr[u + 1]
+                for t in range(min(indptr[u + 2] - s1, _PREFETCH)):
+                    _prefetch_row(Y, indices[s1 + t])
+            for t in range(n):
+                y = buf[t]
                 w = scale * data[s0 + t]
                 wbuf[t] = w
                 d = np.float32(0.0)
                 for a in range(k):
-                    ya = y[a]
-                    buf[t, a] = ya
-                    d += ya * x[a]
+                    d += y[a] * x[a]
                 if track:
                     sbuf[t] = d
                 coef = (w + one) - w * d
