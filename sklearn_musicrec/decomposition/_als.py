@@ -3,13 +3,13 @@
 import logging
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
+from ..utils._parallel import map_in_threads
 from ..utils._sparse import clean_csr_copy
 from ._base import _BaseFactorizer, _cpu_threads, _resolve_device
 
@@ -70,11 +70,7 @@ class _CPUBackend:
         import numba
 
         bounds = [(s, min(n_rows, s + block)) for s in range(0, n_rows, block)]
-        n_threads = min(numba.get_num_threads(), len(bounds))
-        if n_threads <= 1:
-            return [func(a, b) for a, b in bounds]
-        with ThreadPoolExecutor(n_threads) as pool:
-            return list(pool.map(lambda ab: func(*ab), bounds))
+        return map_in_threads(lambda ab: func(*ab), bounds, numba.get_num_threads())
 
     def gram(self, Y):
         """``Y^T Y`` in float64: float32 products over blocks of rows, summed in float64."""

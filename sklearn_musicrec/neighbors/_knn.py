@@ -16,12 +16,12 @@ from ..utils._sklearn_compat import (
     _fit_context,
     get_chunk_n_rows,
 )
+from ..utils._parallel import map_in_threads
 from ..utils._sparse import clean_csr_copy
 from ..utils.validation import check_k
 from ._similarity import (
     SIMILARITIES,
     as_int64_csr_arrays,
-    map_blocks_list,
     numba_kernels,
     numba_threads,
     plan_products,
@@ -195,7 +195,7 @@ class _BaseKNN(BaseRecommender):
             Xb = X[batch]
             return _topk_from_sparse(self._sparse_scores(Xb), Xb if exclude_seen else None, k)
 
-        results = map_blocks_list(work, batches, n_jobs)
+        results = map_in_threads(work, batches, n_jobs)
         ids = np.concatenate([r[0] for r in results]) if results else np.zeros((0, k), np.int64)
         scores = (
             np.concatenate([r[1] for r in results])

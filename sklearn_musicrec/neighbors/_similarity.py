@@ -13,7 +13,6 @@ boundaries never depend on the number of threads, so results are identical
 for any ``n_jobs``.
 """
 
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -21,6 +20,7 @@ import scipy.sparse as sp
 from joblib import effective_n_jobs
 from sklearn.utils import gen_batches
 
+from ..utils._parallel import map_in_threads
 from ..utils._sparse import clean_csr_copy
 
 __all__ = [
@@ -543,7 +543,7 @@ def similarity_topk(
         counts = np.bincount(rows[keep], minlength=P.shape[0])
         return counts, cols[keep].astype(np.int32), vals[keep]
 
-    pieces = map_blocks_list(dense_work if dense else sparse_work, blocks, n_jobs)
+    pieces = map_in_threads(dense_work if dense else sparse_work, blocks, n_jobs)
     return _assemble_csr(pieces, n_queries, n_refs, dtype)
 
 
@@ -571,16 +571,3 @@ def _similarity_topk_compiled(
         (out_val[kept].astype(A.dtype), out_idx[kept].astype(np.int32), indptr),
         shape=(n_queries, n_refs),
     )
-
-
-def map_blocks_list(func, blocks, n_jobs):
-    """Apply ``func`` to each block (a slice), threads optional; results in order.
-
-    Blocks never depend on ``n_jobs``: threads only run them concurrently
-    (the NumPy, SciPy and BLAS kernels used release the GIL).
-    """
-    n_workers = min(n_jobs, len(blocks))
-    if n_workers <= 1:
-        return [func(b) for b in blocks]
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        return list(pool.map(func, blocks))

@@ -1,9 +1,8 @@
 """Top-k selection over rows of a dense score matrix."""
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
+from ._parallel import map_in_threads
 from ._sklearn_compat import _openmp_effective_n_threads
 
 __all__ = ["topk_per_row"]
@@ -21,14 +20,14 @@ def _select_top(scores, kk):
     # argpartition releases the GIL: split the rows between threads. Each
     # row's result depends on that row alone, so the split changes nothing.
     blocks = np.array_split(np.arange(scores.shape[0]), n_threads)
-    with ThreadPoolExecutor(n_threads) as pool:
-        parts = pool.map(
-            lambda rows: np.argpartition(scores[rows[0] : rows[-1] + 1], n_cols - kk, axis=1)[
-                :, n_cols - kk :
-            ],
-            blocks,
-        )
-        return np.vstack(list(parts))
+    parts = map_in_threads(
+        lambda rows: np.argpartition(scores[rows[0] : rows[-1] + 1], n_cols - kk, axis=1)[
+            :, n_cols - kk :
+        ],
+        blocks,
+        n_threads,
+    )
+    return np.vstack(parts)
 
 
 def topk_per_row(scores, k):
