@@ -74,6 +74,28 @@ def _push(hv, hj, size, k, v, j):
     return size
 
 
+@njit(inline="always")
+def _gather_row(indptr, indices, data, row, b_indptr, b_indices, b_data, acc, flag, touched):
+    """Sparse accumulator: ``acc += data[row] @ B`` over the row's stored entries.
+
+    Columns reached for the first time are flagged and listed in
+    ``touched``; returns how many were listed. The caller reads ``acc`` at
+    those columns and resets them (and their flags) to zero.
+    """
+    m = 0
+    for p in range(indptr[row], indptr[row + 1]):
+        u = indices[p]
+        w = np.float64(data[p])
+        for q in range(b_indptr[u], b_indptr[u + 1]):
+            j = b_indices[q]
+            if not flag[j]:
+                flag[j] = True
+                touched[m] = j
+                m += 1
+            acc[j] += w * b_data[q]
+    return m
+
+
 @njit(parallel=True, nogil=True, cache=True)
 def item_similarity_topk(
     a_indptr, a_indices, a_data, b_indptr, b_indices, b_data,
@@ -97,17 +119,9 @@ def item_similarity_topk(
         hv = np.empty(k, dtype=np.float64)
         hj = np.empty(k, dtype=np.int64)
         for i in range(task * _ROWS_PER_TASK, min(n_rows, (task + 1) * _ROWS_PER_TASK)):
-            m = 0
-            for p in range(a_indptr[i], a_indptr[i + 1]):
-                u = a_indices[p]
-                w = np.float64(a_data[p])
-                for q in range(b_indptr[u], b_indptr[u + 1]):
-                    j = b_indices[q]
-                    if not flag[j]:
-                        flag[j] = True
-                        touched[m] = j
-                        m += 1
-                    acc[j] += w * b_data[q]
+            m = _gather_row(
+                a_indptr, a_indices, a_data, i, b_indptr, b_indices, b_data, acc, flag, touched
+            )
             size = 0
             a = a_stats[i]
             if code == 0:
@@ -162,17 +176,9 @@ def sparse_scores_topk(
         hv = np.empty(k, dtype=np.float64)
         hj = np.empty(k, dtype=np.int64)
         for r in range(task * _ROWS_PER_TASK, min(n_rows, (task + 1) * _ROWS_PER_TASK)):
-            m = 0
-            for p in range(l_indptr[r], l_indptr[r + 1]):
-                j = l_indices[p]
-                x = np.float64(l_data[p])
-                for q in range(w_indptr[j], w_indptr[j + 1]):
-                    i = w_indices[q]
-                    if not flag[i]:
-                        flag[i] = True
-                        touched[m] = i
-                        m += 1
-                    acc[i] += x * w_data[q]
+            m = _gather_row(
+                l_indptr, l_indices, l_data, r, w_indptr, w_indices, w_data, acc, flag, touched
+            )
             for p in range(s_indptr[r], s_indptr[r + 1]):
                 seen[s_indices[p]] = True
             size = 0
