@@ -115,6 +115,44 @@ class _CPUBackend:
         self._rotate(Xr, np.ascontiguousarray(Q.T), X)
         return 0
 
+    def _rotated(self, A, P, side):
+        """``A @ P`` into one of the two work arrays of ``side`` (never ``A`` itself)."""
+        for slot in (0, 1):
+            out = self._buffer(("rot", side, slot), A.shape)
+            if out is not A:
+                return self._rotate(A, P, out)
+
+    def implicit_cg_half_step(self, R, Y, X, reg, scale, cg_steps, G, sides, row_loss=None):
+        """A CG half-step that leaves both sides in the system's eigenbasis.
+
+        ``G`` is ``Y^T Y`` in the basis the factors are in now. Both ``X`` and
+        ``Y`` are rotated into the eigenbasis ``P`` of ``G + reg * I`` and
+        stay there: the next half-step rotates them on from it, so each
+        half-step costs two rotations instead of three (``Y``, ``X`` and ``X``
+        back). ``U V^T``, the CG iterates (CG is invariant under an orthogonal
+        change of basis) and the losses do not depend on the basis; the fit
+        rotates the factors back at the end. ``sides`` names the sides of ``X``
+        and ``Y`` (each has two work arrays). Returns ``(X, Y, P)``, or None
+        if ``G + reg * I`` is not positive definite.
+        """
+        from . import _als_cpu
+
+        G = G.copy()
+        G[np.diag_indices_from(G)] += reg
+        lam, P64 = np.linalg.eigh(G)
+        if not lam[0] > 0:
+            # CG needs a positive definite system; the caller's exact solve
+            # reports which rows are singular
+            return None
+        P = P64.astype(np.float32)
+        Xr, Yr = self._rotated(X, P, sides[0]), self._rotated(Y, P, sides[1])
+        _als_cpu.implicit_cg_eig(
+            R.indptr, R.indices, R.data, np.float32(scale), Yr,
+            lam.astype(np.float32), Xr, cg_steps,
+            np.zeros(0, dtype=np.float64) if row_loss is None else row_loss,
+        )
+        return Xr, Yr, P.astype(np.float64)
+
     def implicit_loss(self, R, Y, X, reg, scale, GY=None, GX=None, per_row=None):
         """The implicit objective; ``per_row``: observed parts already computed."""
         from . import _als_cpu
@@ -486,9 +524,49 @@ class ALSFactorizer(_BaseFactorizer):
                     "regularization or scale X down."
                 )
 
-        def final_user_step(it, G_V):
+        exact = self.solver == "cholesky"
+        # The CPU CG path keeps both sides in the eigenbasis of the last
+        # half-step's system (see _CPUBackend.implicit_cg_half_step) and
+        # records the accumulated rotation here (None: the original basis).
+        chained = implicit and not exact and hasattr(backend, "implicit_cg_half_step")
+        basis = None
+        G_V = backend.gram(V) if implicit else None
+
+        def to_original_basis():
+            nonlocal U, V, G_V, basis
+            if basis is not None:
+                back = np.ascontiguousarray(basis.T, dtype=np.float32)
+                U, V = U @ back, V @ back
+                G_V = backend.gram(V)
+                basis = None
+
+        def implicit_half_step(R, X, Y, G, side, it, row_loss=None):
+            """Solve the ``side`` rows; returns ``(X, Y, P, filled)``.
+
+            ``P`` is the rotation both sides went through (None if none) and
+            ``filled`` whether ``row_loss`` was written.
+            """
+            nonlocal basis
+            sides = ("users", "items") if side == "users" else ("items", "users")
+            if chained:
+                out = backend.implicit_cg_half_step(
+                    R, Y, X, reg, scale, self.cg_steps, G, sides, row_loss
+                )
+                if out is not None:
+                    X, Y, P = out
+                    basis = P if basis is None else basis @ P
+                    check(0, side, (X,), it)
+                    return X, Y, P, row_loss is not None
+            # exact (or, for CG, a singular dense part: the exact solve, in
+            # whatever basis the factors are in, reports the singular rows)
+            check(backend.implicit_step(R, Y, X, reg, scale, exact, self.cg_steps, G),
+                  side, (X,), it)
+            return X, Y, None, False
+
+        def final_user_step(it):
             """Exact user half-step (fold-in's solve); returns the loss after it."""
             if implicit:
+                to_original_basis()
                 failed = backend.implicit_step(Rb, V, U, reg, scale, True, self.cg_steps, G_V)
                 check(failed, "users", (U,), it)
                 return backend.implicit_loss(Rb, V, U, reg, scale, G_V, None)
@@ -505,23 +583,18 @@ class ALSFactorizer(_BaseFactorizer):
         # entry of loss_curve_ includes it.
         self.loss_curve_ = []
         converged = False
-        exact = self.solver == "cholesky"
-        G_V = backend.gram(V) if implicit else None
         for it in range(1, self.max_iter + 1):
             tic = time.perf_counter()
             last = it == self.max_iter
             if implicit:
-                check(backend.implicit_step(Rb, V, U, reg, scale, exact, self.cg_steps, G_V),
-                      "users", (U,), it)
+                U, V, _, _ = implicit_half_step(Rb, U, V, G_V, "users", it)
                 G_U = backend.gram(U)
                 # the CPU CG kernel also returns the loss terms of the rows it
                 # solves (here the items), saving a pass over the data
-                item_loss = (
-                    np.zeros(R.shape[1], dtype=np.float64)
-                    if backend.device == "cpu" and not exact else None
-                )
-                check(backend.implicit_step(RTb, U, V, reg, scale, exact, self.cg_steps, G_U,
-                                            item_loss), "items", (V,), it)
+                item_loss = np.zeros(R.shape[1], dtype=np.float64)
+                V, U, P, filled = implicit_half_step(RTb, V, U, G_U, "items", it, item_loss)
+                if P is not None:
+                    G_U = P.T @ G_U @ P
                 G_V = backend.gram(V)
             else:
                 check(backend.explicit_step(Rb, V, backend.offsets(mean, ibias), reg, U,
@@ -532,9 +605,11 @@ class ALSFactorizer(_BaseFactorizer):
                       "items", (V, ibias), it)
 
             if last:
-                loss = final_user_step(it, G_V)
+                loss = final_user_step(it)
             elif implicit:
-                loss = backend.implicit_loss(Rb, V, U, reg, scale, G_V, G_U, item_loss)
+                loss = backend.implicit_loss(
+                    Rb, V, U, reg, scale, G_V, G_U, item_loss if filled else None
+                )
             else:
                 loss = self._explicit_loss(backend, Rb, U, V, ubias, ibias, mean, reg, w_u, w_i)
             if not np.isfinite(loss):
@@ -549,7 +624,7 @@ class ALSFactorizer(_BaseFactorizer):
                 previous = self.loss_curve_[-2]
                 if previous - loss <= self.tol * abs(previous):
                     converged = True
-                    self.loss_curve_[-1] = final_user_step(it, G_V)
+                    self.loss_curve_[-1] = final_user_step(it)
                     break
         self.n_iter_ = it
         if self.tol > 0 and not converged:

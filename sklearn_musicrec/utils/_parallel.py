@@ -1,8 +1,46 @@
 """Ordered thread maps for kernels that release the GIL."""
 
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["map_in_threads"]
+
+# One pool per size, kept for the life of the process: starting threads costs
+# a millisecond or more per call on a busy machine, and the ALS fit alone maps
+# about a hundred blocked products. A fork leaves the child without the
+# parent's worker threads, so the pools are dropped there.
+_pools = {}
+_pools_lock = threading.Lock()
+_state = threading.local()
+
+
+def _drop_pools():
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_drop_pools)
+
+
+def _pool(n_workers):
+    with _pools_lock:
+        pool = _pools.get(n_workers)
+        if pool is None:
+            pool = _pools[n_workers] = ThreadPoolExecutor(
+                max_workers=n_workers, thread_name_prefix="sklearn_musicrec"
+            )
+        return pool
+
+
+def _in_worker(func):
+    def run(item):
+        _state.in_worker = True
+        return func(item)
+
+    return run
 
 
 def map_in_threads(func, items, n_threads):
@@ -11,8 +49,9 @@ def map_in_threads(func, items, n_threads):
     Meant for numpy/scipy/BLAS/numba work that releases the GIL. Results come
     back in the order of ``items``; callers choose ``items`` (blocks of rows)
     independently of ``n_threads``, so the thread count never changes a
-    result. A fresh pool per call keeps nested use (a threaded kernel inside a
-    threaded block) free of deadlocks.
+    result. The threads are kept between calls. A call made from inside one
+    of them (a threaded kernel inside a threaded block) runs its items inline
+    instead, so a worker never waits on its own pool.
 
     Parameters
     ----------
@@ -29,7 +68,6 @@ def map_in_threads(func, items, n_threads):
     """
     items = list(items)
     n_workers = min(int(n_threads), len(items))
-    if n_workers <= 1:
+    if n_workers <= 1 or getattr(_state, "in_worker", False):
         return [func(item) for item in items]
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        return list(pool.map(func, items))
+    return list(_pool(n_workers).map(_in_worker(func), items))

@@ -1,0 +1,60 @@
+import multiprocessing
+import sys
+import threading
+
+import pytest
+
+from sklearn_musicrec.utils._parallel import map_in_threads
+
+
+def test_results_in_order_whatever_the_threads():
+    items = list(range(50))
+    for n_threads in (1, 2, 4, 100):
+        assert map_in_threads(lambda x: x * x, items, n_threads) == [x * x for x in items]
+    assert map_in_threads(lambda x: x, [], 4) == []
+
+
+def test_threads_are_reused_between_calls():
+    names = set()
+    for _ in range(5):
+        names.update(map_in_threads(lambda _: threading.current_thread().name, range(8), 2))
+    assert len(names) <= 2
+    assert all(name.startswith("sklearn_musicrec") for name in names)
+
+
+def test_nested_calls_run_inline_instead_of_deadlocking():
+    def outer(i):
+        inner = map_in_threads(lambda j: (threading.current_thread().name, j), range(4), 2)
+        assert {name for name, _ in inner} == {threading.current_thread().name}
+        return [j for _, j in inner]
+
+    assert map_in_threads(outer, range(6), 2) == [[0, 1, 2, 3]] * 6
+
+
+def test_exceptions_reach_the_caller():
+    def boom(i):
+        if i == 3:
+            raise ValueError("item 3")
+        return i
+
+    with pytest.raises(ValueError, match="item 3"):
+        map_in_threads(boom, range(8), 2)
+    # the pool is still usable afterwards
+    assert map_in_threads(lambda x: x, range(8), 2) == list(range(8))
+
+
+def _in_forked_child(queue):
+    queue.put(map_in_threads(lambda x: -x, range(8), 2))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs the fork start method")
+def test_a_forked_child_gets_fresh_threads():
+    map_in_threads(lambda x: x, range(8), 2)  # the parent's pool exists
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_in_forked_child, args=(queue,))
+    child.start()
+    result = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert result == [-x for x in range(8)]
+    assert child.exitcode == 0
