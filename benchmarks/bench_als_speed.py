@@ -15,6 +15,12 @@ Usage::
     python benchmarks/bench_als_speed.py                  # all sizes
     python benchmarks/bench_als_speed.py --sizes 1.5M     # the target size only
     python benchmarks/bench_als_speed.py --device cuda    # ours on a GPU too
+    python benchmarks/bench_als_speed.py --sizes 1.5M --repeats 5
+
+With ``--repeats R`` every (size, library) cell runs R times, alternating
+ours and implicit, and the table shows medians; the ratio column is the
+median of the per-repeat ratios (each pair ran back to back), with their range.
+On shared cores this is much steadier than a single run.
 
 Results go to ``benchmarks/results/bench_als_speed.{json,md}``.
 """
@@ -151,13 +157,20 @@ def machine():
     }
 
 
+def _ratio_cell(row, key):
+    ratios = row[key + "_ratios"]
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}"
+    return f"{np.median(ratios):.2f} [{min(ratios):.2f}, {max(ratios):.2f}]"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1.5M,6M,20M")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--skip-implicit-above", default=None,
-                        help="run implicit only up to this size (it is the slow one)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs per cell, alternating the libraries; medians are reported")
     parser.add_argument("--worker", nargs=4, metavar=("LIB", "SIZE", "RECOMMEND", "DEVICE"))
     args = parser.parse_args()
     if args.worker:
@@ -172,24 +185,39 @@ def main():
         libs = ["ours", "implicit"]
         if args.device == "cuda":
             libs.append("ours-cuda")
+        runs = {lib: [] for lib in libs}
+        for _ in range(args.repeats):
+            for lib in libs:
+                device = "cuda" if lib == "ours-cuda" else "cpu"
+                rec = "1" if name == sizes[0] else "0"
+                cmd = [sys.executable, __file__, "--threads", str(args.threads),
+                       "--worker", lib.split("-")[0], name, rec, device]
+                res = subprocess.run(cmd, capture_output=True, text=True)
+                if res.returncode != 0:
+                    print(res.stderr, file=sys.stderr)
+                    raise SystemExit(f"worker {lib} {name} failed")
+                run = json.loads(res.stdout.strip().splitlines()[-1])
+                print(lib, run, flush=True)
+                runs[lib].append(run)
         for lib in libs:
-            device = "cuda" if lib == "ours-cuda" else "cpu"
-            rec = "1" if name == sizes[0] else "0"
-            cmd = [sys.executable, __file__, "--threads", str(args.threads),
-                   "--worker", lib.split("-")[0], name, rec, device]
-            res = subprocess.run(cmd, capture_output=True, text=True)
-            if res.returncode != 0:
-                print(res.stderr, file=sys.stderr)
-                raise SystemExit(f"worker {lib} {name} failed")
-            row = json.loads(res.stdout.strip().splitlines()[-1])
+            row = {key: value for key, value in runs[lib][0].items()}
             row["library"] = lib
-            print(row, flush=True)
+            for key in ("fit_s", "fit_cpu_s", "recommend_all_s", "peak_rss_gb"):
+                if key in row:
+                    row[key] = float(np.median([r[key] for r in runs[lib]]))
+            row["fit_s_runs"] = [r["fit_s"] for r in runs[lib]]
+            row["fit_cpu_s_runs"] = [r["fit_cpu_s"] for r in runs[lib]]
+            if lib != "implicit":
+                for key in ("fit_s", "fit_cpu_s"):
+                    pair = [a[key] / b[key] for a, b in zip(runs[lib], runs["implicit"])]
+                    row[key + "_ratios"] = pair
             rows.append(row)
 
     report = {
         "command": "python " + " ".join(sys.argv),
         "settings": dict(factors=FACTORS, iterations=ITERATIONS, regularization=REG,
-                         cg_steps=CG_STEPS, threads=args.threads, k=K),
+                         cg_steps=CG_STEPS, threads=args.threads, k=K,
+                         repeats=args.repeats),
         "machine": machine(),
         "rows": rows,
     }
@@ -206,7 +234,10 @@ def main():
         f"numba {report['machine']['numba']}, implicit {report['machine']['implicit']}.",
         "",
         f"Settings: {FACTORS} factors, {ITERATIONS} iterations, CG {CG_STEPS} steps, "
-        f"regularization {REG}, {args.threads} threads for both, BLAS 1 thread.",
+        f"regularization {REG}, {args.threads} threads for both, BLAS 1 thread; "
+        f"{args.repeats} run(s) per cell, alternating the libraries"
+        + (" (medians; ratio: median of the back-to-back pairs' ratios, [min, max])"
+           if args.repeats > 1 else "") + ".",
         "",
         "| size | nnz | library | fit s (wall) | wall ratio ours / implicit | fit CPU s (all threads) "
         "| CPU ratio ours / implicit | recommend-all s | peak RSS GB |",
@@ -215,8 +246,8 @@ def main():
     for row in rows:
         peer = next((r for r in rows if r["size"] == row["size"] and r["library"] == "implicit"), None)
         mine = peer and row["library"] != "implicit"
-        ratio = f"{row['fit_s'] / peer['fit_s']:.2f}" if mine else ""
-        cpu_ratio = f"{row['fit_cpu_s'] / peer['fit_cpu_s']:.2f}" if mine else ""
+        ratio = _ratio_cell(row, "fit_s") if mine else ""
+        cpu_ratio = _ratio_cell(row, "fit_cpu_s") if mine else ""
         rec = f"{row['recommend_all_s']:.2f}" if "recommend_all_s" in row else ""
         lines.append(
             f"| {row['size']} | {row['nnz']:,} | {row['library']} | {row['fit_s']:.2f} | "

@@ -58,17 +58,19 @@ def _demo_models(seed):
     return {
         "PopularityRecommender": PopularityRecommender(),
         "RandomRecommender": RandomRecommender(random_state=seed),
-        "UserKNNRecommender": UserKNNRecommender(),
-        "ItemKNNRecommender": ItemKNNRecommender(),
+        "UserKNNRecommender": UserKNNRecommender(n_jobs=-1),
+        "ItemKNNRecommender": ItemKNNRecommender(n_jobs=-1),
         "EASERecommender": EASERecommender(),
         "ALSFactorizer": GridSearchCV(
-            ALSFactorizer(n_components=32, confidence_scale=10.0, random_state=seed),
+            ALSFactorizer(
+                n_components=32, confidence_scale=10.0, random_state=seed, n_jobs=-1
+            ),
             {"regularization": [1.0, 10.0, 100.0]},
             cv=KFold(3, shuffle=True, random_state=seed),
             scoring=make_recommendation_scorer("ndcg", k=20, holdout=0.2, random_state=seed),
         ),
         # squared loss models ratings; on 0/1 listening data rank with BPR
-        "SGDFactorizer": SGDFactorizer(loss="bpr", random_state=seed),
+        "SGDFactorizer": SGDFactorizer(loss="bpr", random_state=seed, n_jobs=-1),
     }
 
 

@@ -342,8 +342,9 @@ class ALSFactorizer(_BaseFactorizer):
         GPU. Fitted attributes are always NumPy arrays, and fold-in always
         runs on the CPU, so a model fitted on a GPU is used anywhere.
     n_jobs : int, default=None
-        CPU threads for ``fit`` and fold-in. ``None`` uses every available
-        core, ``-1`` too. Results do not depend on it.
+        CPU threads for ``fit``, fold-in and scoring. ``None`` means 1 unless
+        in a ``joblib.parallel_config`` context, ``-1`` means all cores (as
+        everywhere in scikit-learn). Results do not depend on it.
     random_state : int, RandomState instance or None, default=None
         Seed of the initial factors. Pass an int for reproducible results
         (the same at any ``n_jobs``).

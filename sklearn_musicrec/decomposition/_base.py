@@ -1,6 +1,5 @@
 """Shared machinery of the matrix-factorisation recommenders."""
 
-import os
 from contextlib import contextmanager
 
 import numpy as np
@@ -9,28 +8,11 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from threadpoolctl import threadpool_limits
 
 from ..base import BaseRecommender
+from ..utils._parallel import resolve_n_jobs
 from ..utils._topk import topk_per_row
 from ..utils.validation import check_k
 
 __all__ = []
-
-
-def _effective_n_threads(n_jobs):
-    """Number of CPU threads for the numba kernels.
-
-    ``None`` uses every core available to the process (as scikit-learn's
-    OpenMP-based estimators do); negative values count back from it like
-    joblib (``-1`` is all cores).
-    """
-    try:
-        n_cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        n_cpus = os.cpu_count() or 1
-    if n_jobs is None:
-        return n_cpus
-    if n_jobs < 0:
-        return max(1, n_cpus + 1 + n_jobs)
-    return max(1, min(int(n_jobs), n_cpus))
 
 
 @contextmanager
@@ -44,7 +26,7 @@ def _cpu_threads(n_jobs, blas=False):
     """
     import numba
 
-    n_threads = min(_effective_n_threads(n_jobs), numba.config.NUMBA_NUM_THREADS)
+    n_threads = min(resolve_n_jobs(n_jobs), numba.config.NUMBA_NUM_THREADS)
     previous = numba.get_num_threads()
     previous_chunksize = numba.get_parallel_chunksize()
     numba.set_num_threads(n_threads)

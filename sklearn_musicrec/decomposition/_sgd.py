@@ -81,6 +81,11 @@ class SGDFactorizer(_BaseFactorizer):
         Seed of the initialisation, the sample order and the negative
         sampling. Training runs on one thread, so the same seed gives the
         same model everywhere.
+    n_jobs : int, default=None
+        CPU threads for fold-in and scoring (``decision_function``,
+        ``recommend``, ``transform``). ``None`` means 1 unless in a
+        ``joblib.parallel_config`` context, ``-1`` means all cores. Results
+        do not depend on it.
     verbose : int, default=0
         Log the training loss (squared: RMSE; BPR: fraction of sampled pairs
         ranked correctly) of every epoch at INFO level.
@@ -144,6 +149,7 @@ class SGDFactorizer(_BaseFactorizer):
         "n_negatives": [Interval(Integral, 1, None, closed="left")],
         "init_std": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     }
 
@@ -159,6 +165,7 @@ class SGDFactorizer(_BaseFactorizer):
         n_negatives=1,
         init_std=0.1,
         random_state=None,
+        n_jobs=None,
         verbose=0,
     ):
         self.loss = loss
@@ -170,6 +177,7 @@ class SGDFactorizer(_BaseFactorizer):
         self.n_negatives = n_negatives
         self.init_std = init_std
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -261,7 +269,7 @@ class SGDFactorizer(_BaseFactorizer):
         R = _as_float32_csr(X)
         k = self.item_factors_.shape[1]
         U = np.zeros((R.shape[0], k), dtype=np.float32)
-        with _cpu_threads(None):
+        with _cpu_threads(self.n_jobs):
             if self.loss == "squared":
                 bias = np.zeros(R.shape[0], dtype=np.float32)
                 backend = _CPUBackend(None)

@@ -16,7 +16,7 @@ from ..utils._sklearn_compat import (
     _fit_context,
     get_chunk_n_rows,
 )
-from ..utils._parallel import map_in_threads
+from ..utils._parallel import map_in_threads, resolve_n_jobs
 from ..utils._sparse import clean_csr_copy
 from ..utils.validation import check_k
 from ._similarity import (
@@ -26,7 +26,6 @@ from ._similarity import (
     numba_threads,
     plan_products,
     prepare_vectors,
-    resolve_n_jobs,
     row_means,
     select_topk,
     similarity_topk,

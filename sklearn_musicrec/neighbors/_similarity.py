@@ -17,7 +17,6 @@ from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import effective_n_jobs
 from sklearn.utils import gen_batches
 
 from ..utils._parallel import map_in_threads
@@ -28,7 +27,6 @@ __all__ = [
     "prepare_vectors",
     "similarity_topk",
     "plan_products",
-    "resolve_n_jobs",
     "select_topk",
     "topk_dense_rows",
 ]
@@ -84,11 +82,6 @@ def as_int64_csr_arrays(M):
         M.indices.astype(np.int64, copy=False),
         M.data.astype(np.float64, copy=False),
     )
-
-
-def resolve_n_jobs(n_jobs):
-    """Number of worker threads for ``n_jobs`` (``None`` means 1)."""
-    return max(1, int(effective_n_jobs(n_jobs)))
 
 
 def block_rows(n_cols, block_entries=_BLOCK_ENTRIES):

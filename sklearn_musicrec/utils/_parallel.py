@@ -4,7 +4,20 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["map_in_threads"]
+from joblib import effective_n_jobs
+
+__all__ = ["map_in_threads", "resolve_n_jobs"]
+
+
+def resolve_n_jobs(n_jobs):
+    """Number of threads meant by an estimator's ``n_jobs``.
+
+    scikit-learn's convention, through joblib: ``None`` means 1 unless a
+    ``joblib.parallel_config(n_jobs=...)`` context says otherwise, ``-1``
+    means every core available to the process, ``-2`` all but one, etc.
+    Every estimator of the package reads ``n_jobs`` through this.
+    """
+    return max(1, int(effective_n_jobs(n_jobs)))
 
 # One pool per size, kept for the life of the process: starting threads costs
 # a millisecond or more per call on a busy machine, and the ALS fit alone maps

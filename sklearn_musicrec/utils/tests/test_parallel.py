@@ -58,3 +58,17 @@ def test_a_forked_child_gets_fresh_threads():
     child.join(timeout=60)
     assert result == [-x for x in range(8)]
     assert child.exitcode == 0
+
+
+def test_resolve_n_jobs_follows_scikit_learn():
+    from joblib import cpu_count, parallel_config
+
+    from sklearn_musicrec.utils._parallel import resolve_n_jobs
+
+    assert resolve_n_jobs(None) == 1
+    assert resolve_n_jobs(1) == 1
+    assert resolve_n_jobs(3) == 3
+    assert resolve_n_jobs(-1) == cpu_count()
+    assert resolve_n_jobs(-cpu_count() - 5) == 1
+    with parallel_config(n_jobs=2):
+        assert resolve_n_jobs(None) == 2
