@@ -473,6 +473,12 @@ def explicit_row_loss(indptr, indices, data, Y, offsets, X, bias, out):
             out[u] = acc
 
 
+# Columns per chunk of the top-k scan: once a row's k best are known, a chunk
+# none of whose scores beats the k-th best is skipped after one vectorised
+# count, which is most chunks of a long row.
+_TOPK_CHUNK = 64
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def topk_rows(S, seen_indptr, seen_indices, exclude_seen, k, ids, vals):
     """Top ``k`` columns of every row of ``S``, best first.
@@ -482,6 +488,11 @@ def topk_rows(S, seen_indptr, seen_indices, exclude_seen, k, ids, vals):
     slots are padded with id ``-1`` and ``-inf``. With ``exclude_seen`` the
     row's stored columns (``seen_indptr``/``seen_indices``, CSR) are
     overwritten with ``-inf`` first (``S`` is scratch).
+
+    The row is scanned in chunks of ``_TOPK_CHUNK`` columns; when ``k``
+    entries are held, a chunk is first checked for any score above the k-th
+    best (a branch-free count the compiler vectorises) and skipped if there
+    is none, which is exactly what the per-entry test would conclude.
     """
     n_rows, n_cols = S.shape
     neg_inf = -np.inf
@@ -493,21 +504,30 @@ def topk_rows(S, seen_indptr, seen_indices, exclude_seen, k, ids, vals):
         v = vals[r]
         d = ids[r]
         cnt = 0
-        for j in range(n_cols):
-            s = row[j]
-            if not s > neg_inf:
-                continue
-            if cnt == k and not s > v[k - 1]:
-                continue
-            pos = cnt if cnt < k else k - 1
-            while pos > 0 and v[pos - 1] < s:
-                v[pos] = v[pos - 1]
-                d[pos] = d[pos - 1]
-                pos -= 1
-            v[pos] = s
-            d[pos] = j
-            if cnt < k:
-                cnt += 1
+        for j0 in range(0, n_cols, _TOPK_CHUNK):
+            j1 = min(n_cols, j0 + _TOPK_CHUNK)
+            if cnt == k:
+                worst = v[k - 1]
+                above = 0
+                for j in range(j0, j1):
+                    above += row[j] > worst
+                if above == 0:
+                    continue
+            for j in range(j0, j1):
+                s = row[j]
+                if not s > neg_inf:
+                    continue
+                if cnt == k and not s > v[k - 1]:
+                    continue
+                pos = cnt if cnt < k else k - 1
+                while pos > 0 and v[pos - 1] < s:
+                    v[pos] = v[pos - 1]
+                    d[pos] = d[pos - 1]
+                    pos -= 1
+                v[pos] = s
+                d[pos] = j
+                if cnt < k:
+                    cnt += 1
         for pos in range(cnt, k):
             v[pos] = neg_inf
             d[pos] = -1
