@@ -267,13 +267,16 @@ def implicit_exact_eig(indptr, indices, data, scale, Y, lam, Q, X, failed):
     As for ``implicit_cg_eig``, ``Y`` is ``Y Q`` and ``lam`` the eigenvalues
     of ``Y^T Y + reg * I`` (float64); the solutions are rotated back by
     ``Q`` here, row by row (so a row's result never depends on the batch),
-    and written to ``X``. The row's system is ``(diag(lam) + Z^T W Z) x =
-    Z^T (w + 1)`` with ``Z`` its ``n_u`` gathered factor rows and ``W =
-    diag(w)``. Short rows use the Woodbury identity, which factorises an
-    ``n_u x n_u`` matrix (``diag(1/w) + Z diag(1/lam) Z^T``) instead of the
-    ``k x k`` one; each row takes the cheaper route (by operation count).
-    Everything is accumulated and factorised in float64. ``failed[u]`` is
-    set to 1 where a system is not positive definite (the row is then 0).
+    and written to ``X``. With ``Z`` the row's gathered factor rows scaled by
+    ``sqrt(w)``, the system is ``(diag(lam) + Z^T Z) x = b``. Long rows
+    form ``Z^T Z`` (one BLAS product) and factorise the ``k x k`` matrix;
+    short rows use the Woodbury identity, which factorises the ``n_u x n_u``
+    matrix ``I + Zs Zs^T`` with ``Zs = Z diag(lam^(-1/2))`` instead; each row
+    takes the cheaper route (by operation count). Everything is accumulated
+    and factorised in float64; the BLAS products run on the calling thread
+    (the fit limits BLAS to one thread), so results do not depend on the
+    number of threads. ``failed[u]`` is set to 1 where a system is not
+    positive definite (the row is then 0).
     """
     n_rows, k = X.shape
     sq = np.empty(k, dtype=np.float64)
@@ -287,15 +290,14 @@ def implicit_exact_eig(indptr, indices, data, scale, Y, lam, Q, X, failed):
         for u in range(start, stop):
             maxlen = max(maxlen, indptr[u + 1] - indptr[u])
         Z = np.empty((maxlen, k), dtype=np.float64)
-        w = np.empty(maxlen, dtype=np.float64)
         A = np.empty((k, k), dtype=np.float64)
-        M = np.empty((min(maxlen, k), min(maxlen, k)), dtype=np.float64)
+        mk = min(maxlen, k)
+        Mflat = np.empty(mk * mk, dtype=np.float64)
         b = np.empty(k, dtype=np.float64)
-        v = np.empty(min(maxlen, k), dtype=np.float64)
+        v = np.empty(mk, dtype=np.float64)
         for u in range(start, stop):
             s0 = indptr[u]
             n = indptr[u + 1] - s0
-            # b = sum_i (w_i + 1) z_i; drop entries with w = 0 from Z
             for a in range(k):
                 b[a] = 0.0
             m = 0
@@ -305,34 +307,30 @@ def implicit_exact_eig(indptr, indices, data, scale, Y, lam, Q, X, failed):
                 for a in range(k):
                     b[a] += (wt + 1.0) * y[a]
                 if wt > 0.0:
-                    w[m] = wt
+                    sw = np.sqrt(wt)
                     for a in range(k):
-                        Z[m, a] = y[a]
+                        Z[m, a] = sw * y[a]
                     m += 1
             woodbury = (
                 lam[0] > 0.0 and m < k and m * m * (3 * k + m) < k * k * (3 * m + k)
             )
-            ok = True
             if woodbury:
-                # with s = lam^(-1/2), Zs = Z diag(s) and bs = s * b:
-                # (diag(1/w) + Zs Zs^T) v = Zs bs,  x = s * (bs - Zs^T v)
                 for a in range(k):
                     b[a] = b[a] * sq[a]
                 for i in range(m):
-                    for a in range(k):
-                        Z[i, a] = Z[i, a] * sq[a]
-                for i in range(m):
                     acc = 0.0
                     for a in range(k):
-                        acc += Z[i, a] * b[a]
+                        z = Z[i, a] * sq[a]
+                        Z[i, a] = z
+                        acc += z * b[a]
                     v[i] = acc
-                    for j in range(i + 1):
-                        acc = 0.0
-                        for a in range(k):
-                            acc += Z[i, a] * Z[j, a]
-                        M[i, j] = acc
-                    M[i, i] += 1.0 / w[i]
-                ok = _cholesky_solve(M[:m, :m], v[:m])
+                Zm = Z[:m]
+                M = Mflat[: m * m].reshape((m, m))
+                if m > 0:  # (BLAS rejects empty operands)
+                    np.dot(Zm, Zm.T, M)
+                for i in range(m):
+                    M[i, i] += 1.0
+                ok = _cholesky_solve(M, v[:m])
                 if ok:
                     for i in range(m):
                         vi = v[i]
@@ -341,16 +339,13 @@ def implicit_exact_eig(indptr, indices, data, scale, Y, lam, Q, X, failed):
                     for a in range(k):
                         b[a] = b[a] * sq[a]
             else:
+                Zm = Z[:m]
+                if m > 0:
+                    np.dot(Zm.T, Zm, A)
+                else:
+                    A[:, :] = 0.0
                 for a in range(k):
-                    for c in range(a + 1):
-                        A[a, c] = 0.0
-                    A[a, a] = lam[a]
-                for i in range(m):
-                    wi = w[i]
-                    for a in range(k):
-                        wza = wi * Z[i, a]
-                        for c in range(a + 1):
-                            A[a, c] += wza * Z[i, c]
+                    A[a, a] += lam[a]
                 ok = _cholesky_solve(A, b)
             if ok:
                 failed[u] = 0
