@@ -170,13 +170,13 @@ def implicit_loss(R, Y, X, reg, scale, GY=None, GX=None):
     return float(observed + dense + penalty)
 
 
-def explicit_cholesky(R, Y, offsets, reg, X, bias, exponent=1.0):
+def explicit_cholesky(R, Y, offsets, reg, X, bias, exponent=1.0, reg_bias=None):
     """Biased explicit ALS half-step (see ``_als_cpu.explicit_cholesky``)."""
     ones = torch.ones_like(R.data, dtype=torch.float64)
     targets = R.data.double() - offsets[R.indices].double()
     return _solve_rows(
-        R, Y, None, ones, targets, X, bias=bias, reg_rows=reg, reg_bias=reg,
-        exponent=exponent,
+        R, Y, None, ones, targets, X, bias=bias, reg_rows=reg,
+        reg_bias=reg if reg_bias is None else reg_bias, exponent=exponent,
     )
 
 

@@ -70,6 +70,11 @@ class SGDFactorizer(_BaseFactorizer):
         ``0.5`` with a larger ``regularization`` (about 1.2) was better on
         MovieLens-100K (``benchmarks/bench_mf_explicit.py``). The fold-in
         ridge solve uses the same weighting.
+    bias_regularization : float, default=None
+        Squared loss only: the penalty of the user and item biases, in place
+        of ``regularization`` (scaled the same way). ``None`` means the same
+        as ``regularization``. BPR penalises its item biases with
+        ``regularization``.
     max_iter : int, default=20
         Number of epochs.
     n_negatives : int, default=1
@@ -145,6 +150,7 @@ class SGDFactorizer(_BaseFactorizer):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "regularization": [Interval(Real, 0, None, closed="left")],
         "regularization_exponent": [Interval(Real, 0, None, closed="left")],
+        "bias_regularization": [Interval(Real, 0, None, closed="left"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "n_negatives": [Interval(Integral, 1, None, closed="left")],
         "init_std": [Interval(Real, 0, None, closed="left")],
@@ -161,6 +167,7 @@ class SGDFactorizer(_BaseFactorizer):
         learning_rate=0.01,
         regularization=0.02,
         regularization_exponent=1.0,
+        bias_regularization=None,
         max_iter=20,
         n_negatives=1,
         init_std=0.1,
@@ -173,6 +180,7 @@ class SGDFactorizer(_BaseFactorizer):
         self.learning_rate = learning_rate
         self.regularization = regularization
         self.regularization_exponent = regularization_exponent
+        self.bias_regularization = bias_regularization
         self.max_iter = max_iter
         self.n_negatives = n_negatives
         self.init_std = init_std
@@ -214,15 +222,20 @@ class SGDFactorizer(_BaseFactorizer):
         squared = self.loss == "squared"
         mean = float(R.data.mean()) if squared else 0.0
         if squared:
-            reg_u = self._per_update_penalty(np.diff(R.indptr))
-            reg_i = self._per_update_penalty(np.bincount(R.indices, minlength=n_items))
+            user_counts = np.diff(R.indptr)
+            item_counts = np.bincount(R.indices, minlength=n_items)
+            reg, reg_bias = float(self.regularization), self._bias_regularization()
+            reg_u = self._per_update_penalty(user_counts, reg)
+            reg_i = self._per_update_penalty(item_counts, reg)
+            reg_bu = self._per_update_penalty(user_counts, reg_bias)
+            reg_bi = self._per_update_penalty(item_counts, reg_bias)
         for epoch in range(self.max_iter):
             tic = time.perf_counter()
             if squared:
                 order = rng.permutation(R.nnz)
                 sse = _sgd_cpu.squared_epoch(
                     rows, R.indices, R.data, order, mean, P, Q, bu, bi,
-                    float(self.learning_rate), reg_u, reg_i,
+                    float(self.learning_rate), reg_u, reg_i, reg_bu, reg_bi,
                 )
                 value = float(np.sqrt(sse / R.nnz))
             else:
@@ -257,12 +270,15 @@ class SGDFactorizer(_BaseFactorizer):
             self.user_bias_ = None
         return self
 
-    def _per_update_penalty(self, counts):
-        """float32 ``regularization * n ** (exponent - 1)`` (``n >= 1``)."""
+    def _bias_regularization(self):
+        if self.bias_regularization is None:
+            return float(self.regularization)
+        return float(self.bias_regularization)
+
+    def _per_update_penalty(self, counts, strength):
+        """float32 ``strength * n ** (exponent - 1)`` (``n >= 1``)."""
         counts = np.maximum(counts, 1).astype(np.float64)
-        penalty = float(self.regularization) * counts ** (
-            float(self.regularization_exponent) - 1.0
-        )
+        penalty = strength * counts ** (float(self.regularization_exponent) - 1.0)
         return penalty.astype(np.float32)
 
     def _fold_in(self, X):
@@ -277,7 +293,7 @@ class SGDFactorizer(_BaseFactorizer):
                     R, self.item_factors_,
                     backend.offsets(self.global_mean_, self.item_bias_),
                     float(self.regularization), U, bias,
-                    float(self.regularization_exponent),
+                    float(self.regularization_exponent), self._bias_regularization(),
                 )
                 if failed:
                     raise _ill_posed(

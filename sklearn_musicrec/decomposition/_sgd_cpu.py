@@ -54,11 +54,14 @@ def _in_row(indices, start, stop, j):
 
 
 @njit(fastmath=True, cache=True, nogil=True)
-def squared_epoch(rows, cols, ratings, order, mean, P, Q, bu, bi, lr, reg_u, reg_i):
+def squared_epoch(
+    rows, cols, ratings, order, mean, P, Q, bu, bi, lr, reg_u, reg_i, reg_bu, reg_bi
+):
     """One epoch of biased-MF SGD (Funk/Koren) in the given sample order.
 
     ``reg_u[u]`` and ``reg_i[i]`` (float32) are the L2 penalties applied to
-    user ``u``'s and item ``i``'s parameters at each of their updates.
+    user ``u``'s and item ``i``'s factors at each of their updates,
+    ``reg_bu[u]`` and ``reg_bi[i]`` those of their biases.
     Returns the sum of squared errors seen during the epoch.
     """
     k = P.shape[1]
@@ -74,8 +77,8 @@ def squared_epoch(rows, cols, ratings, order, mean, P, Q, bu, bi, lr, reg_u, reg
         sse += np.float64(e) * e
         ru = reg_u[u]
         ri = reg_i[i]
-        bu[u] += lr * (e - ru * bu[u])
-        bi[i] += lr * (e - ri * bi[i])
+        bu[u] += lr * (e - reg_bu[u] * bu[u])
+        bi[i] += lr * (e - reg_bi[i] * bi[i])
         for a in range(k):
             pu = P[u, a]
             qi = Q[i, a]

@@ -247,6 +247,7 @@ def test_torch_kernels_match_numba_kernels_on_cpu(plays, ratings, chunk_elements
             model = ALSFactorizer(
                 feedback=feedback, solver=solver, n_components=6, max_iter=4, tol=0,
                 regularization_exponent=exponent, random_state=0,
+                bias_regularization=0.02 if solver == "cholesky" else None,
             ).fit(X)
             rng = np.random.RandomState(0)
             R = _as_float32_csr(X)
@@ -315,13 +316,16 @@ def test_fused_loss_of_the_cg_kernel_matches_the_separate_pass(plays):
     np.testing.assert_allclose(fused, separate, rtol=1e-4, atol=1e-4 * np.abs(separate).max())
 
 
+@pytest.mark.parametrize("bias_factor", [None, 0.5, 0.0])
 @pytest.mark.parametrize("exponent", [1.0, 0.5])
-def test_explicit_objective_with_regularization_exponent(ratings, exponent):
+def test_explicit_objective_with_regularization_exponent(ratings, exponent, bias_factor):
     X_train, _ = ratings
     reg = 0.05 if exponent == 1.0 else 0.3
+    reg_bias = reg if bias_factor is None else bias_factor * reg
     model = ALSFactorizer(
         feedback="explicit", n_components=3, regularization=reg,
         regularization_exponent=exponent, max_iter=6, tol=0, random_state=0,
+        bias_regularization=None if bias_factor is None else reg_bias,
     ).fit(X_train)
     # exact alternating solves: the objective never goes up
     assert np.all(np.diff(model.loss_curve_) <= 1e-6 * model.loss_curve_[0])
@@ -335,8 +339,10 @@ def test_explicit_objective_with_regularization_exponent(ratings, exponent):
     pred = model.global_mean_ + b[:, None] + c[None, :] + U @ V.T
     w_u = mask.sum(axis=1) ** exponent
     w_i = mask.sum(axis=0) ** exponent
-    expected = np.sum((X - pred)[mask] ** 2) + reg * (
-        np.sum(w_u * (np.sum(U**2, axis=1) + b**2)) + np.sum(w_i * (np.sum(V**2, axis=1) + c**2))
+    expected = (
+        np.sum((X - pred)[mask] ** 2)
+        + reg * (np.sum(w_u * np.sum(U**2, axis=1)) + np.sum(w_i * np.sum(V**2, axis=1)))
+        + reg_bias * (np.sum(w_u * b**2) + np.sum(w_i * c**2))
     )
     np.testing.assert_allclose(model.loss_curve_[-1], expected, rtol=1e-4)
     # fold-in solves the same weighted ridge problem as training
@@ -344,7 +350,7 @@ def test_explicit_objective_with_regularization_exponent(ratings, exponent):
     x = X[4]
     rated = x != 0
     Z = np.hstack([np.ones((rated.sum(), 1)), V[rated]])
-    A = Z.T @ Z + reg * rated.sum() ** exponent * np.eye(4)
+    A = Z.T @ Z + rated.sum() ** exponent * np.diag([reg_bias, reg, reg, reg])
     sol = np.linalg.solve(A, Z.T @ (x[rated] - model.global_mean_ - c[rated]))
     np.testing.assert_allclose(model.user_factors_[4], sol[1:], rtol=1e-3, atol=1e-5)
 

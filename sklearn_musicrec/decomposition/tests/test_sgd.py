@@ -109,4 +109,24 @@ def test_regularization_exponent(ratings):
     np.testing.assert_array_equal(model.transform(X_train), model.user_factors_)
     assert rmse(X_test, model.decision_function(X_train)) < 0.35
     n = np.array([1, 4, 100])
-    np.testing.assert_allclose(model._per_update_penalty(n), 0.4 / np.sqrt(n), rtol=1e-6)
+    np.testing.assert_allclose(model._per_update_penalty(n, 0.4), 0.4 / np.sqrt(n), rtol=1e-6)
+
+
+def test_bias_regularization(ratings):
+    X_train, X_test = ratings
+    common = dict(loss="squared", n_components=3, learning_rate=0.02, max_iter=30, random_state=0)
+    default = SGDFactorizer(regularization=0.05, **common).fit(X_train)
+    same = SGDFactorizer(regularization=0.05, bias_regularization=0.05, **common).fit(X_train)
+    np.testing.assert_array_equal(default.item_factors_, same.item_factors_)
+    np.testing.assert_array_equal(default.item_bias_, same.item_bias_)
+    # a heavy bias penalty shrinks the biases, a zero one lets them grow
+    heavy = SGDFactorizer(regularization=0.05, bias_regularization=5.0, **common).fit(X_train)
+    free = SGDFactorizer(regularization=0.05, bias_regularization=0.0, **common).fit(X_train)
+    spread = [np.abs(m.item_bias_).mean() for m in (heavy, default, free)]
+    assert spread[0] < spread[1] < spread[2]
+    user_spread = [np.abs(m.user_bias_).mean() for m in (heavy, default, free)]
+    assert user_spread[0] < user_spread[1] < user_spread[2]
+    # fold-in uses the same bias penalty, so it still reproduces user_bias_
+    U, bias = heavy._fold_in(X_train)
+    np.testing.assert_allclose(bias - heavy.global_mean_, heavy.user_bias_, atol=1e-6)
+    assert rmse(X_test, free.decision_function(X_train)) < 0.5
