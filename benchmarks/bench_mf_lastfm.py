@@ -223,7 +223,8 @@ def main():
         "",
         f"Machine: {report['machine']['cpu']}, {report['machine']['cores_visible']} cores, shared "
         f"with other engineers' jobs (load average at start {load_avg[0]:.2f}); timings are "
-        "indicative only.",
+        "indicative only (ours run with the default n_jobs=None, one thread; implicit "
+        "with num_threads=2).",
         "",
         f"Data: users with >= 5 artists, per-user random 80/20 holdout (seed 0): "
         f"{train.nnz} training and {test.nnz} test play records, {train.shape[1]} artists.",
