@@ -115,14 +115,16 @@ class _CPUBackend:
         self._rotate(Xr, np.ascontiguousarray(Q.T), X)
         return 0
 
-    def _rotated(self, A, P, side):
-        """``A @ P`` into one of the two work arrays of ``side`` (never ``A`` itself)."""
-        for slot in (0, 1):
-            out = self._buffer(("rot", side, slot), A.shape)
-            if out is not A:
-                return self._rotate(A, P, out)
+    def rotate_in_place(self, A, Q):
+        """``A[:] = A @ Q`` by fixed blocks of rows, in parallel (no full-size copy)."""
 
-    def implicit_cg_half_step(self, R, Y, X, reg, scale, cg_steps, G, sides, row_loss=None):
+        def block(a, b):
+            A[a:b] = A[a:b] @ Q
+
+        self._map_blocks(block, A.shape[0], 8192)
+        return A
+
+    def implicit_cg_half_step(self, R, Y, X, reg, scale, cg_steps, G, row_loss=None):
         """A CG half-step that leaves both sides in the system's eigenbasis.
 
         ``G`` is ``Y^T Y`` in the basis the factors are in now. Both ``X`` and
@@ -131,9 +133,10 @@ class _CPUBackend:
         half-step costs two rotations instead of three (``Y``, ``X`` and ``X``
         back). ``U V^T``, the CG iterates (CG is invariant under an orthogonal
         change of basis) and the losses do not depend on the basis; the fit
-        rotates the factors back at the end. ``sides`` names the sides of ``X``
-        and ``Y`` (each has two work arrays). Returns ``(X, Y, P)``, or None
-        if ``G + reg * I`` is not positive definite.
+        rotates the factors back at the end. ``X`` and ``Y`` are rotated in
+        place, block by block, so the fit needs no second copy of either.
+        Returns ``(X, Y, P)``, or None if ``G + reg * I`` is not positive
+        definite.
         """
         from . import _als_cpu
 
@@ -145,13 +148,14 @@ class _CPUBackend:
             # reports which rows are singular
             return None
         P = P64.astype(np.float32)
-        Xr, Yr = self._rotated(X, P, sides[0]), self._rotated(Y, P, sides[1])
+        self.rotate_in_place(X, P)
+        self.rotate_in_place(Y, P)
         _als_cpu.implicit_cg_eig(
-            R.indptr, R.indices, R.data, np.float32(scale), Yr,
-            lam.astype(np.float32), Xr, cg_steps,
+            R.indptr, R.indices, R.data, np.float32(scale), Y,
+            lam.astype(np.float32), X, cg_steps,
             np.zeros(0, dtype=np.float64) if row_loss is None else row_loss,
         )
-        return Xr, Yr, P.astype(np.float64)
+        return X, Y, P.astype(np.float64)
 
     def implicit_loss(self, R, Y, X, reg, scale, GY=None, GX=None, per_row=None):
         """The implicit objective; ``per_row``: observed parts already computed."""
@@ -498,12 +502,14 @@ class ALSFactorizer(_BaseFactorizer):
         R = _as_float32_csr(X)
         n_users, n_items = R.shape
         k = self.n_components
+        # float32 from the start: a float64 copy held during the fit would
+        # double the largest arrays
         if self.feedback == "implicit":
-            U0 = rng.random_sample((n_users, k)) * 0.01
-            V0 = rng.random_sample((n_items, k)) * 0.01
+            U0 = (rng.random_sample((n_users, k)) * 0.01).astype(np.float32)
+            V0 = (rng.random_sample((n_items, k)) * 0.01).astype(np.float32)
         else:
-            U0 = rng.normal(scale=0.1, size=(n_users, k))
-            V0 = rng.normal(scale=0.1, size=(n_items, k))
+            U0 = rng.normal(scale=0.1, size=(n_users, k)).astype(np.float32)
+            V0 = rng.normal(scale=0.1, size=(n_items, k)).astype(np.float32)
         if device == "cpu":
             backend = _CPUBackend(self.n_jobs)
             with _cpu_threads(self.n_jobs):
@@ -520,6 +526,7 @@ class ALSFactorizer(_BaseFactorizer):
         RT = R.T.tocsr()
         RT.sort_indices()
         Rb, RTb = backend.matrix(R), backend.matrix(RT)
+        # (on the CPU these are U0 and V0 themselves, updated in place)
         U, V = backend.array(U0), backend.array(V0)
         if implicit:
             mean = 0.0
@@ -555,7 +562,7 @@ class ALSFactorizer(_BaseFactorizer):
             nonlocal U, V, G_V, basis
             if basis is not None:
                 back = np.ascontiguousarray(basis.T, dtype=np.float32)
-                U, V = U @ back, V @ back
+                U, V = backend.rotate_in_place(U, back), backend.rotate_in_place(V, back)
                 G_V = backend.gram(V)
                 basis = None
 
@@ -566,10 +573,9 @@ class ALSFactorizer(_BaseFactorizer):
             ``filled`` whether ``row_loss`` was written.
             """
             nonlocal basis
-            sides = ("users", "items") if side == "users" else ("items", "users")
             if chained:
                 out = backend.implicit_cg_half_step(
-                    R, Y, X, reg, scale, self.cg_steps, G, sides, row_loss
+                    R, Y, X, reg, scale, self.cg_steps, G, row_loss
                 )
                 if out is not None:
                     X, Y, P = out
