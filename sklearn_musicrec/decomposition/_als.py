@@ -89,31 +89,27 @@ class _CPUBackend:
         )
         return out
 
-    def implicit_step(self, R, Y, X, reg, scale, exact, cg_steps, G=None, row_loss=None):
-        """One half-step; ``row_loss`` (CG only) receives each row's observed loss."""
+    def _eigensystem(self, Y, reg, G):
+        """Eigenvalues and float64 eigenvectors of ``G + reg * I`` (``G = Y^T Y``)."""
+        G = self.gram(Y) if G is None else G.copy()
+        G[np.diag_indices_from(G)] += reg
+        return np.linalg.eigh(G)
+
+    def implicit_exact_step(self, R, Y, X, reg, scale, G=None):
+        """Solve every row of ``X`` exactly given ``Y``; returns the singular rows' count.
+
+        ``G`` is ``Y^T Y`` (computed when None). ``X`` and ``Y`` may be in any
+        basis as long as it is the same; ``Y`` is not modified.
+        """
         from . import _als_cpu
 
-        G = (self.gram(Y) if G is None else G.copy())
-        G[np.diag_indices_from(G)] += reg
-        lam, Q64 = np.linalg.eigh(G)
-        Q = Q64.astype(np.float32)
-        Yr = self._rotate(Y, Q, self._buffer(("Yr", Y.shape[0]), Y.shape))
-        if exact or not lam[0] > 0:
-            # (CG needs a positive definite system; the exact solve reports
-            # which rows are singular)
-            failed = np.zeros(X.shape[0], dtype=np.uint8)
-            _als_cpu.implicit_exact_eig(
-                R.indptr, R.indices, R.data, np.float64(scale), Yr, lam, Q64, X, failed
-            )
-            return int(failed.sum())
-        Xr = self._rotate(X, Q, self._buffer(("Xr", X.shape[0]), X.shape))
-        _als_cpu.implicit_cg_eig(
-            R.indptr, R.indices, R.data, np.float32(scale), Yr,
-            lam.astype(np.float32), Xr, cg_steps,
-            np.zeros(0, dtype=np.float64) if row_loss is None else row_loss,
+        lam, Q64 = self._eigensystem(Y, reg, G)
+        Yr = self._rotate(Y, Q64.astype(np.float32), self._buffer(("Yr", Y.shape[0]), Y.shape))
+        failed = np.zeros(X.shape[0], dtype=np.uint8)
+        _als_cpu.implicit_exact_eig(
+            R.indptr, R.indices, R.data, np.float64(scale), Yr, lam, Q64, X, failed
         )
-        self._rotate(Xr, np.ascontiguousarray(Q.T), X)
-        return 0
+        return int(failed.sum())
 
     def rotate_in_place(self, A, Q):
         """``A[:] = A @ Q`` by fixed blocks of rows, in parallel (no full-size copy)."""
@@ -124,29 +120,25 @@ class _CPUBackend:
         self._map_blocks(block, A.shape[0], 8192)
         return A
 
-    def implicit_cg_half_step(self, R, Y, X, reg, scale, cg_steps, G, row_loss=None):
-        """A CG half-step that leaves both sides in the system's eigenbasis.
+    def implicit_cg_step(self, R, Y, X, reg, scale, cg_steps, G, row_loss=None):
+        """``cg_steps`` warm-started CG steps per row of ``X``, in the system's eigenbasis.
 
         ``G`` is ``Y^T Y`` in the basis the factors are in now. Both ``X`` and
-        ``Y`` are rotated into the eigenbasis ``P`` of ``G + reg * I`` and
-        stay there: the next half-step rotates them on from it, so each
-        half-step costs two rotations instead of three (``Y``, ``X`` and ``X``
-        back). ``U V^T``, the CG iterates (CG is invariant under an orthogonal
-        change of basis) and the losses do not depend on the basis; the fit
-        rotates the factors back at the end. ``X`` and ``Y`` are rotated in
-        place, block by block, so the fit needs no second copy of either.
-        Returns ``(X, Y, P)``, or None if ``G + reg * I`` is not positive
-        definite.
+        ``Y`` are rotated, in place and block by block, into the eigenbasis
+        ``P`` of ``G + reg * I`` and stay there: the next half-step rotates
+        them on from it, so each half-step costs two rotations instead of
+        three (``Y``, ``X`` and ``X`` back) and no second copy of either.
+        ``U V^T``, the CG iterates (CG is invariant under an orthogonal change
+        of basis) and the losses do not depend on the basis; the fit rotates
+        the factors back at the end. ``row_loss`` receives each row's observed
+        loss. Returns ``(True, P)``, or ``(False, None)`` without touching
+        anything if ``G + reg * I`` is not positive definite (CG needs it).
         """
         from . import _als_cpu
 
-        G = G.copy()
-        G[np.diag_indices_from(G)] += reg
-        lam, P64 = np.linalg.eigh(G)
+        lam, P64 = self._eigensystem(Y, reg, G)
         if not lam[0] > 0:
-            # CG needs a positive definite system; the caller's exact solve
-            # reports which rows are singular
-            return None
+            return False, None
         P = P64.astype(np.float32)
         self.rotate_in_place(X, P)
         self.rotate_in_place(Y, P)
@@ -155,7 +147,7 @@ class _CPUBackend:
             lam.astype(np.float32), X, cg_steps,
             np.zeros(0, dtype=np.float64) if row_loss is None else row_loss,
         )
-        return X, Y, P.astype(np.float64)
+        return True, P.astype(np.float64)
 
     def implicit_loss(self, R, Y, X, reg, scale, GY=None, GX=None, per_row=None):
         """The implicit objective; ``per_row``: observed parts already computed."""
@@ -230,13 +222,17 @@ class _TorchBackend:
 
         return _als_torch.gram(Y, 0.0)
 
-    def implicit_step(self, R, Y, X, reg, scale, exact, cg_steps, G=None, row_loss=None):
+    def implicit_exact_step(self, R, Y, X, reg, scale, G=None):
         from . import _als_torch
 
-        if exact:
-            return _als_torch.implicit_cholesky(R, Y, X, reg, scale, G)
+        return _als_torch.implicit_cholesky(R, Y, X, reg, scale, G)
+
+    def implicit_cg_step(self, R, Y, X, reg, scale, cg_steps, G, row_loss=None):
+        """CG steps in the original basis (``row_loss`` is not computed here)."""
+        from . import _als_torch
+
         _als_torch.implicit_cg(R, Y, X, reg, scale, cg_steps, G)
-        return 0
+        return True, None
 
     def implicit_loss(self, R, Y, X, reg, scale, GY=None, GX=None, per_row=None):
         from . import _als_torch
@@ -551,42 +547,39 @@ class ALSFactorizer(_BaseFactorizer):
                 )
 
         exact = self.solver == "cholesky"
-        # The CPU CG path keeps both sides in the eigenbasis of the last
-        # half-step's system (see _CPUBackend.implicit_cg_half_step) and
-        # records the accumulated rotation here (None: the original basis).
-        chained = implicit and not exact and hasattr(backend, "implicit_cg_half_step")
+        # The CPU CG steps leave both sides in the eigenbasis of the last
+        # half-step's system (see _CPUBackend.implicit_cg_step); the rotation
+        # accumulated since the original basis (None: none) is kept here.
         basis = None
         G_V = backend.gram(V) if implicit else None
 
         def to_original_basis():
-            nonlocal U, V, G_V, basis
+            nonlocal G_V, basis
             if basis is not None:
                 back = np.ascontiguousarray(basis.T, dtype=np.float32)
-                U, V = backend.rotate_in_place(U, back), backend.rotate_in_place(V, back)
+                backend.rotate_in_place(U, back)
+                backend.rotate_in_place(V, back)
                 G_V = backend.gram(V)
                 basis = None
 
         def implicit_half_step(R, X, Y, G, side, it, row_loss=None):
-            """Solve the ``side`` rows; returns ``(X, Y, P, filled)``.
+            """Solve the ``side`` rows ``X`` in place; returns ``(P, filled)``.
 
             ``P`` is the rotation both sides went through (None if none) and
             ``filled`` whether ``row_loss`` was written.
             """
             nonlocal basis
-            if chained:
-                out = backend.implicit_cg_half_step(
-                    R, Y, X, reg, scale, self.cg_steps, G, row_loss
-                )
-                if out is not None:
-                    X, Y, P = out
-                    basis = P if basis is None else basis @ P
+            if not exact:
+                ok, P = backend.implicit_cg_step(R, Y, X, reg, scale, self.cg_steps, G, row_loss)
+                if ok:
+                    if P is not None:
+                        basis = P if basis is None else basis @ P
                     check(0, side, (X,), it)
-                    return X, Y, P, row_loss is not None
-            # exact (or, for CG, a singular dense part: the exact solve, in
-            # whatever basis the factors are in, reports the singular rows)
-            check(backend.implicit_step(R, Y, X, reg, scale, exact, self.cg_steps, G),
-                  side, (X,), it)
-            return X, Y, None, False
+                    return P, row_loss is not None
+            # the exact solve, in whatever basis the factors are in, also
+            # reports the singular rows where CG could not start
+            check(backend.implicit_exact_step(R, Y, X, reg, scale, G), side, (X,), it)
+            return None, False
 
         def explicit_half_step(R, Y, other_bias, X, bias, side, it):
             failed = backend.explicit_step(
@@ -603,7 +596,7 @@ class ALSFactorizer(_BaseFactorizer):
             """Exact user half-step (fold-in's solve); returns the loss after it."""
             if implicit:
                 to_original_basis()
-                failed = backend.implicit_step(Rb, V, U, reg, scale, True, self.cg_steps, G_V)
+                failed = backend.implicit_exact_step(Rb, V, U, reg, scale, G_V)
                 check(failed, "users", (U,), it)
                 return backend.implicit_loss(Rb, V, U, reg, scale, G_V, None)
             explicit_half_step(Rb, V, ibias, U, ubias, "users", it)
@@ -620,12 +613,14 @@ class ALSFactorizer(_BaseFactorizer):
             tic = time.perf_counter()
             last = it == self.max_iter
             if implicit:
-                U, V, _, _ = implicit_half_step(Rb, U, V, G_V, "users", it)
+                implicit_half_step(Rb, U, V, G_V, "users", it)
                 G_U = backend.gram(U)
                 # the CPU CG kernel also returns the loss terms of the rows it
                 # solves (here the items), saving a pass over the data
-                item_loss = np.zeros(R.shape[1], dtype=np.float64)
-                V, U, P, filled = implicit_half_step(RTb, V, U, G_U, "items", it, item_loss)
+                item_loss = (
+                    np.zeros(R.shape[1], dtype=np.float64) if backend.device == "cpu" else None
+                )
+                P, filled = implicit_half_step(RTb, V, U, G_U, "items", it, item_loss)
                 if P is not None:
                     G_U = P.T @ G_U @ P
                 G_V = backend.gram(V)
@@ -694,9 +689,8 @@ class ALSFactorizer(_BaseFactorizer):
         reg = self._regularization()
         with _cpu_threads(self.n_jobs):
             if self.feedback == "implicit":
-                failed = backend.implicit_step(
-                    R, self.item_factors_, U, reg, float(self.confidence_scale),
-                    True, self.cg_steps,
+                failed = backend.implicit_exact_step(
+                    R, self.item_factors_, U, reg, float(self.confidence_scale)
                 )
                 bias = None
             else:

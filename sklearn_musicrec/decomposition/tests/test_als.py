@@ -102,9 +102,13 @@ def test_cg_and_cholesky_agree(plays):
     backend = _CPUBackend(None)
     exact = np.zeros_like(chol.user_factors_)
     iterative = np.random.RandomState(0).random_sample(exact.shape).astype(np.float32)
+    Y = chol.item_factors_.copy()  # (the CG step rotates it into its eigenbasis)
     with _cpu_threads(None):
-        backend.implicit_step(R, chol.item_factors_, exact, 0.01, 1.0, True, 6)
-        backend.implicit_step(R, chol.item_factors_, iterative, 0.01, 1.0, False, 12)
+        backend.implicit_exact_step(R, chol.item_factors_, exact, 0.01, 1.0)
+        ok, P = backend.implicit_cg_step(R, Y, iterative, 0.01, 1.0, 12, backend.gram(Y))
+    assert ok
+    np.testing.assert_allclose(Y @ P.T, chol.item_factors_, atol=1e-5)
+    iterative = iterative @ P.T
     np.testing.assert_allclose(iterative, exact, rtol=1e-3, atol=1e-3 * np.abs(exact).max())
 
 
@@ -305,14 +309,14 @@ def test_fused_loss_of_the_cg_kernel_matches_the_separate_pass(plays):
     model = ALSFactorizer(n_components=6, max_iter=2, random_state=0).fit(plays)
     RT = _as_float32_csr(plays.T)
     backend = _CPUBackend(None)
-    V = model.item_factors_.copy()
+    U, V = model.user_factors_.copy(), model.item_factors_.copy()
     fused = np.zeros(RT.shape[0])
     separate = np.zeros(RT.shape[0])
     with _cpu_threads(None):
-        backend.implicit_step(RT, model.user_factors_, V, 0.01, 1.0, False, 3, None, fused)
-        _als_cpu.implicit_row_loss(
-            RT.indptr, RT.indices, RT.data, 1.0, model.user_factors_, V, separate
-        )
+        ok, _ = backend.implicit_cg_step(RT, U, V, 0.01, 1.0, 3, backend.gram(U), fused)
+        # U and V are now in the same rotated basis, where dot products are unchanged
+        _als_cpu.implicit_row_loss(RT.indptr, RT.indices, RT.data, 1.0, U, V, separate)
+    assert ok
     np.testing.assert_allclose(fused, separate, rtol=1e-4, atol=1e-4 * np.abs(separate).max())
 
 
