@@ -470,11 +470,6 @@ class ALSFactorizer(_BaseFactorizer):
             return float(self.regularization)
         return 0.01 if self.feedback == "implicit" else 0.1
 
-    def _bias_regularization(self):
-        if self.bias_regularization is not None:
-            return float(self.bias_regularization)
-        return self._regularization()
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn user and item factors from the interaction matrix ``X``.

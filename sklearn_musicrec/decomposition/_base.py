@@ -65,8 +65,14 @@ class _BaseFactorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseRec
     Subclasses set ``item_factors_`` (and, for rating models,
     ``global_mean_``, ``item_bias_``) in ``fit`` and implement
     ``_fold_in(X) -> (user_factors, user_bias or None)`` for a validated CSR
-    batch.
+    batch, and ``_regularization()`` (the factors' L2 penalty).
     """
+
+    def _bias_regularization(self):
+        """The biases' L2 penalty: ``bias_regularization``, or the factors' if None."""
+        if self.bias_regularization is not None:
+            return float(self.bias_regularization)
+        return self._regularization()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -224,7 +224,7 @@ class SGDFactorizer(_BaseFactorizer):
         if squared:
             user_counts = np.diff(R.indptr)
             item_counts = np.bincount(R.indices, minlength=n_items)
-            reg, reg_bias = float(self.regularization), self._bias_regularization()
+            reg, reg_bias = self._regularization(), self._bias_regularization()
             reg_u = self._per_update_penalty(user_counts, reg)
             reg_i = self._per_update_penalty(item_counts, reg)
             reg_bu = self._per_update_penalty(user_counts, reg_bias)
@@ -270,10 +270,8 @@ class SGDFactorizer(_BaseFactorizer):
             self.user_bias_ = None
         return self
 
-    def _bias_regularization(self):
-        if self.bias_regularization is None:
-            return float(self.regularization)
-        return float(self.bias_regularization)
+    def _regularization(self):
+        return float(self.regularization)
 
     def _per_update_penalty(self, counts, strength):
         """float32 ``strength * n ** (exponent - 1)`` (``n >= 1``)."""
