@@ -30,6 +30,13 @@ from numba.extending import intrinsic
 # so the block size only affects load balance, never the results.
 _BLOCK = 64
 
+# Under fastmath, a loop that both stores to an array and accumulates a sum
+# is vectorised behind a run-time aliasing check on the pointers; when the
+# check fails (it depends on where the heap placed the buffers) the scalar
+# fallback sums in another order. Such loops are therefore split: stores in
+# one loop, the reduction in another, so every sum takes one code path and
+# results never depend on memory layout or the number of threads.
+
 # How many factor rows ahead of its use a row gather is prefetched.
 _PREFETCH = 8
 
@@ -193,6 +200,7 @@ def implicit_cg_eig(indptr, indices, data, scale, Y, lam, X, cg_steps, row_loss)
             rsold = np.float32(0.0)
             for a in range(k):
                 p[a] = r[a]
+            for a in range(k):
                 rsold += r[a] * r[a]
             for _ in range(cg_steps if rsold >= 1e-20 else 0):
                 for a in range(k):
@@ -208,6 +216,7 @@ def implicit_cg_eig(indptr, indices, data, scale, Y, lam, X, cg_steps, row_loss)
                 for a in range(k):
                     x[a] += alpha * p[a]
                     r[a] -= alpha * ap[a]
+                for a in range(k):
                     rsnew += r[a] * r[a]
                 if track:
                     for t in range(n):
@@ -320,9 +329,9 @@ def implicit_exact_eig(indptr, indices, data, scale, Y, lam, Q, X, failed):
                 for i in range(m):
                     acc = 0.0
                     for a in range(k):
-                        z = Z[i, a] * sq[a]
-                        Z[i, a] = z
-                        acc += z * b[a]
+                        Z[i, a] = Z[i, a] * sq[a]
+                    for a in range(k):
+                        acc += Z[i, a] * b[a]
                     v[i] = acc
                 Zm = Z[:m]
                 M = Mflat[: m * m].reshape((m, m))
