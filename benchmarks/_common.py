@@ -1,6 +1,6 @@
 """What the lastfm-2k benchmarks share: the split and the quality metrics.
 
-Every quality benchmark on lastfm-2k uses the protocol of FACTS.md: users
+Every quality benchmark on lastfm-2k uses the protocol of docs/facts.md: users
 with at least 5 artists, a per-user random 80/20 holdout of play records
 (``holdout_split``, seed 0), full-catalogue ranking with training items
 excluded, K = 20.

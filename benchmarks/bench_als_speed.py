@@ -85,8 +85,14 @@ def worker(library, name, threads, recommend, device):
         from sklearn_musicrec.decomposition import ALSFactorizer
 
         params = dict(
-            n_components=FACTORS, max_iter=ITERATIONS, regularization=REG,
-            cg_steps=CG_STEPS, solver="cg", tol=0.0, n_jobs=threads, random_state=0,
+            n_components=FACTORS,
+            max_iter=ITERATIONS,
+            regularization=REG,
+            cg_steps=CG_STEPS,
+            solver="cg",
+            tol=0.0,
+            n_jobs=threads,
+            random_state=0,
             device=device,
         )
         # compile the numba kernels (cached on disk) outside the timing
@@ -115,8 +121,12 @@ def worker(library, name, threads, recommend, device):
         Xi.data = 1.0 + Xi.data
         with threadpool_limits(limits=1, user_api="blas"):
             model = AlternatingLeastSquares(
-                factors=FACTORS, iterations=ITERATIONS, regularization=REG,
-                num_threads=threads, random_state=0, use_cg=True,
+                factors=FACTORS,
+                iterations=ITERATIONS,
+                regularization=REG,
+                num_threads=threads,
+                random_state=0,
+                use_cg=True,
             )
             tic, cpu = time.perf_counter(), time.process_time()
             model.fit(Xi, show_progress=False)
@@ -174,8 +184,12 @@ def main():
     parser.add_argument("--sizes", default="1.5M,6M,20M")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="runs per cell, alternating the libraries; medians are reported")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="runs per cell, alternating the libraries; medians are reported",
+    )
     parser.add_argument("--worker", nargs=4, metavar=("LIB", "SIZE", "RECOMMEND", "DEVICE"))
     args = parser.parse_args()
     if args.worker:
@@ -195,8 +209,17 @@ def main():
             for lib in libs:
                 device = "cuda" if lib == "ours-cuda" else "cpu"
                 rec = "1" if name == sizes[0] else "0"
-                cmd = [sys.executable, __file__, "--threads", str(args.threads),
-                       "--worker", lib.split("-")[0], name, rec, device]
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--threads",
+                    str(args.threads),
+                    "--worker",
+                    lib.split("-")[0],
+                    name,
+                    rec,
+                    device,
+                ]
                 res = subprocess.run(cmd, capture_output=True, text=True)
                 if res.returncode != 0:
                     print(res.stderr, file=sys.stderr)
@@ -220,9 +243,15 @@ def main():
 
     report = {
         "command": "python " + " ".join(sys.argv),
-        "settings": dict(factors=FACTORS, iterations=ITERATIONS, regularization=REG,
-                         cg_steps=CG_STEPS, threads=args.threads, k=K,
-                         repeats=args.repeats),
+        "settings": dict(
+            factors=FACTORS,
+            iterations=ITERATIONS,
+            regularization=REG,
+            cg_steps=CG_STEPS,
+            threads=args.threads,
+            k=K,
+            repeats=args.repeats,
+        ),
         "machine": machine(),
         "rows": rows,
     }
@@ -241,15 +270,21 @@ def main():
         f"Settings: {FACTORS} factors, {ITERATIONS} iterations, CG {CG_STEPS} steps, "
         f"regularization {REG}, {args.threads} threads for both, BLAS 1 thread; "
         f"{args.repeats} run(s) per cell, alternating the libraries"
-        + (" (medians; ratio: median of the back-to-back pairs' ratios, [min, max])"
-           if args.repeats > 1 else "") + ".",
+        + (
+            " (medians; ratio: median of the back-to-back pairs' ratios, [min, max])"
+            if args.repeats > 1
+            else ""
+        )
+        + ".",
         "",
         "| size | nnz | library | fit s (wall) | wall ratio ours / implicit | fit CPU s (all threads) "
         "| CPU ratio ours / implicit | recommend-all s | peak RSS GB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        peer = next((r for r in rows if r["size"] == row["size"] and r["library"] == "implicit"), None)
+        peer = next(
+            (r for r in rows if r["size"] == row["size"] and r["library"] == "implicit"), None
+        )
         mine = peer and row["library"] != "implicit"
         ratio = _ratio_cell(row, "fit_s") if mine else ""
         cpu_ratio = _ratio_cell(row, "fit_cpu_s") if mine else ""
@@ -261,18 +296,30 @@ def main():
     for lib in ("ours", "implicit"):
         runs = [r for r in rows if r["library"] == lib]
         if len(runs) > 1:
-            lines += ["", f"{lib}: fit seconds per million interactions, wall / CPU: "
-                      + ", ".join(f"{r['size']}: {r['fit_s'] / (r['nnz'] / 1e6):.2f} / "
-                                  f"{r['fit_cpu_s'] / (r['nnz'] / 1e6):.2f}" for r in runs)]
+            lines += [
+                "",
+                f"{lib}: fit seconds per million interactions, wall / CPU: "
+                + ", ".join(
+                    f"{r['size']}: {r['fit_s'] / (r['nnz'] / 1e6):.2f} / "
+                    f"{r['fit_cpu_s'] / (r['nnz'] / 1e6):.2f}"
+                    for r in runs
+                ),
+            ]
     for row in rows:
         if row["library"] == "ours-cuda":
             cpu_row = next(r for r in rows if r["size"] == row["size"] and r["library"] == "ours")
-            lines += ["", f"GPU ({row.get('gpu', 'cuda')}), {row['size']}: fit "
-                      f"{row['fit_s']:.2f} s, {cpu_row['fit_s'] / row['fit_s']:.1f}x faster than "
-                      f"our CPU fit on {args.threads} threads."]
-    lines += ["", "Wall times depend on what else ran on the shared cores at the time; the "
-              "CPU time (all threads of the process) is less sensitive to that. "
-              "Peak RSS is VmHWM of the worker process (data loading included)."]
+            lines += [
+                "",
+                f"GPU ({row.get('gpu', 'cuda')}), {row['size']}: fit "
+                f"{row['fit_s']:.2f} s, {cpu_row['fit_s'] / row['fit_s']:.1f}x faster than "
+                f"our CPU fit on {args.threads} threads.",
+            ]
+    lines += [
+        "",
+        "Wall times depend on what else ran on the shared cores at the time; the "
+        "CPU time (all threads of the process) is less sensitive to that. "
+        "Peak RSS is VmHWM of the worker process (data loading included).",
+    ]
     (RESULTS / "bench_als_speed.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

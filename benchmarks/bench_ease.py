@@ -10,13 +10,13 @@ catalogue, training items excluded), at the same regularization
 - ``ours-all-items``: the same solver on all 17,632 items (what the numpy
   reference solves), to compare the solvers alone;
 - ``numpy-inv``: ``np.linalg.inv`` of the float64 Gram matrix of all
-  17,632 items, ``B = -P / diag(P)``, the reference ``FACTS.md`` timed
+  17,632 items, ``B = -P / diag(P)``, the reference ``docs/facts.md`` timed
   (179 s there);
 - ``lenskit``: LensKit's ``EASEScorer`` (optional; skipped when missing), in
   its top-N pipeline.
 
 skrecsys (98 s there) is not installable on this machine, so it is quoted
-from ``FACTS.md`` only: the comparison with it is through the numpy
+from ``docs/facts.md`` only: the comparison with it is through the numpy
 reference measured here side by side (skrecsys took 0.55x the numpy time
 there).
 
@@ -46,6 +46,7 @@ import numpy as np
 
 LAMBDA = 200.0
 from _common import K  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
 MODELS = ["ours", "ours-all-items", "numpy-inv", "lenskit"]
 
@@ -145,7 +146,7 @@ def main():
         proc = subprocess.run(
             [sys.executable, __file__, "--worker", model], capture_output=True, text=True
         )
-        lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
         if proc.returncode != 0 or not lines:
             rows.append({"model": model, "skipped": f"failed: {proc.stderr[-500:]}"})
         else:
@@ -168,7 +169,9 @@ def main():
     )
     result = {
         "command": "SKLEARN_MUSICREC_DATA=/work/shared/data python benchmarks/bench_ease.py",
-        "machine": machine, "lambda": LAMBDA, "rows": rows,
+        "machine": machine,
+        "lambda": LAMBDA,
+        "rows": rows,
         "fit_ratio_ours_over_numpy_inverse": ratio,
         "fit_ratio_ours_all_items_over_numpy_inverse": solver_ratio,
     }
@@ -192,22 +195,35 @@ def main():
         md.append(
             f"| {r['model']} | {r['n_items_solved']} | {r['fit_s']:.1f} | {r['recommend_s']:.2f} "
             f"| {r['ndcg@20']:.4f} | {r['recall@20']:.4f} | {r['peak_rss_gb']:.2f} "
-            f"| {la[0]:.1f} |" if la else
-            f"| {r['model']} | {r['n_items_solved']} | {r['fit_s']:.1f} | {r['recommend_s']:.2f} "
+            f"| {la[0]:.1f} |"
+            if la
+            else f"| {r['model']} | {r['n_items_solved']} | {r['fit_s']:.1f} | {r['recommend_s']:.2f} "
             f"| {r['ndcg@20']:.4f} | {r['recall@20']:.4f} | {r['peak_rss_gb']:.2f} | |"
         )
     if ratio is not None:
-        md += ["", f"Fit time ratio ours / numpy float64 inverse: **{ratio:.2f}** "
-               "(skrecsys / numpy inverse was 98.4 / 179 = 0.55 in FACTS.md; the "
-               "target 'fit <= 0.5x skrecsys' corresponds to a ratio <= 0.27)."]
+        md += [
+            "",
+            f"Fit time ratio ours / numpy float64 inverse: **{ratio:.2f}** "
+            "(skrecsys / numpy inverse was 98.4 / 179 = 0.55 in docs/facts.md; the "
+            "target 'fit <= 0.5x skrecsys' corresponds to a ratio <= 0.27).",
+        ]
     if solver_ratio is not None:
-        md += ["", f"Solver alone (all 17,632 items, like the numpy reference): ratio **{solver_ratio:.2f}**."]
-    md += ["", "Each row is the latest run of that model (see `--models`); the column "
-           "'load avg at start' is the 1-minute load average when its run started. On "
-           "this shared 2-core machine the same fit has taken from 23 s (a profile "
-           "between benchmark runs) to 69 s for ours, so compare ratios with care."]
-    md += ["", "skrecsys is not installable here; FACTS.md: skrecsys EASE (lambda 200) "
-           "NDCG@20 0.269, Recall@20 0.265, fit 98.4 s; numpy float64 inverse 179 s."]
+        md += [
+            "",
+            f"Solver alone (all 17,632 items, like the numpy reference): ratio **{solver_ratio:.2f}**.",
+        ]
+    md += [
+        "",
+        "Each row is the latest run of that model (see `--models`); the column "
+        "'load avg at start' is the 1-minute load average when its run started. On "
+        "this shared 2-core machine the same fit has taken from 23 s (a profile "
+        "between benchmark runs) to 69 s for ours, so compare ratios with care.",
+    ]
+    md += [
+        "",
+        "skrecsys is not installable here; docs/facts.md: skrecsys EASE (lambda 200) "
+        "NDCG@20 0.269, Recall@20 0.265, fit 98.4 s; numpy float64 inverse 179 s.",
+    ]
     (RESULTS / "bench_ease.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 

@@ -1,6 +1,6 @@
 """Neighbourhood recommenders on lastfm-2k: quality side by side with peers.
 
-Protocol (the one of ``FACTS.md``): play counts of lastfm-2k, users with at
+Protocol (the one of ``docs/facts.md``): play counts of lastfm-2k, users with at
 least 5 artists, a per-user random 80/20 holdout (``holdout_split``, seed 0),
 top-20 lists over the full catalogue with the training items excluded,
 NDCG@20 and Recall@20 (Liang et al.) against the held-out artists.
@@ -13,12 +13,12 @@ the whole training part and scored once on the held-out part. Our defaults
 (untuned) are reported too.
 
 Peers (optional; skipped with a message when not installed), at their
-defaults or the settings of ``FACTS.md``: implicit's ``CosineRecommender``
+defaults or the settings of ``docs/facts.md``: implicit's ``CosineRecommender``
 on raw and on binarised plays and ``BM25Recommender`` (K1=100, B=0.8),
 K=20; LensKit's ``ItemKNNScorer`` (20 neighbours) and ``UserKNNScorer``
 (30 neighbours), implicit feedback, in LensKit's top-N pipeline (which
 excludes training items). skrecsys is not installable on this machine, so
-its figures are quoted from ``FACTS.md`` only.
+its figures are quoted from ``docs/facts.md`` only.
 
 Usage::
 
@@ -37,11 +37,11 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from _common import K, lastfm_holdout, ranking_quality  # noqa: E402
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Binarizer
 
-from _common import K, lastfm_holdout, ranking_quality  # noqa: E402
 from sklearn_musicrec.metrics import make_recommendation_scorer
 from sklearn_musicrec.neighbors import ItemKNNRecommender, UserKNNRecommender
 from sklearn_musicrec.preprocessing import BM25Weighting
@@ -71,7 +71,10 @@ def tune(pipe, grid, train):
 
 
 def describe(params):
-    return {k: (repr(v) if not isinstance(v, (int, float, str, type(None))) else v) for k, v in params.items()}
+    return {
+        k: (repr(v) if not isinstance(v, (int, float, str, type(None))) else v)
+        for k, v in params.items()
+    }
 
 
 def implicit_models(train, test, rows):
@@ -100,9 +103,15 @@ def implicit_models(train, test, rows):
                 np.arange(Xc.shape[0]), Xc, N=K, filter_already_liked_items=True
             )
             rec_s = time.perf_counter() - t0
-        rows.append({"model": name, "library": f"implicit {implicit.__version__}",
-                     **ranking_quality(np.asarray(ids, dtype=np.int64), test),
-                     "fit_s": fit_s, "recommend_s": rec_s})
+        rows.append(
+            {
+                "model": name,
+                "library": f"implicit {implicit.__version__}",
+                **ranking_quality(np.asarray(ids, dtype=np.int64), test),
+                "fit_s": fit_s,
+                "recommend_s": rec_s,
+            }
+        )
         print(rows[-1], flush=True)
 
 
@@ -122,8 +131,14 @@ def lenskit_models(train, test, rows):
     data = from_interactions_df(df)
     users = np.unique(coo.row)
     for name, scorer in [
-        ("LensKit ItemKNN (20 neighbours, implicit)", ItemKNNScorer(max_nbrs=20, feedback="implicit")),
-        ("LensKit UserKNN (30 neighbours, implicit)", UserKNNScorer(max_nbrs=30, feedback="implicit")),
+        (
+            "LensKit ItemKNN (20 neighbours, implicit)",
+            ItemKNNScorer(max_nbrs=20, feedback="implicit"),
+        ),
+        (
+            "LensKit UserKNN (30 neighbours, implicit)",
+            UserKNNScorer(max_nbrs=30, feedback="implicit"),
+        ),
     ]:
         pipe = topn_pipeline(scorer)
         t0 = time.perf_counter()
@@ -137,8 +152,15 @@ def lenskit_models(train, test, rows):
         for u, group in recs.groupby("user_id"):
             items = group["item_id"].to_numpy()[:K]
             ids[u, : items.size] = items
-        rows.append({"model": name, "library": f"lenskit {lenskit.__version__}",
-                     **ranking_quality(ids, test), "fit_s": fit_s, "recommend_s": rec_s})
+        rows.append(
+            {
+                "model": name,
+                "library": f"lenskit {lenskit.__version__}",
+                **ranking_quality(ids, test),
+                "fit_s": fit_s,
+                "recommend_s": rec_s,
+            }
+        )
         print(rows[-1], flush=True)
 
 
@@ -150,10 +172,22 @@ def main():
     # --- ours at their defaults --------------------------------------------
     for name, pipe in [
         ("ItemKNNRecommender() defaults, raw plays", Pipeline([("rec", ItemKNNRecommender())])),
-        ("ItemKNNRecommender() defaults, Binarizer", Pipeline([("w", Binarizer()), ("rec", ItemKNNRecommender())])),
-        ("ItemKNNRecommender(neighborhood=\"history\"), Binarizer", Pipeline([("w", Binarizer()), ("rec", ItemKNNRecommender(neighborhood="history"))])),
-        ("UserKNNRecommender() defaults, Binarizer", Pipeline([("w", Binarizer()), ("rec", UserKNNRecommender())])),
-        ("UserKNNRecommender() defaults, BM25Weighting()", Pipeline([("w", BM25Weighting()), ("rec", UserKNNRecommender())])),
+        (
+            "ItemKNNRecommender() defaults, Binarizer",
+            Pipeline([("w", Binarizer()), ("rec", ItemKNNRecommender())]),
+        ),
+        (
+            'ItemKNNRecommender(neighborhood="history"), Binarizer',
+            Pipeline([("w", Binarizer()), ("rec", ItemKNNRecommender(neighborhood="history"))]),
+        ),
+        (
+            "UserKNNRecommender() defaults, Binarizer",
+            Pipeline([("w", Binarizer()), ("rec", UserKNNRecommender())]),
+        ),
+        (
+            "UserKNNRecommender() defaults, BM25Weighting()",
+            Pipeline([("w", BM25Weighting()), ("rec", UserKNNRecommender())]),
+        ),
     ]:
         rows.append({"model": name, "library": "sklearn_musicrec", **ours(pipe, train, test)})
         print(rows[-1], flush=True)
@@ -178,10 +212,15 @@ def main():
         pipe = Pipeline([("w", Binarizer()), ("rec", est)])
         search, search_s = tune(pipe, grid, train)
         best = search.best_estimator_
-        row = {"model": name, "library": "sklearn_musicrec", **ours(best, train, test),
-               "best_params": describe(search.best_params_),
-               "cv_ndcg@20": float(search.best_score_), "search_s": search_s,
-               "n_candidates": len(search.cv_results_["params"])}
+        row = {
+            "model": name,
+            "library": "sklearn_musicrec",
+            **ours(best, train, test),
+            "best_params": describe(search.best_params_),
+            "cv_ndcg@20": float(search.best_score_),
+            "search_s": search_s,
+            "n_candidates": len(search.cv_results_["params"]),
+        }
         rows.append(row)
         searches.append(row)
         print(row, flush=True)
@@ -197,8 +236,12 @@ def main():
     result = {
         "command": "SKLEARN_MUSICREC_DATA=/work/shared/data python benchmarks/bench_knn_quality.py",
         "machine": machine,
-        "data": {"n_users": train.shape[0], "n_items": train.shape[1],
-                 "train_nnz": int(train.nnz), "test_nnz": int(test.nnz)},
+        "data": {
+            "n_users": train.shape[0],
+            "n_items": train.shape[1],
+            "train_nnz": int(train.nnz),
+            "test_nnz": int(test.nnz),
+        },
         "rows": rows,
     }
     RESULTS.mkdir(exist_ok=True)
@@ -214,7 +257,7 @@ def main():
         f"per-user random 80/20 holdout (seed 0): {train.nnz} training and {test.nnz} "
         "held-out plays; top-20 over the full catalogue, training items excluded.",
         "",
-        "Ours tuned with `GridSearchCV(..., cv=KFold(3), scoring=make_recommendation_scorer(\"ndcg\", k=20, holdout=0.2))` "
+        'Ours tuned with `GridSearchCV(..., cv=KFold(3), scoring=make_recommendation_scorer("ndcg", k=20, holdout=0.2))` '
         "on the training part only.",
         "",
         "| model | library | NDCG@20 | Recall@20 | fit s | recommend-all s |",
@@ -234,7 +277,7 @@ def main():
     lines += [
         "",
         "skrecsys could not be installed here; its figures on one such split "
-        "(FACTS.md): ItemKNN NDCG@20 0.225, RP3Beta 0.192, EASE (lambda 200) 0.269.",
+        "(docs/facts.md): ItemKNN NDCG@20 0.225, RP3Beta 0.192, EASE (lambda 200) 0.269.",
     ]
     (RESULTS / "bench_knn_quality.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -52,7 +52,14 @@ import scipy.sparse as sp
 N_USERS, N_ITEMS, MEAN = 50_000, 20_000, 30.0
 K = 20
 RESULTS = Path(__file__).parent / "results"
-CELLS = ["ours-item", "ours-item-target", "implicit-item", "ours-user", "lenskit-user", "lenskit-item"]
+CELLS = [
+    "ours-item",
+    "ours-item-target",
+    "implicit-item",
+    "ours-user",
+    "lenskit-user",
+    "lenskit-item",
+]
 
 
 def dataset():
@@ -116,7 +123,9 @@ def worker(cell, lenskit_users, no_numba=False):
         from sklearn_musicrec.neighbors import ItemKNNRecommender, UserKNNRecommender
 
         if cell == "ours-item":
-            model = ItemKNNRecommender(n_neighbors=20, shrinkage=0.0, neighborhood="history", n_jobs=2)
+            model = ItemKNNRecommender(
+                n_neighbors=20, shrinkage=0.0, neighborhood="history", n_jobs=2
+            )
         elif cell == "ours-item-target":
             model = ItemKNNRecommender(n_neighbors=20, shrinkage=0.0, n_jobs=2)
         else:
@@ -168,9 +177,10 @@ def main():
         proc = subprocess.run(
             [sys.executable, __file__, "--worker", cell, "--lenskit-users", str(args.lenskit_users)]
             + (["--no-numba"] if args.no_numba else []),
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
-        lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
         if proc.returncode != 0 or not lines:
             rows.append({"cell": cell, "skipped": f"failed: {proc.stderr[-500:]}"})
         else:
@@ -180,11 +190,13 @@ def main():
     ratios = {}
     if "ours-item" in by and "implicit-item" in by:
         total = lambda r: r["fit_s"] + r["recommend_s"]  # noqa: E731
-        ratios["item fit+recommend, ours (history) / implicit"] = total(by["ours-item"]) / total(by["implicit-item"])
+        ratios["item fit+recommend, ours (history) / implicit"] = total(by["ours-item"]) / total(
+            by["implicit-item"]
+        )
         if "ours-item-target" in by:
-            ratios["item fit+recommend, ours (target, default) / implicit"] = (
-                total(by["ours-item-target"]) / total(by["implicit-item"])
-            )
+            ratios["item fit+recommend, ours (target, default) / implicit"] = total(
+                by["ours-item-target"]
+            ) / total(by["implicit-item"])
     if "ours-user" in by and "lenskit-user" in by:
         ratios["user recommend-all speed-up, LensKit / ours"] = (
             by["lenskit-user"]["recommend_s"] / by["ours-user"]["recommend_s"]
@@ -214,8 +226,12 @@ def main():
         "",
         f"Machine: {machine}. Each cell in its own subprocess; binarised synthetic data "
         "from `make_interactions(50_000, 20_000, mean_items_per_user=30, random_state=0)`."
-        + ("" if args.no_numba else " Our timings include loading the compiled numba kernels "
-           "from their on-disk cache in the fresh process (no warm-up)."),
+        + (
+            ""
+            if args.no_numba
+            else " Our timings include loading the compiled numba kernels "
+            "from their on-disk cache in the fresh process (no warm-up)."
+        ),
         "",
         "| cell | library | fit s | recommend-all (k=20) s | data RSS GB | peak RSS GB |",
         "|---|---|---|---|---|---|",
@@ -226,8 +242,10 @@ def main():
             continue
         rec = f"{r['recommend_s']:.1f}"
         if r.get("recommend_extrapolated"):
-            rec += (f" (extrapolated from {r['recommend_users']} users in "
-                    f"{r['recommend_subset_s']:.1f} s)")
+            rec += (
+                f" (extrapolated from {r['recommend_users']} users in "
+                f"{r['recommend_subset_s']:.1f} s)"
+            )
         md.append(
             f"| {r['cell']} | {r['library']} | {r['fit_s']:.2f} | {rec} | "
             f"{r['data_rss_gb']:.2f} | {r['peak_rss_gb']:.2f} |"

@@ -80,7 +80,9 @@ def _random_rows(n_rows, n_cols, per_row, seed):
     rng = np.random.default_rng(seed)
     cols = rng.integers(0, n_cols, size=n_rows * per_row)
     rows = np.repeat(np.arange(n_rows), per_row)
-    X = sp.csr_matrix((rng.integers(1, 10, size=cols.size).astype(float), (rows, cols)), shape=(n_rows, n_cols))
+    X = sp.csr_matrix(
+        (rng.integers(1, 10, size=cols.size).astype(float), (rows, cols)), shape=(n_rows, n_cols)
+    )
     X.sum_duplicates()
     return X
 
@@ -198,7 +200,9 @@ def main(argv=None):
         "cpu_count": os.cpu_count(),
         "load_average_at_end": os.getloadavg(),
     }
-    command = "python benchmarks/bench_metrics.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python benchmarks/bench_metrics.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
     result = {
         "command": command.strip(),
         "machine": machine,

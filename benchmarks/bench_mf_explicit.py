@@ -50,9 +50,7 @@ RESULTS = Path(__file__).parent / "results"
 ALS = "ALSFactorizer(explicit)"
 SGD = "SGDFactorizer(squared)"
 MAKE = {
-    ALS: lambda **p: ALSFactorizer(
-        feedback="explicit", max_iter=20, random_state=0, n_jobs=1, **p
-    ),
+    ALS: lambda **p: ALSFactorizer(feedback="explicit", max_iter=20, random_state=0, n_jobs=1, **p),
     SGD: lambda **p: SGDFactorizer(loss="squared", random_state=0, n_jobs=1, **p),
 }
 
@@ -68,8 +66,12 @@ INNER_SEEDS = (0, 1)
 
 # SGD, per fold: regularization x bias factor (bias_regularization = factor
 # x regularization) around the earlier once-on-u1.base choice.
-SGD_FIXED = {"n_components": 400, "learning_rate": 0.01, "max_iter": 60,
-             "regularization_exponent": 0.5}
+SGD_FIXED = {
+    "n_components": 400,
+    "learning_rate": 0.01,
+    "max_iter": 60,
+    "regularization_exponent": 0.5,
+}
 SGD_REGS = (1.0, 1.2, 1.4)
 SGD_BIAS_FACTORS = (1.0, 0.5)
 
@@ -143,8 +145,11 @@ def select_als(X_base):
 
     for expo, centre in ALS_CENTRES.items():
         for f in ALS_REG_FACTORS:
-            score(n_components=ALS_COMPONENTS[0], regularization=round(centre * f, 4),
-                  regularization_exponent=expo)
+            score(
+                n_components=ALS_COMPONENTS[0],
+                regularization=round(centre * f, 4),
+                regularization_exponent=expo,
+            )
     p, _ = best()
     for f in ALS_FINE_FACTORS:
         score(**{**p, "regularization": round(p["regularization"] * f, 4)})
@@ -181,8 +186,13 @@ def main():
         "command": "python " + " ".join(sys.argv),
         "machine": {
             "cpu": next(
-                (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                 if line.startswith("model name")), "unknown"),
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in open("/proc/cpuinfo")
+                    if line.startswith("model name")
+                ),
+                "unknown",
+            ),
             "cores_visible": len(os.sched_getaffinity(0)),
             "python": platform.python_version(),
             "note": "2 cores shared with other engineers' jobs; our fits use n_jobs=1",
@@ -195,7 +205,7 @@ def main():
     for name in (ALS, SGD):
         report["selection"][name] = {
             "protocol": "per fold, mean over 10% inner holdouts of uX.base "
-                        f"(seeds {list(INNER_SEEDS)})",
+            f"(seeds {list(INNER_SEEDS)})",
             "folds": {},
         }
     for f, (X_train, X_test) in enumerate(folds, start=1):
@@ -205,8 +215,10 @@ def main():
             tic = time.perf_counter()
             params, err, table = select(X_train)
             report["selection"][name]["folds"][f"u{f}"] = {
-                "params": params, "inner_val_rmse": err,
-                "select_s": time.perf_counter() - tic, "tried": table,
+                "params": params,
+                "inner_val_rmse": err,
+                "select_s": time.perf_counter() - tic,
+                "tried": table,
             }
             chosen[name] = params
             print(name, f"u{f} chosen", params, f"{err:.5f}", flush=True)
@@ -223,8 +235,11 @@ def main():
 
     names = [ALS, SGD, "surprise SVD"]
     means = {
-        n: (float(np.mean([r[n] for r in report["folds"]]))
-            if all(r[n] is not None for r in report["folds"]) else None)
+        n: (
+            float(np.mean([r[n] for r in report["folds"]]))
+            if all(r[n] is not None for r in report["folds"])
+            else None
+        )
         for n in names
     }
     report["mean_rmse"] = means
@@ -270,11 +285,13 @@ def main():
     for r in report["folds"]:
         lines.append(
             f"| {r['fold']} | "
-            + " | ".join("n/a" if r[n] is None else f"{r[n]:.4f}" for n in names) + " |"
+            + " | ".join("n/a" if r[n] is None else f"{r[n]:.4f}" for n in names)
+            + " |"
         )
     lines.append(
         "| **mean** | "
-        + " | ".join("n/a" if means[n] is None else f"**{means[n]:.4f}**" for n in names) + " |"
+        + " | ".join("n/a" if means[n] is None else f"**{means[n]:.4f}**" for n in names)
+        + " |"
     )
     (RESULTS / "bench_mf_explicit.md").write_text("\n".join(lines) + "\n" + HISTORY)
     print("\n".join(lines))

@@ -18,8 +18,8 @@ artists excluded, NDCG@20 and Recall@20 on the held-out artists.
   the same objective, so the two should agree within noise.
   Both run with seeds 0-4; the table gives mean ± standard deviation (and
   median times).
-- Peers at their defaults or FACTS.md settings: implicit ALS on ``W``
-  (``alpha=1``, as in FACTS.md), implicit BPR (defaults), LensKit
+- Peers at their defaults or docs/facts.md settings: implicit ALS on ``W``
+  (``alpha=1``, as in docs/facts.md), implicit BPR (defaults), LensKit
   ImplicitMF (64 features).
 
 Usage::
@@ -39,11 +39,11 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from _common import K, lastfm_holdout, ranking_quality  # noqa: E402
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Binarizer
 
-from _common import K, lastfm_holdout, ranking_quality  # noqa: E402
 from sklearn_musicrec.decomposition import ALSFactorizer, SGDFactorizer
 from sklearn_musicrec.metrics import make_recommendation_scorer
 from sklearn_musicrec.preprocessing import BM25Weighting, LogScaling
@@ -87,9 +87,13 @@ def implicit_peer(name, model, X, test):
         rec_s = time.perf_counter() - tic
     import implicit
 
-    return {"model": name, "library": f"implicit {implicit.__version__}",
-            **ranking_quality(np.asarray(ids, dtype=np.int64), test), "fit_s": fit_s,
-            "recommend_s": rec_s}
+    return {
+        "model": name,
+        "library": f"implicit {implicit.__version__}",
+        **ranking_quality(np.asarray(ids, dtype=np.int64), test),
+        "fit_s": fit_s,
+        "recommend_s": rec_s,
+    }
 
 
 def lenskit_implicit_mf(train, test):
@@ -115,8 +119,13 @@ def lenskit_implicit_mf(train, test):
     for u, group in recs.sort_values(["user_id", "rank"]).groupby("user_id"):
         items = group["item_id"].to_numpy()[:K]
         ids[u, : items.size] = items
-    return {"model": "LensKit ImplicitMF (64 features)", "library": f"lenskit {lenskit.__version__}",
-            **ranking_quality(ids, test), "fit_s": fit_s, "recommend_s": rec_s}
+    return {
+        "model": "LensKit ImplicitMF (64 features)",
+        "library": f"lenskit {lenskit.__version__}",
+        **ranking_quality(ids, test),
+        "fit_s": fit_s,
+        "recommend_s": rec_s,
+    }
 
 
 def main():
@@ -125,7 +134,9 @@ def main():
     rows, tuned = [], []
 
     # -- ours, tuned on the training part -------------------------------------
-    als = Pipeline([("weight", BM25Weighting()), ("als", ALSFactorizer(n_components=64, random_state=0))])
+    als = Pipeline(
+        [("weight", BM25Weighting()), ("als", ALSFactorizer(n_components=64, random_state=0))]
+    )
     als_grid = {
         "weight": [BM25Weighting(), LogScaling(), Binarizer()],
         "als__confidence_scale": [0.5, 1.0, 3.0, 10.0],
@@ -137,16 +148,26 @@ def main():
         "regularization": [1e-4, 1e-2],
         "max_iter": [50, 100],
     }
-    for name, est, grid in (("ALSFactorizer (tuned)", als, als_grid),
-                            ("SGDFactorizer(loss='bpr') (tuned)", bpr, bpr_grid)):
+    for name, est, grid in (
+        ("ALSFactorizer (tuned)", als, als_grid),
+        ("SGDFactorizer(loss='bpr') (tuned)", bpr, bpr_grid),
+    ):
         search, search_s = tune(est, grid, train)
         res = fit_recommend(search.best_estimator_, train, train, test)
-        params = {k: (repr(v) if not isinstance(v, (int, float, str)) else v)
-                  for k, v in search.best_params_.items()}
+        params = {
+            k: (repr(v) if not isinstance(v, (int, float, str)) else v)
+            for k, v in search.best_params_.items()
+        }
         rows.append({"model": name, "library": "sklearn_musicrec", **res})
-        tuned.append({"model": name, "best_params": params,
-                      "cv_ndcg@20": float(search.best_score_), "search_s": search_s,
-                      "n_candidates": len(search.cv_results_["params"])})
+        tuned.append(
+            {
+                "model": name,
+                "best_params": params,
+                "cv_ndcg@20": float(search.best_score_),
+                "search_s": search_s,
+                "n_candidates": len(search.cv_results_["params"]),
+            }
+        )
         print(rows[-1], tuned[-1], flush=True)
 
     # -- matched settings: the same objective in both libraries ---------------
@@ -163,40 +184,79 @@ def main():
         # five seeds each: the spread over seeds is the noise level
         seeds = range(5)
         ours_runs = [
-            fit_recommend(ALSFactorizer(n_components=64, regularization=0.05, max_iter=15,
-                                        confidence_scale=1.0, random_state=seed), W, W, test)
+            fit_recommend(
+                ALSFactorizer(
+                    n_components=64,
+                    regularization=0.05,
+                    max_iter=15,
+                    confidence_scale=1.0,
+                    random_state=seed,
+                ),
+                W,
+                W,
+                test,
+            )
             for seed in seeds
         ]
         theirs_runs = [
-            implicit_peer("", AlternatingLeastSquares(
-                factors=64, regularization=0.05, iterations=15, random_state=seed,
-                num_threads=2), W1, test)
+            implicit_peer(
+                "",
+                AlternatingLeastSquares(
+                    factors=64, regularization=0.05, iterations=15, random_state=seed, num_threads=2
+                ),
+                W1,
+                test,
+            )
             for seed in seeds
         ]
         for name, library, runs in (
-            ("ALSFactorizer, matched (BM25 W, C = 1 + W, 64 f, reg 0.05, 15 it)",
-             "sklearn_musicrec", ours_runs),
-            ("implicit ALS, matched (alpha=1 on 1 + W, 64 f, reg 0.05, 15 it)",
-             theirs_runs[0]["library"], theirs_runs),
+            (
+                "ALSFactorizer, matched (BM25 W, C = 1 + W, 64 f, reg 0.05, 15 it)",
+                "sklearn_musicrec",
+                ours_runs,
+            ),
+            (
+                "implicit ALS, matched (alpha=1 on 1 + W, 64 f, reg 0.05, 15 it)",
+                theirs_runs[0]["library"],
+                theirs_runs,
+            ),
         ):
             ndcgs = [r["ndcg@20"] for r in runs]
-            rows.append({**runs[0], "model": name, "library": library,
-                         "ndcg@20": float(np.mean(ndcgs)),
-                         "recall@20": float(np.mean([r["recall@20"] for r in runs])),
-                         "ndcg@20_seeds": ndcgs, "ndcg@20_std": float(np.std(ndcgs)),
-                         "fit_s": float(np.median([r["fit_s"] for r in runs])),
-                         "recommend_s": float(np.median([r["recommend_s"] for r in runs]))})
+            rows.append(
+                {
+                    **runs[0],
+                    "model": name,
+                    "library": library,
+                    "ndcg@20": float(np.mean(ndcgs)),
+                    "recall@20": float(np.mean([r["recall@20"] for r in runs])),
+                    "ndcg@20_seeds": ndcgs,
+                    "ndcg@20_std": float(np.std(ndcgs)),
+                    "fit_s": float(np.median([r["fit_s"] for r in runs])),
+                    "recommend_s": float(np.median([r["recommend_s"] for r in runs])),
+                }
+            )
             print(rows[-1], flush=True)
-        rows.append(implicit_peer(
-            "implicit ALS as in FACTS.md (alpha=1 on W, 64 f, reg 0.05, 15 it)",
-            AlternatingLeastSquares(factors=64, regularization=0.05, iterations=15,
-                                    random_state=0, num_threads=2), W, test))
+        rows.append(
+            implicit_peer(
+                "implicit ALS as in docs/facts.md (alpha=1 on W, 64 f, reg 0.05, 15 it)",
+                AlternatingLeastSquares(
+                    factors=64, regularization=0.05, iterations=15, random_state=0, num_threads=2
+                ),
+                W,
+                test,
+            )
+        )
         print(rows[-1], flush=True)
         binary = train.copy()
         binary.data[:] = 1.0
-        rows.append(implicit_peer("implicit BPR (defaults, binarised plays)",
-                                  BayesianPersonalizedRanking(random_state=0, num_threads=2),
-                                  binary, test))
+        rows.append(
+            implicit_peer(
+                "implicit BPR (defaults, binarised plays)",
+                BayesianPersonalizedRanking(random_state=0, num_threads=2),
+                binary,
+                test,
+            )
+        )
         print(rows[-1], flush=True)
     try:
         rows.append(lenskit_implicit_mf(train, test))
@@ -206,11 +266,24 @@ def main():
 
     report = {
         "command": "SKLEARN_MUSICREC_DATA=/work/shared/data python " + " ".join(sys.argv),
-        "data": {"train_nnz": int(train.nnz), "test_nnz": int(test.nnz), "shape": list(train.shape)},
-        "machine": {"cpu": next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                                 if line.startswith("model name")), "unknown"),
-                    "cores_visible": len(os.sched_getaffinity(0)),
-                    "load_average_at_start": load_avg, "python": platform.python_version()},
+        "data": {
+            "train_nnz": int(train.nnz),
+            "test_nnz": int(test.nnz),
+            "shape": list(train.shape),
+        },
+        "machine": {
+            "cpu": next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in open("/proc/cpuinfo")
+                    if line.startswith("model name")
+                ),
+                "unknown",
+            ),
+            "cores_visible": len(os.sched_getaffinity(0)),
+            "load_average_at_start": load_avg,
+            "python": platform.python_version(),
+        },
         "rows": rows,
         "tuning": tuned,
     }
@@ -236,13 +309,21 @@ def main():
         ndcg = f"{r['ndcg@20']:.4f}"
         if "ndcg@20_std" in r:
             ndcg += f" ± {r['ndcg@20_std']:.4f} (5 seeds)"
-        lines.append(f"| {r['model']} | {r['library']} | {ndcg} | {r['recall@20']:.4f} "
-                     f"| {r['fit_s']:.2f} | {r['recommend_s']:.2f} |")
-    lines += ["", "Tuning (3-fold `GridSearchCV` on the training part with "
-              "`make_recommendation_scorer(\"ndcg\", k=20, holdout=0.2)`):", ""]
+        lines.append(
+            f"| {r['model']} | {r['library']} | {ndcg} | {r['recall@20']:.4f} "
+            f"| {r['fit_s']:.2f} | {r['recommend_s']:.2f} |"
+        )
+    lines += [
+        "",
+        "Tuning (3-fold `GridSearchCV` on the training part with "
+        '`make_recommendation_scorer("ndcg", k=20, holdout=0.2)`):',
+        "",
+    ]
     for t in tuned:
-        lines.append(f"- {t['model']}: {t['best_params']} (CV NDCG@20 {t['cv_ndcg@20']:.4f}, "
-                     f"{t['n_candidates']} candidates, {t['search_s']:.0f} s)")
+        lines.append(
+            f"- {t['model']}: {t['best_params']} (CV NDCG@20 {t['cv_ndcg@20']:.4f}, "
+            f"{t['n_candidates']} candidates, {t['search_s']:.0f} s)"
+        )
     (RESULTS / "bench_mf_lastfm.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -44,7 +44,6 @@ def _demo_models(seed):
     """
     from sklearn.model_selection import GridSearchCV, KFold
 
-    from sklearn_musicrec.metrics import make_recommendation_scorer
     from sklearn_musicrec import (
         ALSFactorizer,
         EASERecommender,
@@ -54,6 +53,7 @@ def _demo_models(seed):
         SGDFactorizer,
         UserKNNRecommender,
     )
+    from sklearn_musicrec.metrics import make_recommendation_scorer
 
     return {
         "PopularityRecommender": PopularityRecommender(),
@@ -62,9 +62,7 @@ def _demo_models(seed):
         "ItemKNNRecommender": ItemKNNRecommender(n_jobs=-1),
         "EASERecommender": EASERecommender(),
         "ALSFactorizer": GridSearchCV(
-            ALSFactorizer(
-                n_components=32, confidence_scale=10.0, random_state=seed, n_jobs=-1
-            ),
+            ALSFactorizer(n_components=32, confidence_scale=10.0, random_state=seed, n_jobs=-1),
             {"regularization": [1.0, 10.0, 100.0]},
             cv=KFold(3, shuffle=True, random_state=seed),
             scoring=make_recommendation_scorer("ndcg", k=20, holdout=0.2, random_state=seed),
@@ -103,7 +101,9 @@ def run(n_users=2000, n_items=1000, k=20, seed=0, models=None, stream=sys.stdout
         f"the binarised training part; top-{k} over the full catalogue, seen items "
         "excluded.\n\n"
     )
-    header = f"{'model':<26}{'fit s':>8}{'rec s':>8}{f'NDCG@{k}':>10}{f'Recall@{k}':>11}{f'Cov@{k}':>9}"
+    header = (
+        f"{'model':<26}{'fit s':>8}{'rec s':>8}{f'NDCG@{k}':>10}{f'Recall@{k}':>11}{f'Cov@{k}':>9}"
+    )
     stream.write(header + "\n" + "-" * len(header) + "\n")
     rows, notes = [], []
     for name, est in _instances(models, seed):
@@ -123,7 +123,14 @@ def run(n_users=2000, n_items=1000, k=20, seed=0, models=None, stream=sys.stdout
             ndcg = ndcg_at_k(X_test, ids, k=k)
             recall = recall_at_k(X_test, ids, k=k)
         coverage = catalog_coverage(ids, n_items=n_items)
-        row = dict(model=name, fit_s=t1 - t0, recommend_s=t2 - t1, ndcg=ndcg, recall=recall, coverage=coverage)
+        row = dict(
+            model=name,
+            fit_s=t1 - t0,
+            recommend_s=t2 - t1,
+            ndcg=ndcg,
+            recall=recall,
+            coverage=coverage,
+        )
         rows.append(row)
         stream.write(
             f"{name:<26}{row['fit_s']:>8.2f}{row['recommend_s']:>8.2f}"

@@ -69,9 +69,7 @@ class RecommenderMixin:
                 f"X passed to {type(self).__name__}.fit has no non-zero entries: "
                 "there are no interactions to learn from."
             )
-        self.item_counts_ = np.bincount(
-            X.indices[nonzero], minlength=X.shape[1]
-        ).astype(np.int64)
+        self.item_counts_ = np.bincount(X.indices[nonzero], minlength=X.shape[1]).astype(np.int64)
         return X
 
     def _validate_X(self, X, method="recommend"):

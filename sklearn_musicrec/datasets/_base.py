@@ -230,9 +230,7 @@ def _download_once(url, target, expected_size, timeout, verbose):
                     logger.info("Downloading %s: %3.0f%% of %d bytes", url, 100 * fraction, total)
                     next_report = np.floor(fraction * 10) / 10 + 0.1
     if expected_size is not None and done != expected_size:
-        raise OSError(
-            f"Incomplete download of {url}: got {done} bytes, expected {expected_size}."
-        )
+        raise OSError(f"Incomplete download of {url}: got {done} bytes, expected {expected_size}.")
 
 
 def _fetch_remote(archive, folder, *, sha256=None, n_retries=3, delay=1.0, timeout=60, verbose=0):
@@ -283,7 +281,10 @@ def _fetch_remote(archive, folder, *, sha256=None, n_retries=3, delay=1.0, timeo
                 raise
             logger.warning(
                 "Download of %s failed (%s); retrying in %.1f s (%d left)",
-                archive.url, exc, delay, n_retries - attempt + 1,
+                archive.url,
+                exc,
+                delay,
+                n_retries - attempt + 1,
             )
             time.sleep(delay)
         except BaseException:
@@ -360,8 +361,7 @@ def _archive_members(archive_path):
             path = _check_member_name(name)
             if unsafe_type(info):
                 raise ValueError(
-                    f"Refusing to extract archive member {name!r}: it is a link or "
-                    "special file."
+                    f"Refusing to extract archive member {name!r}: it is a link or special file."
                 )
             members.append((path, is_dir(info), opener(info)))
     except BaseException:

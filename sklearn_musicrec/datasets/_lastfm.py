@@ -175,9 +175,9 @@ def fetch_lastfm_2k(*, data_home=None, download_if_missing=True, n_retries=3, de
     )
     data.sum_duplicates()
 
-    assignments = _read_numeric(
-        paths["user_taggedartists.dat"], 6, sep="\t", skip_header=1
-    ).astype(np.int64)
+    assignments = _read_numeric(paths["user_taggedartists.dat"], 6, sep="\t", skip_header=1).astype(
+        np.int64
+    )
     ta_user, ta_artist, ta_tag = assignments[:, 0], assignments[:, 1], assignments[:, 2]
     ta_user_index = _index_of(user_ids, ta_user)
     ta_artist_index = _index_of(artist_ids, ta_artist)
@@ -189,9 +189,9 @@ def fetch_lastfm_2k(*, data_home=None, download_if_missing=True, n_retries=3, de
             f"(e.g. {unknown[:5].tolist()})."
         )
     months = (assignments[:, 5] - 1970) * 12 + (assignments[:, 4] - 1)
-    dates = months.astype("datetime64[M]").astype("datetime64[D]") + (
-        assignments[:, 3] - 1
-    ).astype("timedelta64[D]")
+    dates = months.astype("datetime64[M]").astype("datetime64[D]") + (assignments[:, 3] - 1).astype(
+        "timedelta64[D]"
+    )
 
     known = ta_artist_index >= 0
     # Count distinct users per (artist, tag): drop repeated (user, artist, tag)

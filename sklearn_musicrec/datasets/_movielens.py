@@ -240,6 +240,7 @@ def _load_100k(paths, folds):
                 zip_code=np.asarray([by_id[u][4] for u in user_ids], dtype=object),
             )
     if folds:
+
         def split(name):
             pair = []
             for part in ("base", "test"):

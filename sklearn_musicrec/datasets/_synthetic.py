@@ -9,13 +9,34 @@ from ..utils._sklearn_compat import Integral, Interval, Real, validate_params
 __all__ = ["make_interactions"]
 
 _GENRES = [
-    "rock", "pop", "hip-hop", "electronic", "jazz", "classical", "metal",
-    "folk", "country", "r&b", "reggae", "blues", "punk", "soul", "latin",
+    "rock",
+    "pop",
+    "hip-hop",
+    "electronic",
+    "jazz",
+    "classical",
+    "metal",
+    "folk",
+    "country",
+    "r&b",
+    "reggae",
+    "blues",
+    "punk",
+    "soul",
+    "latin",
     "ambient",
 ]
 _MOODS = [
-    "happy", "sad", "energetic", "chill", "dark", "romantic", "angry",
-    "dreamy", "uplifting", "melancholic",
+    "happy",
+    "sad",
+    "energetic",
+    "chill",
+    "dark",
+    "romantic",
+    "angry",
+    "dreamy",
+    "uplifting",
+    "melancholic",
 ]
 _EPOCH_2020 = 1_577_836_800  # 2020-01-01T00:00:00Z
 _TWO_YEARS = 2 * 365 * 24 * 3600
@@ -254,15 +275,11 @@ def make_interactions(
     wrong = rng.random_sample(n_items) < 0.1
     wrong_genre = (item_genres + 1 + rng.randint(max(n_genres - 1, 1), size=n_items)) % n_genres
     tag_rows = np.concatenate([np.arange(n_items), np.arange(n_items), np.flatnonzero(wrong)])
-    tag_cols = np.concatenate(
-        [item_genres, n_genres + item_moods, wrong_genre[wrong]]
+    tag_cols = np.concatenate([item_genres, n_genres + item_moods, wrong_genre[wrong]])
+    tag_vals = np.concatenate([genre_count, mood_count, np.ones(int(wrong.sum()))]).astype(
+        np.float64
     )
-    tag_vals = np.concatenate(
-        [genre_count, mood_count, np.ones(int(wrong.sum()))]
-    ).astype(np.float64)
-    item_tags = sp.csr_matrix(
-        (tag_vals, (tag_rows, tag_cols)), shape=(n_items, n_genres + n_moods)
-    )
+    item_tags = sp.csr_matrix((tag_vals, (tag_rows, tag_cols)), shape=(n_items, n_genres + n_moods))
 
     genre_names = _names(_GENRES, n_genres, "genre")
     mood_names = _names(_MOODS, n_moods, "mood")

@@ -8,8 +8,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
 from ..utils._parallel import map_in_threads
+from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
 from ..utils._sparse import clean_csr_copy
 from ._base import _BaseFactorizer, _cpu_threads, _resolve_device
 
@@ -76,17 +76,13 @@ class _CPUBackend:
         """``Y^T Y`` in float64: float32 products over blocks of rows, summed in float64."""
         k = Y.shape[1]
         G = np.zeros((k, k), dtype=np.float64)
-        for part in self._map_blocks(
-            lambda a, b: Y[a:b].T @ Y[a:b], Y.shape[0], 2048
-        ):
+        for part in self._map_blocks(lambda a, b: Y[a:b].T @ Y[a:b], Y.shape[0], 2048):
             G += part
         return G
 
     def _rotate(self, A, Q, out):
         """``out = A @ Q`` by fixed blocks of rows, in parallel."""
-        self._map_blocks(
-            lambda a, b: np.matmul(A[a:b], Q, out=out[a:b]), A.shape[0], 8192
-        )
+        self._map_blocks(lambda a, b: np.matmul(A[a:b], Q, out=out[a:b]), A.shape[0], 8192)
         return out
 
     def _eigensystem(self, Y, reg, G):
@@ -143,8 +139,14 @@ class _CPUBackend:
         self.rotate_in_place(X, P)
         self.rotate_in_place(Y, P)
         _als_cpu.implicit_cg_eig(
-            R.indptr, R.indices, R.data, np.float32(scale), Y,
-            lam.astype(np.float32), X, cg_steps,
+            R.indptr,
+            R.indices,
+            R.data,
+            np.float32(scale),
+            Y,
+            lam.astype(np.float32),
+            X,
+            cg_steps,
             np.zeros(0, dtype=np.float64) if row_loss is None else row_loss,
         )
         return True, P.astype(np.float64)
@@ -173,8 +175,17 @@ class _CPUBackend:
         failed = np.zeros(X.shape[0], dtype=np.uint8)
         reg_bias = reg if reg_bias is None else reg_bias
         _als_cpu.explicit_cholesky(
-            R.indptr, R.indices, R.data, Y, offsets,
-            float(reg), float(reg_bias), float(exponent), X, bias, failed,
+            R.indptr,
+            R.indices,
+            R.data,
+            Y,
+            offsets,
+            float(reg),
+            float(reg_bias),
+            float(exponent),
+            X,
+            bias,
+            failed,
         )
         return int(failed.sum())
 
@@ -183,8 +194,14 @@ class _CPUBackend:
 
         per_row = np.zeros(X.shape[0], dtype=np.float64)
         _als_cpu.explicit_row_loss(
-            R.indptr, R.indices, R.data, Y, offsets,
-            X, bias, per_row,
+            R.indptr,
+            R.indices,
+            R.data,
+            Y,
+            offsets,
+            X,
+            bias,
+            per_row,
         )
         return float(per_row.sum())
 
@@ -637,7 +654,10 @@ class ALSFactorizer(_BaseFactorizer):
             if self.verbose:
                 logger.info(
                     "%s iteration %d: loss %.6g (%.2fs)",
-                    whom, it, loss, time.perf_counter() - tic,
+                    whom,
+                    it,
+                    loss,
+                    time.perf_counter() - tic,
                 )
             if it > 1 and self.tol > 0 and not last:
                 previous = self.loss_curve_[-2]
@@ -652,6 +672,7 @@ class ALSFactorizer(_BaseFactorizer):
                 f"was still above tol={self.tol} after max_iter={self.max_iter} "
                 "iterations. Increase max_iter or tol.",
                 ConvergenceWarning,
+                stacklevel=2,
             )
         self.user_factors_ = backend.host(U)
         self.item_factors_ = backend.host(V)
@@ -692,8 +713,14 @@ class ALSFactorizer(_BaseFactorizer):
                 bias = np.zeros(R.shape[0], dtype=np.float32)
                 offsets = backend.offsets(self.global_mean_, self.item_bias_)
                 failed = backend.explicit_step(
-                    R, self.item_factors_, offsets, reg, U, bias,
-                    float(self.regularization_exponent), self._bias_regularization(),
+                    R,
+                    self.item_factors_,
+                    offsets,
+                    reg,
+                    U,
+                    bias,
+                    float(self.regularization_exponent),
+                    self._bias_regularization(),
                 )
         if failed:
             raise _ill_posed(type(self).__name__, failed, "rows of X", reg)

@@ -50,14 +50,20 @@ def _prefetch_row(typingctx, arr, i):
     Prefetches have no effect on results. Only the cache lines of the row's
     first 256 bytes (64 float32 factors) are requested.
     """
+
     def codegen(context, builder, sig, args):
         aryty, idxty = sig.args
         ary = context.make_array(aryty)(context, builder, args[0])
         idx = context.cast(builder, args[1], idxty, types.intp)
         zero = context.get_constant(types.intp, 0)
         ptr = cgutils.get_item_pointer2(
-            context, builder, ary.data, cgutils.unpack_tuple(builder, ary.shape),
-            cgutils.unpack_tuple(builder, ary.strides), aryty.layout, [idx, zero],
+            context,
+            builder,
+            ary.data,
+            cgutils.unpack_tuple(builder, ary.shape),
+            cgutils.unpack_tuple(builder, ary.strides),
+            aryty.layout,
+            [idx, zero],
             wraparound=False,
         )
         i8p = ir.IntType(8).as_pointer()
@@ -320,9 +326,7 @@ def implicit_exact_eig(indptr, indices, data, scale, Y, lam, Q, X, failed):
                     for a in range(k):
                         Z[m, a] = sw * y[a]
                     m += 1
-            woodbury = (
-                lam[0] > 0.0 and m < k and m * m * (3 * k + m) < k * k * (3 * m + k)
-            )
+            woodbury = lam[0] > 0.0 and m < k and m * m * (3 * k + m) < k * k * (3 * m + k)
             if woodbury:
                 for a in range(k):
                     b[a] = b[a] * sq[a]
@@ -397,9 +401,7 @@ def implicit_row_loss(indptr, indices, data, scale, Y, X, out):
 
 
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
-def explicit_cholesky(
-    indptr, indices, data, Y, offsets, reg, reg_bias, exponent, X, bias, failed
-):
+def explicit_cholesky(indptr, indices, data, Y, offsets, reg, reg_bias, exponent, X, bias, failed):
     """Biased explicit ALS half-step, solved exactly per row.
 
     Row ``u`` minimises ``sum_i (r_ui - offsets[i] - bias_u - x_u . y_i)^2

@@ -31,9 +31,7 @@ class TorchMatrix:
         self.indices = torch.as_tensor(np.asarray(R.indices, dtype=np.int64), device=device)
         self.data = torch.as_tensor(np.asarray(R.data, dtype=np.float32), device=device)
         counts = torch.diff(self.indptr)
-        self.rows = torch.repeat_interleave(
-            torch.arange(R.shape[0], device=device), counts
-        )
+        self.rows = torch.repeat_interleave(torch.arange(R.shape[0], device=device), counts)
         self.counts = counts
 
     def spmm(self, values, Y):
@@ -175,8 +173,16 @@ def explicit_cholesky(R, Y, offsets, reg, X, bias, exponent=1.0, reg_bias=None):
     ones = torch.ones_like(R.data, dtype=torch.float64)
     targets = R.data.double() - offsets[R.indices].double()
     return _solve_rows(
-        R, Y, None, ones, targets, X, bias=bias, reg_rows=reg,
-        reg_bias=reg if reg_bias is None else reg_bias, exponent=exponent,
+        R,
+        Y,
+        None,
+        ones,
+        targets,
+        X,
+        bias=bias,
+        reg_rows=reg,
+        reg_bias=reg if reg_bias is None else reg_bias,
+        exponent=exponent,
     )
 
 

@@ -125,9 +125,13 @@ class _BaseFactorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseRec
                 if user_bias is not None:
                     S += user_bias[start:stop, None]
                 _als_cpu.topk_rows(
-                    S, seen.indptr[start : stop + 1] - seen.indptr[start],
+                    S,
+                    seen.indptr[start : stop + 1] - seen.indptr[start],
                     seen.indices[seen.indptr[start] : seen.indptr[stop]],
-                    bool(exclude_seen), k, ids[start:stop], scores[start:stop],
+                    bool(exclude_seen),
+                    k,
+                    ids[start:stop],
+                    scores[start:stop],
                 )
         return ids, scores
 

@@ -234,15 +234,35 @@ class SGDFactorizer(_BaseFactorizer):
             if squared:
                 order = rng.permutation(R.nnz)
                 sse = _sgd_cpu.squared_epoch(
-                    rows, R.indices, R.data, order, mean, P, Q, bu, bi,
-                    float(self.learning_rate), reg_u, reg_i, reg_bu, reg_bi,
+                    rows,
+                    R.indices,
+                    R.data,
+                    order,
+                    mean,
+                    P,
+                    Q,
+                    bu,
+                    bi,
+                    float(self.learning_rate),
+                    reg_u,
+                    reg_i,
+                    reg_bu,
+                    reg_bi,
                 )
                 value = float(np.sqrt(sse / R.nnz))
             else:
                 value = _sgd_cpu.bpr_epoch(
-                    R.indptr, R.indices, rows, n_items, P, Q, bi,
-                    float(self.learning_rate), float(self.regularization),
-                    int(self.n_negatives), int(rng.randint(0, 2**31 - 1)),
+                    R.indptr,
+                    R.indices,
+                    rows,
+                    n_items,
+                    P,
+                    Q,
+                    bi,
+                    float(self.learning_rate),
+                    float(self.regularization),
+                    int(self.n_negatives),
+                    int(rng.randint(0, 2**31 - 1)),
                 )
             if not (np.isfinite(P).all() and np.isfinite(Q).all()):
                 raise ValueError(
@@ -253,8 +273,11 @@ class SGDFactorizer(_BaseFactorizer):
             self.loss_curve_.append(value)
             if self.verbose:
                 logger.info(
-                    "%s epoch %d: %s %.6g (%.2fs)", type(self).__name__, epoch + 1,
-                    "rmse" if squared else "sampled AUC", value,
+                    "%s epoch %d: %s %.6g (%.2fs)",
+                    type(self).__name__,
+                    epoch + 1,
+                    "rmse" if squared else "sampled AUC",
+                    value,
                     time.perf_counter() - tic,
                 )
         self.n_iter_ = self.max_iter
@@ -288,23 +311,32 @@ class SGDFactorizer(_BaseFactorizer):
                 bias = np.zeros(R.shape[0], dtype=np.float32)
                 backend = _CPUBackend(None)
                 failed = backend.explicit_step(
-                    R, self.item_factors_,
+                    R,
+                    self.item_factors_,
                     backend.offsets(self.global_mean_, self.item_bias_),
-                    float(self.regularization), U, bias,
-                    float(self.regularization_exponent), self._bias_regularization(),
+                    float(self.regularization),
+                    U,
+                    bias,
+                    float(self.regularization_exponent),
+                    self._bias_regularization(),
                 )
                 if failed:
-                    raise _ill_posed(
-                        type(self).__name__, failed, "rows of X", self.regularization
-                    )
+                    raise _ill_posed(type(self).__name__, failed, "rows of X", self.regularization)
                 return U, bias + np.float32(self.global_mean_)
             from . import _sgd_cpu
 
             _sgd_cpu.bpr_fold_in(
-                R.indptr, R.indices, R.shape[1], self.item_factors_,
-                self.item_bias_, float(self.learning_rate),
-                float(self.regularization), int(self.max_iter),
-                int(self.n_negatives), self.seed_, U,
+                R.indptr,
+                R.indices,
+                R.shape[1],
+                self.item_factors_,
+                self.item_bias_,
+                float(self.learning_rate),
+                float(self.regularization),
+                int(self.max_iter),
+                int(self.n_negatives),
+                self.seed_,
+                U,
             )
         return U, None
 

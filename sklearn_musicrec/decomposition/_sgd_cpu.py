@@ -54,9 +54,7 @@ def _in_row(indices, start, stop, j):
 
 
 @njit(fastmath=True, cache=True, nogil=True)
-def squared_epoch(
-    rows, cols, ratings, order, mean, P, Q, bu, bi, lr, reg_u, reg_i, reg_bu, reg_bi
-):
+def squared_epoch(rows, cols, ratings, order, mean, P, Q, bu, bi, lr, reg_u, reg_i, reg_bu, reg_bi):
     """One epoch of biased-MF SGD (Funk/Koren) in the given sample order.
 
     ``reg_u[u]`` and ``reg_i[i]`` (float32) are the L2 penalties applied to

@@ -33,7 +33,11 @@ _POPULARITY = ["array-like", "sparse matrix"]
 
 
 def _check_n_items(n_items, ids):
-    if isinstance(n_items, (bool, np.bool_)) or not isinstance(n_items, (int, np.integer)) or n_items < 1:
+    if (
+        isinstance(n_items, (bool, np.bool_))
+        or not isinstance(n_items, (int, np.integer))
+        or n_items < 1
+    ):
         raise ValueError(f"n_items must be an int >= 1 (the catalogue size), got {n_items!r}.")
     if ids.size and ids.max() >= n_items:
         raise ValueError(
@@ -55,9 +59,7 @@ def _indicator(ids, n_items):
     indptr = np.zeros(ids.shape[0] + 1, dtype=np.int64)
     np.cumsum(keep.sum(axis=1), out=indptr[1:])
     indices = s[keep]
-    R = sp.csr_array(
-        (np.ones(indices.shape[0]), indices, indptr), shape=(ids.shape[0], n_items)
-    )
+    R = sp.csr_array((np.ones(indices.shape[0]), indices, indptr), shape=(ids.shape[0], n_items))
     R.has_canonical_format = True
     return R
 
@@ -114,7 +116,11 @@ def _mean_over_lists(R, item_values, per_user, metric):
 
 
 @validate_params(
-    {"y_recommended": ["array-like"], "n_items": [Interval(Integral, 1, None, closed="left")], "k": _K},
+    {
+        "y_recommended": ["array-like"],
+        "n_items": [Interval(Integral, 1, None, closed="left")],
+        "k": _K,
+    },
     prefer_skip_nested_validation=True,
 )
 def catalog_coverage(y_recommended, *, n_items, k=None):
@@ -147,7 +153,11 @@ def catalog_coverage(y_recommended, *, n_items, k=None):
 
 
 @validate_params(
-    {"y_recommended": ["array-like"], "n_items": [Interval(Integral, 1, None, closed="left")], "k": _K},
+    {
+        "y_recommended": ["array-like"],
+        "n_items": [Interval(Integral, 1, None, closed="left")],
+        "k": _K,
+    },
     prefer_skip_nested_validation=True,
 )
 def gini_index(y_recommended, *, n_items, k=None):
@@ -238,8 +248,7 @@ def personalization(y_recommended, *, k=None):
     m = int(np.count_nonzero(lengths))
     if m < 2:
         warnings.warn(
-            "personalization is undefined with fewer than two non-empty lists; "
-            "returning 0.0.",
+            "personalization is undefined with fewer than two non-empty lists; returning 0.0.",
             UndefinedMetricWarning,
             stacklevel=3,  # past the validate_params wrapper
         )
@@ -331,7 +340,9 @@ def intra_list_diversity(y_recommended, item_features, *, k=None, per_user=False
     with np.errstate(invalid="ignore", divide="ignore"):
         values = 1.0 - (sq - self_sim) / (n * (n - 1))
     values = np.where(n >= 2, values, np.nan)
-    return _average(values, per_user, what="lists of at least 2 items", metric="intra_list_diversity")
+    return _average(
+        values, per_user, what="lists of at least 2 items", metric="intra_list_diversity"
+    )
 
 
 @validate_params(
@@ -393,7 +404,11 @@ def novelty(y_recommended, item_popularity, *, n_users=None, k=None, per_user=Fa
                 "training interaction matrix as item_popularity."
             )
         n_rows = n_users
-    if isinstance(n_rows, (bool, np.bool_)) or not isinstance(n_rows, (int, np.integer)) or n_rows < 1:
+    if (
+        isinstance(n_rows, (bool, np.bool_))
+        or not isinstance(n_rows, (int, np.integer))
+        or n_rows < 1
+    ):
         raise ValueError(f"n_users must be an int >= 1, got {n_rows!r}.")
     if counts.size and counts.max() > n_rows:
         raise ValueError(
@@ -514,4 +529,3 @@ def long_tail_share(y_recommended, item_popularity, *, head_share=0.8, k=None, p
     pop, _ = _popularity(item_popularity, n_needed, kind="sum")
     tail = (~_head_items(pop, float(head_share))).astype(np.float64)
     return _mean_over_lists(_indicator(ids, pop.shape[0]), tail, per_user, "long_tail_share")
-

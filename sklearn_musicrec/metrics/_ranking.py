@@ -470,7 +470,9 @@ def auc_score(y_true, y_score, *, exclude=None, per_user=False):
     1.0
     """
     if sp.issparse(y_score):
-        raise TypeError("y_score must be a dense (n_users, n_items) score array, got a sparse matrix.")
+        raise TypeError(
+            "y_score must be a dense (n_users, n_items) score array, got a sparse matrix."
+        )
     scores = np.asarray(y_score)
     if scores.ndim != 2 or scores.dtype.kind not in "iuf" or scores.dtype.kind == "b":
         raise ValueError(
@@ -487,9 +489,7 @@ def auc_score(y_true, y_score, *, exclude=None, per_user=False):
             f"y_true refers to item {truth.shape[1] - 1} but y_score has only "
             f"{n_items} columns (items)."
         )
-    truth = sp.csr_array(
-        (truth.data, truth.indices, truth.indptr), shape=(n_users, n_items)
-    )
+    truth = sp.csr_array((truth.data, truth.indices, truth.indptr), shape=(n_users, n_items))
     if exclude is not None:
         excl = sp.csr_array(exclude) if sp.issparse(exclude) else sp.csr_array(np.asarray(exclude))
         if excl.shape != (n_users, n_items):

@@ -71,8 +71,17 @@ _METRICS = {
 
 # Per-user metrics (their values can be averaged with a standard error).
 _PER_USER = {
-    "ndcg", "recall", "precision", "map", "mrr", "hit_rate", "auc",
-    "diversity", "novelty", "popularity", "long_tail",
+    "ndcg",
+    "recall",
+    "precision",
+    "map",
+    "mrr",
+    "hit_rate",
+    "auc",
+    "diversity",
+    "novelty",
+    "popularity",
+    "long_tail",
 }
 
 
@@ -138,8 +147,10 @@ def _transform(pre, history):
         )
     pattern = _canonical(Xt)
     pattern.data[:] = 1
-    same = pattern.nnz == history.nnz and np.array_equal(pattern.indptr, history.indptr) and np.array_equal(
-        pattern.indices, history.indices
+    same = (
+        pattern.nnz == history.nnz
+        and np.array_equal(pattern.indptr, history.indptr)
+        and np.array_equal(pattern.indices, history.indices)
     )
     return Xt, same
 
@@ -316,7 +327,9 @@ class _RecommendationScorer:
         items = None
         if self.n_negatives is not None:
             target = (
-                truth if isinstance(truth, np.ndarray) else _one_target_per_row(truth, _sub_seed(self.seed, 1))
+                truth
+                if isinstance(truth, np.ndarray)
+                else _one_target_per_row(truth, _sub_seed(self.seed, 1))
             )
             relevant = None if isinstance(truth, np.ndarray) else truth
             items = _sampled_candidates(
@@ -504,7 +517,11 @@ def make_recommendation_scorer(
             )
         holdout = float(holdout)
     if n_negatives is not None:
-        if isinstance(n_negatives, (bool, np.bool_)) or not isinstance(n_negatives, numbers.Integral) or n_negatives < 1:
+        if (
+            isinstance(n_negatives, (bool, np.bool_))
+            or not isinstance(n_negatives, numbers.Integral)
+            or n_negatives < 1
+        ):
             raise ValueError(f"n_negatives must be None or an int >= 1, got {n_negatives!r}.")
         if kind not in ("ranking", "scores"):
             raise ValueError(
@@ -529,7 +546,11 @@ def make_recommendation_scorer(
         for need in _METRICS[metric].needs:
             if need not in metric_params:
                 raise ValueError(f"The {metric!r} metric needs {need}=..., e.g. item tag vectors.")
-        if func is novelty and "item_popularity" not in metric_params and "n_users" not in metric_params:
+        if (
+            func is novelty
+            and "item_popularity" not in metric_params
+            and "n_users" not in metric_params
+        ):
             raise ValueError(
                 "The 'novelty' metric needs item_popularity= (the training "
                 "interaction matrix) or n_users= (to normalise the final step's "
@@ -538,10 +559,15 @@ def make_recommendation_scorer(
     from ..model_selection._split import _resolve_seed
 
     seed = _resolve_seed(random_state)
-    parts = [repr(metric if isinstance(metric, str) else getattr(metric, "__name__", metric)), f"k={k}"]
+    parts = [
+        repr(metric if isinstance(metric, str) else getattr(metric, "__name__", metric)),
+        f"k={k}",
+    ]
     if holdout is not None:
         parts.append(f"holdout={holdout}")
-    parts.append(f"random_state={random_state if isinstance(random_state, numbers.Integral) else seed}")
+    parts.append(
+        f"random_state={random_state if isinstance(random_state, numbers.Integral) else seed}"
+    )
     if n_negatives is not None:
         parts.append(f"n_negatives={n_negatives}")
     parts += [f"{key}=..." for key in sorted(metric_params)]

@@ -43,20 +43,14 @@ def _check_recommended(y_recommended, k=None, *, name="y_recommended"):
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
             raise ValueError(
-                f"{name} must hold integer item ids, got non-integral or "
-                "non-finite values."
+                f"{name} must hold integer item ids, got non-integral or non-finite values."
             )
     ids = arr.astype(np.int64, copy=False)
     if ids.size and ids.min() < -1:
-        raise ValueError(
-            f"{name} must hold item ids >= 0, or -1 for padding; got "
-            f"{ids.min()}."
-        )
+        raise ValueError(f"{name} must hold item ids >= 0, or -1 for padding; got {ids.min()}.")
     if k is None:
         if ids.shape[1] == 0:
-            raise ValueError(
-                f"{name} has no columns and k is None: pass k, the list length."
-            )
+            raise ValueError(f"{name} has no columns and k is None: pass k, the list length.")
         k = ids.shape[1]
     else:
         k = check_k(k)
@@ -86,9 +80,7 @@ def _check_truth(y_true, n_users, *, name="y_true", allow_1d=True):
     if sp.issparse(y_true):
         if y_true.format == "csr" and y_true.ndim == 2:
             # share the caller's arrays; copied below only if they need changes
-            truth = sp.csr_array(
-                (y_true.data, y_true.indices, y_true.indptr), shape=y_true.shape
-            )
+            truth = sp.csr_array((y_true.data, y_true.indices, y_true.indptr), shape=y_true.shape)
             if truth.data.dtype != np.float64:
                 truth.data = truth.data.astype(np.float64)
         else:
@@ -200,10 +192,7 @@ def _average(values, per_user, *, what="relevant items", metric="metric"):
     n_undefined = int(undefined.sum())
     if n_undefined:
         if n_undefined == values.shape[0]:
-            msg = (
-                f"{metric} is undefined for every user (none has {what}); "
-                "returning 0.0."
-            )
+            msg = f"{metric} is undefined for every user (none has {what}); returning 0.0."
         else:
             msg = (
                 f"{metric}: {n_undefined} of {values.shape[0]} users have no "

@@ -148,7 +148,9 @@ def evaluate(
     known = (set(_METRICS) - {"neg_rmse", "neg_mae"}) | _RATING
     for m in names:
         if isinstance(m, str) and m not in known:
-            raise ValueError(f"Unknown metric {m!r}; expected one of {sorted(known)} or a callable.")
+            raise ValueError(
+                f"Unknown metric {m!r}; expected one of {sorted(known)} or a callable."
+            )
         if not isinstance(m, str) and not callable(m):
             raise TypeError(f"metrics must hold names or callables, got {m!r}.")
     if "diversity" in names and item_features is None:
@@ -219,11 +221,19 @@ def evaluate(
                         params["item_popularity"] = popularity
                     if m not in _PER_USER:
                         results[key] = float(
-                            _lists_metric(m, spec.func, ids, X_train.shape[1], final, dict(params, k=kk))
+                            _lists_metric(
+                                m, spec.func, ids, X_train.shape[1], final, dict(params, k=kk)
+                            )
                         )
                         continue
                     values = _lists_metric(
-                        m, spec.func, ids, X_train.shape[1], final, dict(params, k=kk), per_user=True
+                        m,
+                        spec.func,
+                        ids,
+                        X_train.shape[1],
+                        final,
+                        dict(params, k=kk),
+                        per_user=True,
                     )
                 results[key], results[f"{key}_sem"] = _summary(np.asarray(values, dtype=np.float64))
                 if per_user:
@@ -231,4 +241,3 @@ def evaluate(
     if return_estimator:
         results["estimator"] = est
     return results
-

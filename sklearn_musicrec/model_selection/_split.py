@@ -70,8 +70,7 @@ def _as_interactions(X, name="X"):
     Xc.eliminate_zeros()
     if Xc.data.size and Xc.data.min() < 0:
         raise ValueError(
-            f"{name} must be a non-negative interaction matrix, got a minimum "
-            f"of {Xc.data.min()!r}."
+            f"{name} must be a non-negative interaction matrix, got a minimum of {Xc.data.min()!r}."
         )
     return Xc
 
@@ -113,9 +112,7 @@ def _n_test_per_row(n_per_row, test_size, *, name="test_size"):
         n_test = np.full_like(n_per_row, int(test_size))
     else:
         if not 0.0 < test_size < 1.0:
-            raise ValueError(
-                f"{name}, given as a float, must be in (0, 1), got {test_size!r}."
-            )
+            raise ValueError(f"{name}, given as a float, must be in (0, 1), got {test_size!r}.")
         n_test = np.ceil(np.round(n_per_row * float(test_size), 9)).astype(np.int64)
         n_test = np.maximum(n_test, 1)
     n_test = np.minimum(n_test, n_per_row - 1)
@@ -130,9 +127,7 @@ def _split_by_mask(Xc, test_mask):
     def build(mask):
         indptr = np.zeros(Xc.shape[0] + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows[mask], minlength=Xc.shape[0]), out=indptr[1:])
-        return sp.csr_matrix(
-            (Xc.data[mask], Xc.indices[mask], indptr), shape=Xc.shape
-        )
+        return sp.csr_matrix((Xc.data[mask], Xc.indices[mask], indptr), shape=Xc.shape)
 
     return build(~test_mask), build(test_mask)
 
@@ -267,13 +262,10 @@ def leave_k_out_split(X, k=1, *, random_state=None, return_ids=False):
     3
     """
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(
-            f"k must be an int >= 1 (interactions held out per user), got {k!r}."
-        )
+        raise ValueError(f"k must be an int >= 1 (interactions held out per user), got {k!r}.")
     if return_ids and k != 1:
         raise ValueError(
-            f"return_ids=True returns one held-out item per user, so it needs "
-            f"k=1; got k={k}."
+            f"return_ids=True returns one held-out item per user, so it needs k=1; got k={k}."
         )
     Xc = _as_interactions(X)
     n_per_row = np.diff(Xc.indptr).astype(np.int64)
@@ -342,16 +334,12 @@ def temporal_split(X, timestamps, *, test_size=0.2):
                 f"{arr.dtype}."
             )
         if arr.shape != Xc.shape:
-            raise ValueError(
-                f"timestamps must have X's shape {Xc.shape}, got {arr.shape}."
-            )
+            raise ValueError(f"timestamps must have X's shape {Xc.shape}, got {arr.shape}.")
         # Dense timestamps hold a time for every entry, zeros included.
         times = arr[_row_ids(Xc.indptr), Xc.indices]
         T = sp.csr_matrix((times, Xc.indices.copy(), Xc.indptr.copy()), shape=Xc.shape)
     if T.shape != Xc.shape:
-        raise ValueError(
-            f"timestamps must have X's shape {Xc.shape}, got {T.shape}."
-        )
+        raise ValueError(f"timestamps must have X's shape {Xc.shape}, got {T.shape}.")
     T.sum_duplicates()
     if T.data.size and not np.all(np.isfinite(T.data)):
         raise ValueError("timestamps contains NaN or infinity.")
@@ -362,7 +350,9 @@ def temporal_split(X, timestamps, *, test_size=0.2):
     pos = np.searchsorted(t_keys, x_keys)
     pos_c = np.minimum(pos, max(t_keys.shape[0] - 1, 0))
     if x_keys.size and (t_keys.size == 0 or np.any(t_keys[pos_c] != x_keys)):
-        missing = x_keys.size if t_keys.size == 0 else int(np.count_nonzero(t_keys[pos_c] != x_keys))
+        missing = (
+            x_keys.size if t_keys.size == 0 else int(np.count_nonzero(t_keys[pos_c] != x_keys))
+        )
         raise ValueError(
             f"timestamps must store a time for every interaction of X; "
             f"{missing} interactions of X have no stored timestamp."
@@ -427,9 +417,7 @@ def cold_item_split(X, test_size=0.2, *, random_state=None):
     active = np.flatnonzero(Xc.getnnz(axis=0))
     n_active = active.shape[0]
     if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, numbers.Real):
-        raise TypeError(
-            f"test_size must be a float in (0, 1) or an int >= 1, got {test_size!r}."
-        )
+        raise TypeError(f"test_size must be a float in (0, 1) or an int >= 1, got {test_size!r}.")
     if isinstance(test_size, numbers.Integral):
         if not 1 <= test_size < n_active:
             raise ValueError(

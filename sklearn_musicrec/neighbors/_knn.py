@@ -1,13 +1,12 @@
 """User-based and item-based k-nearest-neighbour recommenders."""
 
-
 import numpy as np
 import scipy.sparse as sp
-
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import BaseRecommender
+from ..utils._parallel import map_in_threads, resolve_n_jobs
 from ..utils._sklearn_compat import (
     Integral,
     Interval,
@@ -16,7 +15,6 @@ from ..utils._sklearn_compat import (
     _fit_context,
     get_chunk_n_rows,
 )
-from ..utils._parallel import map_in_threads, resolve_n_jobs
 from ..utils._sparse import clean_csr_copy
 from ..utils.validation import check_k
 from ._similarity import (
@@ -43,9 +41,7 @@ def _as_float32_csr(X):
 
 def _indicator(X):
     """Binary matrix with the sparsity pattern of CSR ``X``."""
-    return sp.csr_matrix(
-        (np.ones(X.nnz, dtype=_DTYPE), X.indices, X.indptr), shape=X.shape
-    )
+    return sp.csr_matrix((np.ones(X.nnz, dtype=_DTYPE), X.indices, X.indptr), shape=X.shape)
 
 
 def _centered(X, means_of_entry):
@@ -100,8 +96,18 @@ def _topk_compiled(kernels, left, W, seen, k, n_jobs):
     w_indptr, w_indices, w_data = as_int64_csr_arrays(sp.csr_matrix(W))
     with numba_threads(n_jobs):
         kernels.sparse_scores_topk(
-            l_indptr, l_indices, l_data, w_indptr, w_indices, w_data,
-            s_indptr, s_indices, n_items, k, ids, scores,
+            l_indptr,
+            l_indices,
+            l_data,
+            w_indptr,
+            w_indices,
+            w_data,
+            s_indptr,
+            s_indices,
+            n_items,
+            k,
+            ids,
+            scores,
         )
     return ids, scores
 
@@ -197,9 +203,7 @@ class _BaseKNN(BaseRecommender):
         results = map_in_threads(work, batches, n_jobs)
         ids = np.concatenate([r[0] for r in results]) if results else np.zeros((0, k), np.int64)
         scores = (
-            np.concatenate([r[1] for r in results])
-            if results
-            else np.zeros((0, k), dtype=_DTYPE)
+            np.concatenate([r[1] for r in results]) if results else np.zeros((0, k), dtype=_DTYPE)
         )
         return ids, scores
 
@@ -636,9 +640,7 @@ class ItemKNNRecommender(_BaseKNN):
                 f"array of shape {ids.shape}."
             )
         if ids.size and (ids.dtype.kind not in "iu" or isinstance(item_ids, bool)):
-            raise TypeError(
-                f"item_ids must hold integer item ids, got dtype {ids.dtype}."
-            )
+            raise TypeError(f"item_ids must hold integer item ids, got dtype {ids.dtype}.")
         n_items = self.n_features_in_
         if ids.size and (ids.min() < 0 or ids.max() >= n_items):
             raise ValueError(

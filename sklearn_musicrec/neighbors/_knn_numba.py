@@ -98,9 +98,23 @@ def _gather_row(indptr, indices, data, row, b_indptr, b_indices, b_data, acc, fl
 
 @njit(parallel=True, nogil=True, cache=True)
 def item_similarity_topk(
-    a_indptr, a_indices, a_data, b_indptr, b_indices, b_data,
-    a_stats, b_stats, code, alpha, shrinkage, min_similarity, k, self_offset,
-    out_idx, out_val, out_count,
+    a_indptr,
+    a_indices,
+    a_data,
+    b_indptr,
+    b_indices,
+    b_data,
+    a_stats,
+    b_stats,
+    code,
+    alpha,
+    shrinkage,
+    min_similarity,
+    k,
+    self_offset,
+    out_idx,
+    out_val,
+    out_count,
 ):
     """Top-``k`` similarities of the rows of A with the columns of BT (CSR both).
 
@@ -156,8 +170,18 @@ def item_similarity_topk(
 
 @njit(parallel=True, nogil=True, cache=True)
 def sparse_scores_topk(
-    l_indptr, l_indices, l_data, w_indptr, w_indices, w_data,
-    s_indptr, s_indices, n_items, k, out_ids, out_scores,
+    l_indptr,
+    l_indices,
+    l_data,
+    w_indptr,
+    w_indices,
+    w_data,
+    s_indptr,
+    s_indices,
+    n_items,
+    k,
+    out_ids,
+    out_scores,
 ):
     """Top-``k`` of every row of ``left @ W`` (CSR both), seen items skipped.
 

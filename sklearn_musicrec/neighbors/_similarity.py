@@ -89,8 +89,6 @@ def block_rows(n_cols, block_entries=_BLOCK_ENTRIES):
     return max(1, block_entries // max(1, n_cols))
 
 
-
-
 def prepare_vectors(V, similarity, dtype=np.float32):
     """Vectors and per-vector statistics used by :func:`similarity_topk`.
 
@@ -474,8 +472,18 @@ def similarity_topk(
     kernels = numba_kernels()
     if kernels is not None:
         return _similarity_topk_compiled(
-            kernels, A, a_stats, BT, b_stats, similarity, n_neighbors, shrinkage,
-            alpha, min_similarity, self_offset, n_jobs,
+            kernels,
+            A,
+            a_stats,
+            BT,
+            b_stats,
+            similarity,
+            n_neighbors,
+            shrinkage,
+            alpha,
+            min_similarity,
+            self_offset,
+            n_jobs,
         )
     dense, head = plan_products(A, BT) if plan is None else plan
     prescaled = _separable(similarity, shrinkage)
@@ -541,8 +549,18 @@ def similarity_topk(
 
 
 def _similarity_topk_compiled(
-    kernels, A, a_stats, BT, b_stats, similarity, n_neighbors, shrinkage, alpha,
-    min_similarity, self_offset, n_jobs,
+    kernels,
+    A,
+    a_stats,
+    BT,
+    b_stats,
+    similarity,
+    n_neighbors,
+    shrinkage,
+    alpha,
+    min_similarity,
+    self_offset,
+    n_jobs,
 ):
     """:func:`similarity_topk` with the fused numba kernel (same rule)."""
     n_queries, n_refs = A.shape[0], BT.shape[1]
@@ -553,9 +571,19 @@ def _similarity_topk_compiled(
     offset = self_offset if self_offset is not None else -(2**62)
     with numba_threads(n_jobs):
         kernels.item_similarity_topk(
-            *as_int64_csr_arrays(A), *as_int64_csr_arrays(BT), a_stats, b_stats,
-            kernels.SIMILARITY_CODES[similarity], float(alpha), float(shrinkage),
-            float(min_similarity), k, offset, out_idx, out_val, out_count,
+            *as_int64_csr_arrays(A),
+            *as_int64_csr_arrays(BT),
+            a_stats,
+            b_stats,
+            kernels.SIMILARITY_CODES[similarity],
+            float(alpha),
+            float(shrinkage),
+            float(min_similarity),
+            k,
+            offset,
+            out_idx,
+            out_val,
+            out_count,
         )
     kept = np.arange(k)[None, :] < out_count[:, None]
     indptr = np.zeros(n_queries + 1, dtype=np.int64)

@@ -286,8 +286,7 @@ class InteractionEncoder:
                 values = X.iloc[:, col]
             else:
                 raise ValueError(
-                    f"{name}={col!r} is not a column of the DataFrame (columns: "
-                    f"{list(X.columns)})."
+                    f"{name}={col!r} is not a column of the DataFrame (columns: {list(X.columns)})."
                 )
             return np.asarray(values.to_numpy())
         if isinstance(X, Mapping):
@@ -358,9 +357,10 @@ class InteractionEncoder:
                     ) from exc
                 if not np.isfinite(timestamps).all():
                     raise ValueError("The timestamp column contains NaN or infinite values.")
-                if np.array_equal(timestamps, np.round(timestamps)) and np.abs(timestamps).max(
-                    initial=0
-                ) < 2**53:
+                if (
+                    np.array_equal(timestamps, np.round(timestamps))
+                    and np.abs(timestamps).max(initial=0) < 2**53
+                ):
                     timestamps = timestamps.astype(np.int64)
             if timestamps.shape[0] != n:
                 raise ValueError("The timestamp column differs in length from the id columns.")

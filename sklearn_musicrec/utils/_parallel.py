@@ -19,6 +19,7 @@ def resolve_n_jobs(n_jobs):
     """
     return max(1, int(effective_n_jobs(n_jobs)))
 
+
 # One pool per size, kept for the life of the process: starting threads costs
 # a millisecond or more per call on a busy machine, and the ALS fit alone maps
 # about a hundred blocked products. A fork leaves the child without the

@@ -85,7 +85,9 @@ def topk_per_row(scores, k):
     sel = np.take_along_axis(sel, order, axis=1).astype(np.int64, copy=False)
     vals = np.take_along_axis(vals, order, axis=1)
     ids = np.full((n_rows, k), -1, dtype=np.int64)
-    out = np.full((n_rows, k), -np.inf, dtype=scores.dtype if scores.dtype.kind == "f" else np.float64)
+    out = np.full(
+        (n_rows, k), -np.inf, dtype=scores.dtype if scores.dtype.kind == "f" else np.float64
+    )
     ids[:, :kk] = sel
     out[:, :kk] = vals
     invalid = np.isneginf(out)  # -inf marks items that are not recommendable

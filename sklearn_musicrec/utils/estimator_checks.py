@@ -1,4 +1,4 @@
-"""Behavioural checks every recommender must pass (DESIGN.md section 6).
+"""Behavioural checks every recommender must pass (docs/design.md section 6).
 
 scikit-learn's ``check_estimator`` tests the estimator API; these checks test
 the recommender contract on top of it: shapes and padding, ``exclude_seen``,
@@ -37,7 +37,10 @@ def _fitted(estimator, X):
 
 def _seen_sets(X):
     X = sp.csr_matrix(X)
-    return [set(X.indices[X.indptr[i] : X.indptr[i + 1]][X.data[X.indptr[i] : X.indptr[i + 1]] != 0]) for i in range(X.shape[0])]
+    return [
+        set(X.indices[X.indptr[i] : X.indptr[i + 1]][X.data[X.indptr[i] : X.indptr[i + 1]] != 0])
+        for i in range(X.shape[0])
+    ]
 
 
 def _assert_well_formed(ids, scores, n_users, k, n_items):
@@ -91,9 +94,10 @@ def check_recommend_exclude_seen(name, estimator):
                 assert not (set(valid.tolist()) & seen[i]), f"row {i}: seen item recommended"
             np.testing.assert_allclose(scores[i, : valid.size], D[i, valid], rtol=1e-5, atol=1e-6)
     ids_all, _ = model.recommend(X, k=10, exclude_seen=False)
-    assert any(set(ids_all[i].tolist()) & seen[i] for i in range(X.shape[0])) or not np.isfinite(D).any(), (
-        "exclude_seen=False never recommends a seen item; are seen items masked inside the model?"
-    )
+    assert (
+        any(set(ids_all[i].tolist()) & seen[i] for i in range(X.shape[0]))
+        or not np.isfinite(D).any()
+    ), "exclude_seen=False never recommends a seen item; are seen items masked inside the model?"
 
 
 def check_recommend_items(name, estimator):
@@ -183,7 +187,14 @@ def check_dtypes_and_formats(name, estimator):
     X = sp.csr_matrix(_data())
     model = _fitted(estimator, X)
     D = model.decision_function(X)
-    for Xt in (X.astype(np.float32), X.astype(np.int64), X.toarray(), X.tocsc(), X.tocoo(), sp.csr_array(X)):
+    for Xt in (
+        X.astype(np.float32),
+        X.astype(np.int64),
+        X.toarray(),
+        X.tocsc(),
+        X.tocoo(),
+        sp.csr_array(X),
+    ):
         np.testing.assert_allclose(model.decision_function(Xt), D, rtol=1e-3, atol=1e-4)
         ids, scores = model.recommend(Xt, k=4)
         _assert_well_formed(ids, scores, X.shape[0], 4, X.shape[1])
@@ -238,7 +249,9 @@ def check_bad_input(name, estimator):
             for word in words:
                 assert word in msg, f"error message {msg!r} lacks {word!r}"
         else:
-            raise AssertionError(f"{func.__name__}{args} {kwargs} did not raise {exc_type.__name__}")
+            raise AssertionError(
+                f"{func.__name__}{args} {kwargs} did not raise {exc_type.__name__}"
+            )
 
     expect(ValueError, ["users", "items", str(n_items)], model.recommend, X[:, :-1])
     expect(ValueError, ["users", "items", str(n_items)], model.recommend, X.T)
@@ -292,7 +305,8 @@ def check_quality_floor(name, estimator):
     random_ndcg = _quality(RandomRecommender(random_state=0))
     ndcg = _quality(estimator)
     assert ndcg >= 3 * random_ndcg, (
-        f"{name}: NDCG@10 {ndcg:.4f} on planted data is not 3x RandomRecommender's {random_ndcg:.4f}"
+        f"{name}: NDCG@10 {ndcg:.4f} on planted data is not 3x "
+        f"RandomRecommender's {random_ndcg:.4f}"
     )
 
 

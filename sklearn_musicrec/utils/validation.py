@@ -53,8 +53,7 @@ def check_k(k, *, name="k"):
         )
     if k < 1:
         raise ValueError(
-            f"{name} must be an integer >= 1 (the length of each recommendation "
-            f"list), got {k}."
+            f"{name} must be an integer >= 1 (the length of each recommendation list), got {k}."
         )
     return int(k)
 
@@ -189,8 +188,7 @@ def check_candidate_items(items, n_users, n_items):
         return "ids", np.flatnonzero(arr).astype(np.int64)
     if arr.size and arr.dtype.kind not in "iu":
         raise TypeError(
-            "items must hold integer item ids (column indices of X), got dtype "
-            f"{arr.dtype}."
+            f"items must hold integer item ids (column indices of X), got dtype {arr.dtype}."
         )
     ids = arr.astype(np.int64, copy=False)
     if ids.size and (ids.min() < 0 or ids.max() >= n_items):

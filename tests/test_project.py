@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _readme_commands():
@@ -34,9 +34,11 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_import_does_not_import_torch():
-    code = "import sys, sklearn_musicrec, sklearn_musicrec.utils; " \
-           "sklearn_musicrec.utils.all_estimators(); " \
-           "print('torch' in sys.modules)"
+    code = (
+        "import sys, sklearn_musicrec, sklearn_musicrec.utils; "
+        "sklearn_musicrec.utils.all_estimators(); "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", "importing sklearn_musicrec imported torch"
 
@@ -44,8 +46,22 @@ def test_import_does_not_import_torch():
 def test_demo_runs_and_prints_a_table(capsys):
     from sklearn_musicrec.__main__ import main
 
-    assert main(["--n-users", "200", "--n-items", "100", "-k", "5",
-                 "--models", "PopularityRecommender", "RandomRecommender"]) == 0
+    assert (
+        main(
+            [
+                "--n-users",
+                "200",
+                "--n-items",
+                "100",
+                "-k",
+                "5",
+                "--models",
+                "PopularityRecommender",
+                "RandomRecommender",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "PopularityRecommender" in out and "NDCG@5" in out
 

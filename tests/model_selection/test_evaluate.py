@@ -2,6 +2,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Binarizer
 from sklearn.utils.validation import check_is_fitted
@@ -43,7 +44,7 @@ def test_evaluate_matches_the_metrics(data):
         item_features=b.item_tags,
         return_estimator=True,
     )
-    with pytest.raises(Exception):
+    with pytest.raises(NotFittedError):
         check_is_fitted(est)  # the estimator passed in is not fitted: a clone is
     fitted = res["estimator"]
     users = np.flatnonzero(X_test.getnnz(axis=1))
@@ -56,9 +57,7 @@ def test_evaluate_matches_the_metrics(data):
         assert res[f"recall@{kk}"] == pytest.approx(recall_at_k(truth, ids, k=kk))
         assert res[f"coverage@{kk}"] == pytest.approx(catalog_coverage(ids, n_items=60, k=kk))
         assert res[f"novelty@{kk}"] == pytest.approx(novelty(ids, X_train, k=kk))
-        assert res[f"diversity@{kk}"] == pytest.approx(
-            intra_list_diversity(ids, b.item_tags, k=kk)
-        )
+        assert res[f"diversity@{kk}"] == pytest.approx(intra_list_diversity(ids, b.item_tags, k=kk))
         values = res[f"ndcg@{kk}_per_user"]
         assert values.shape == (users.size,)
         assert res[f"ndcg@{kk}_sem"] == pytest.approx(values.std(ddof=1) / np.sqrt(users.size))
@@ -87,7 +86,9 @@ def test_evaluate_pipeline_and_callable_metric(data):
 def test_evaluate_orders_models(data):
     _, X_train, X_test = data
     pop = evaluate(PopularityRecommender(), X_train, X_test, metrics=["ndcg", "coverage"], k=20)
-    rnd = evaluate(RandomRecommender(random_state=0), X_train, X_test, metrics=["ndcg", "coverage"], k=20)
+    rnd = evaluate(
+        RandomRecommender(random_state=0), X_train, X_test, metrics=["ndcg", "coverage"], k=20
+    )
     assert pop["ndcg@20"] > rnd["ndcg@20"] + 2 * (pop["ndcg@20_sem"] + rnd["ndcg@20_sem"])
     assert rnd["coverage@20"] > pop["coverage@20"]
 

@@ -39,7 +39,9 @@ def test_grid_search_picks_popularity_over_random(X, scorer):
     search = GridSearchCV(pipe, grid, cv=KFold(3), scoring=scorer).fit(X)
     assert isinstance(search.best_params_["rec"], PopularityRecommender)
     scores = search.cv_results_["mean_test_score"]
-    is_random = np.array([isinstance(p["rec"], RandomRecommender) for p in search.cv_results_["params"]])
+    is_random = np.array(
+        [isinstance(p["rec"], RandomRecommender) for p in search.cv_results_["params"]]
+    )
     assert scores[~is_random].min() > 2 * scores[is_random].max()
     # every candidate saw the same hidden items: popularity by listeners
     # ignores the values, so it scores identically with and without Binarizer
@@ -96,5 +98,5 @@ def test_grid_search_on_lastfm_2k(scorer):
     best = search.best_params_
     assert isinstance(best["rec"], ItemKNNRecommender)
     assert isinstance(best["weight"], BM25Weighting)
-    # ../shared/FACTS.md: BM25 item-kNN NDCG@20 ~0.21, popularity ~0.10
+    # docs/facts.md: BM25 item-kNN NDCG@20 ~0.21, popularity ~0.10
     assert search.best_score_ > 0.15

@@ -32,8 +32,14 @@ def test_transposed_matrix_error_names_users_items_and_n_items(X, model):
 
 @pytest.mark.parametrize(
     "k, error, fragment",
-    [(0, ValueError, "got 0"), (-3, ValueError, "got -3"), (2.0, TypeError, "float"),
-     ("5", TypeError, "str"), (True, TypeError, "bool"), (None, TypeError, "NoneType")],
+    [
+        (0, ValueError, "got 0"),
+        (-3, ValueError, "got -3"),
+        (2.0, TypeError, "float"),
+        ("5", TypeError, "str"),
+        (True, TypeError, "bool"),
+        (None, TypeError, "NoneType"),
+    ],
 )
 def test_bad_k(X, model, k, error, fragment):
     with pytest.raises(error, match="k must be an integer >= 1") as exc:
@@ -81,7 +87,9 @@ def test_item_counts_counts_users_not_plays():
     X_explicit_zero = sp.csr_matrix((np.array([0.0]), (np.array([0]), np.array([1]))), shape=(3, 3))
     model = PopularityRecommender().fit(X + X_explicit_zero)
     np.testing.assert_array_equal(model.item_counts_, [2, 0, 2])
-    np.testing.assert_array_equal(PopularityRecommender(criterion="plays").fit(X).item_popularity_, [8, 0, 8])
+    np.testing.assert_array_equal(
+        PopularityRecommender(criterion="plays").fit(X).item_popularity_, [8, 0, 8]
+    )
 
 
 def test_explicit_zeros_are_not_seen():

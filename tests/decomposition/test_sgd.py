@@ -12,8 +12,12 @@ from sklearn_musicrec.model_selection import holdout_split
 def test_squared_loss_rmse_on_planted_ratings(ratings):
     X_train, X_test = ratings
     model = SGDFactorizer(
-        loss="squared", n_components=3, learning_rate=0.02, regularization=0.05,
-        max_iter=40, random_state=0,
+        loss="squared",
+        n_components=3,
+        learning_rate=0.02,
+        regularization=0.05,
+        max_iter=40,
+        random_state=0,
     ).fit(X_train)
     err = rmse(X_test, model.decision_function(X_train))
     mean_only = rmse(X_test, np.full(X_test.shape, X_train.data.mean()))

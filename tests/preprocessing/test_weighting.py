@@ -64,9 +64,7 @@ def test_log_scaling_matches_formula(plays, a, eps):
     np.testing.assert_allclose(out, np.where(D > 0, 1 + a * np.log1p(D / eps), 0.0), rtol=1e-12)
 
 
-@pytest.mark.parametrize(
-    "Weighting", [BM25Weighting, TfidfWeighting, LogScaling]
-)
+@pytest.mark.parametrize("Weighting", [BM25Weighting, TfidfWeighting, LogScaling])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_pattern_dtype_format_and_input_kept(plays, Weighting, dtype):
     X = plays.astype(dtype)

@@ -242,8 +242,9 @@ def test_property_matches_a_dictionary_reference(records, duplicates):
     values = np.array([r[2] for r in records], dtype=float)
     times = np.array([r[3] for r in records])
     log = {"u": users, "i": items, "v": values, "t": times}
-    enc = InteractionEncoder(user_col="u", item_col="i", value_col="v", timestamp_col="t",
-                             duplicates=duplicates)
+    enc = InteractionEncoder(
+        user_col="u", item_col="i", value_col="v", timestamp_col="t", duplicates=duplicates
+    )
     X, T = enc.fit_transform(log, return_timestamps=True)
     expected = {}
     for pos, (u, i, v, t) in enumerate(records):

@@ -11,7 +11,9 @@ def test_shapes_and_types():
     b = make_interactions(n_users=200, n_items=120, n_genres=5, n_moods=3, random_state=0)
     assert sp.issparse(b.data) and b.data.format == "csr" and b.data.shape == (200, 120)
     assert b.item_tags.shape == (120, 8)
-    assert list(b.tag_names[:5]) == list(b.genre_names) and list(b.tag_names[5:]) == list(b.mood_names)
+    assert list(b.tag_names[:5]) == list(b.genre_names) and list(b.tag_names[5:]) == list(
+        b.mood_names
+    )
     assert b.user_tastes.shape == (200, 5) and b.user_moods.shape == (200, 3)
     np.testing.assert_allclose(b.user_tastes.sum(axis=1), 1.0)
     np.testing.assert_allclose(b.item_popularity.sum(), 1.0)

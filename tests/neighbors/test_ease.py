@@ -5,8 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from sklearn_musicrec.datasets import make_interactions
-from sklearn_musicrec.neighbors import EASERecommender
-from sklearn_musicrec.neighbors import _ease
+from sklearn_musicrec.neighbors import EASERecommender, _ease
 
 
 def _reference_B(X, lam):
@@ -95,5 +94,7 @@ def test_items_without_interactions_are_left_out_exactly(binary):
     X[:, [3, 50]] = 0
     X = X.tocsr()
     model = EASERecommender(regularization=4.0).fit(X)
-    np.testing.assert_allclose(model.coef_, _reference_B(X, 4.0), atol=1e-6 * np.abs(model.coef_).max())
+    np.testing.assert_allclose(
+        model.coef_, _reference_B(X, 4.0), atol=1e-6 * np.abs(model.coef_).max()
+    )
     assert np.all(model.coef_[[3, 50]] == 0) and np.all(model.coef_[:, [3, 50]] == 0)

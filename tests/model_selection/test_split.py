@@ -197,7 +197,9 @@ def test_cold_item_split(X):
 )
 def test_holdout_split_properties(seed, n_users, n_items, density, test_size):
     rng = np.random.RandomState(seed)
-    X = sp.csr_matrix((rng.rand(n_users, n_items) < density) * rng.randint(1, 9, (n_users, n_items)))
+    X = sp.csr_matrix(
+        (rng.rand(n_users, n_items) < density) * rng.randint(1, 9, (n_users, n_items))
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         X_train, X_test = holdout_split(X, test_size, random_state=seed)

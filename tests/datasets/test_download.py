@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 
 from sklearn_musicrec.datasets import (
+    _base,
+    _lastfm,
+    _movielens,
     clear_data_home,
     fetch_lastfm_2k,
     fetch_movielens,
     get_data_home,
 )
-from sklearn_musicrec.datasets import _base, _lastfm, _movielens
 from sklearn_musicrec.datasets._base import RemoteArchive
 
 # --------------------------------------------------------------------------
@@ -28,7 +30,9 @@ from sklearn_musicrec.datasets._base import RemoteArchive
 # --------------------------------------------------------------------------
 
 LASTFM_FILES = {
-    "artists.dat": "id\tname\turl\tpictureURL\n1\tMALICE MIZER\tu\tp\n2\tBeyoncé\tu\tp\n5\tMuse\tu\tp\n",
+    "artists.dat": (
+        "id\tname\turl\tpictureURL\n1\tMALICE MIZER\tu\tp\n2\tBeyoncé\tu\tp\n5\tMuse\tu\tp\n"
+    ),
     "tags.dat": "tagID\ttagValue\n1\tmetal\n2\ttropicália\n3\tunused\n",
     "user_artists.dat": "userID\tartistID\tweight\n2\t1\t10\n2\t5\t3\n7\t2\t40\n",
     "user_taggedartists.dat": (
@@ -40,12 +44,18 @@ LASTFM_FILES = {
 
 ML1M_FILES = {
     "ratings.dat": "1::10::5::978300760\n1::20::3::978302109\n2::20::4::978301968\n",
-    "movies.dat": "10::Misérables, Les (1995)::Drama|Musical\n20::Toy Story (1995)::Animation|Children's\n30::Nothing::Drama\n",
+    "movies.dat": (
+        "10::Misérables, Les (1995)::Drama|Musical\n"
+        "20::Toy Story (1995)::Animation|Children's\n30::Nothing::Drama\n"
+    ),
     "users.dat": "1::F::1::10::48067\n2::M::56::16::70072\n",
 }
 
 ML20M_FILES = {
-    "ratings.csv": "userId,movieId,rating,timestamp\n1,2,3.5,1112486027\n1,29,4.0,1112484676\n3,2,0.5,1112484819\n",
+    "ratings.csv": (
+        "userId,movieId,rating,timestamp\n"
+        "1,2,3.5,1112486027\n1,29,4.0,1112484676\n3,2,0.5,1112484819\n"
+    ),
     "movies.csv": (
         "movieId,title,genres\n2,Jumanji (1995),Adventure|Children|Fantasy\n"
         '29,"City of Lost Children, The (Cité des enfants perdus, La) (1995)",Adventure|Drama\n'

@@ -109,7 +109,11 @@ def test_ml_latest_small(ml_small):
     assert b.titles[m] == "City of Lost Children, The (Cité des enfants perdus, La) (1995)"
     toy = np.searchsorted(b.movie_ids, 1)
     assert b.genre_names[b.genres[toy].indices].tolist() == [
-        "Adventure", "Animation", "Children", "Comedy", "Fantasy"
+        "Adventure",
+        "Animation",
+        "Children",
+        "Comedy",
+        "Fantasy",
     ]
     assert "(no genres listed)" not in set(b.genre_names) and b.genre_names.size == 19
     u = np.searchsorted(b.user_ids, 1)

@@ -9,7 +9,7 @@ from sklearn.preprocessing import Binarizer
 
 from sklearn_musicrec.datasets import make_interactions
 from sklearn_musicrec.neighbors import ItemKNNRecommender, UserKNNRecommender
-from sklearn_musicrec.neighbors.tests.test_similarity import (
+from tests.neighbors.test_similarity import (
     _reference_similarity,
     _reference_topk,
 )
@@ -212,14 +212,15 @@ def test_weighting_pipeline_and_binarizer(plays):
     assert sp.issparse(Xt)
     binary = (plays > 0).astype(float)
     direct = ItemKNNRecommender(n_neighbors=10).fit(binary)
-    np.testing.assert_array_equal(
-        pipe[-1].recommend(Xt, k=5)[0], direct.recommend(binary, k=5)[0]
-    )
+    np.testing.assert_array_equal(pipe[-1].recommend(Xt, k=5)[0], direct.recommend(binary, k=5)[0])
 
 
 def test_fit_does_not_modify_input_and_clone_refits_identically(plays):
     X = plays.copy()
-    for model in (UserKNNRecommender(similarity="pearson"), ItemKNNRecommender(similarity="pearson")):
+    for model in (
+        UserKNNRecommender(similarity="pearson"),
+        ItemKNNRecommender(similarity="pearson"),
+    ):
         model.fit(X)
         assert (X != plays).nnz == 0
         twin = clone(model).fit(X)

@@ -15,9 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn_musicrec.decomposition import ALSFactorizer
 from sklearn_musicrec.decomposition._als import _as_float32_csr, _CPUBackend, _TorchBackend
 from sklearn_musicrec.decomposition._base import _cpu_threads
-from sklearn_musicrec.metrics import rmse
+from sklearn_musicrec.metrics import auc_score, rmse
 from sklearn_musicrec.model_selection import holdout_split
-from sklearn_musicrec.metrics import auc_score
 
 
 def _cuda_available():
@@ -34,9 +33,9 @@ needs_cuda = pytest.mark.skipif(
 
 
 def test_implicit_objective_decreases_exact_solver(plays):
-    model = ALSFactorizer(
-        n_components=6, solver="cholesky", max_iter=8, tol=0, random_state=0
-    ).fit(plays)
+    model = ALSFactorizer(n_components=6, solver="cholesky", max_iter=8, tol=0, random_state=0).fit(
+        plays
+    )
     loss = np.array(model.loss_curve_)
     assert model.n_iter_ == 8 and loss.shape == (8,)
     # each exact half-step minimises the objective over one block
@@ -53,7 +52,11 @@ def test_implicit_objective_decreases_cg(plays):
 
 def test_objective_matches_its_definition(plays):
     model = ALSFactorizer(
-        n_components=4, confidence_scale=2.0, regularization=0.3, max_iter=3, tol=0,
+        n_components=4,
+        confidence_scale=2.0,
+        regularization=0.3,
+        max_iter=3,
+        tol=0,
         random_state=0,
     ).fit(plays)
     X = plays.toarray()
@@ -77,7 +80,11 @@ def test_fold_in_reproduces_training_factors(plays, solver):
 
 def test_fold_in_solves_the_normal_equations(plays):
     model = ALSFactorizer(
-        n_components=5, confidence_scale=3.0, regularization=0.2, max_iter=3, tol=0,
+        n_components=5,
+        confidence_scale=3.0,
+        regularization=0.2,
+        max_iter=3,
+        tol=0,
         random_state=0,
     ).fit(plays)
     x = plays[7].toarray().ravel()
@@ -85,7 +92,9 @@ def test_fold_in_solves_the_normal_equations(plays):
     c = 1.0 + 3.0 * x
     A = V.T @ (c[:, None] * V) + 0.2 * np.eye(5)
     b = V.T @ (c * (x > 0))
-    np.testing.assert_allclose(model.transform(plays[7])[0], np.linalg.solve(A, b), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        model.transform(plays[7])[0], np.linalg.solve(A, b), rtol=1e-4, atol=1e-6
+    )
 
 
 def test_cg_and_cholesky_agree(plays):
@@ -119,13 +128,19 @@ def test_same_model_at_any_number_of_threads(plays, feedback):
     two = ALSFactorizer(n_jobs=2, **params).fit(plays)
     np.testing.assert_array_equal(one.item_factors_, two.item_factors_)
     np.testing.assert_array_equal(one.user_factors_, two.user_factors_)
-    np.testing.assert_array_equal(one.decision_function(plays[:5]), two.decision_function(plays[:5]))
+    np.testing.assert_array_equal(
+        one.decision_function(plays[:5]), two.decision_function(plays[:5])
+    )
 
 
 def test_explicit_rmse_on_planted_ratings(ratings):
     X_train, X_test = ratings
     model = ALSFactorizer(
-        feedback="explicit", n_components=3, regularization=0.05, max_iter=15, tol=0,
+        feedback="explicit",
+        n_components=3,
+        regularization=0.05,
+        max_iter=15,
+        tol=0,
         random_state=0,
     ).fit(X_train)
     err = rmse(X_test, model.decision_function(X_train))
@@ -159,12 +174,20 @@ def test_ill_posed_problem_raises_a_clear_error():
     for solver in ("cg", "cholesky"):
         with pytest.raises(ValueError, match="not positive definite"):
             ALSFactorizer(
-                n_components=5, regularization=0.0, solver=solver, max_iter=2, tol=0,
+                n_components=5,
+                regularization=0.0,
+                solver=solver,
+                max_iter=2,
+                tol=0,
                 random_state=0,
             ).fit(X)
     with pytest.raises(ValueError, match="not positive definite"):
         ALSFactorizer(
-            feedback="explicit", n_components=5, regularization=0.0, max_iter=2, tol=0,
+            feedback="explicit",
+            n_components=5,
+            regularization=0.0,
+            max_iter=2,
+            tol=0,
             random_state=0,
         ).fit(X)
 
@@ -249,8 +272,13 @@ def test_torch_kernels_match_numba_kernels_on_cpu(plays, ratings, chunk_elements
             # (explicit feedback always solves exactly: vary the penalty weights)
             exponent = 0.5 if solver == "cholesky" else 1.0
             model = ALSFactorizer(
-                feedback=feedback, solver=solver, n_components=6, max_iter=4, tol=0,
-                regularization_exponent=exponent, random_state=0,
+                feedback=feedback,
+                solver=solver,
+                n_components=6,
+                max_iter=4,
+                tol=0,
+                regularization_exponent=exponent,
+                random_state=0,
                 bias_regularization=0.02 if solver == "cholesky" else None,
             ).fit(X)
             rng = np.random.RandomState(0)
@@ -289,7 +317,9 @@ def test_cuda_fit_matches_cpu_and_unpickles_to_host_arrays(plays, feedback):
         assert type(getattr(gpu, name)) is np.ndarray
     np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-2)
     restored = pickle.loads(pickle.dumps(gpu))
-    np.testing.assert_array_equal(restored.decision_function(plays[:4]), gpu.decision_function(plays[:4]))
+    np.testing.assert_array_equal(
+        restored.decision_function(plays[:4]), gpu.decision_function(plays[:4])
+    )
     # fold-in runs on the CPU and reproduces the GPU-trained user factors
     np.testing.assert_allclose(restored.transform(plays), gpu.user_factors_, atol=1e-3)
 
@@ -327,8 +357,13 @@ def test_explicit_objective_with_regularization_exponent(ratings, exponent, bias
     reg = 0.05 if exponent == 1.0 else 0.3
     reg_bias = reg if bias_factor is None else bias_factor * reg
     model = ALSFactorizer(
-        feedback="explicit", n_components=3, regularization=reg,
-        regularization_exponent=exponent, max_iter=6, tol=0, random_state=0,
+        feedback="explicit",
+        n_components=3,
+        regularization=reg,
+        regularization_exponent=exponent,
+        max_iter=6,
+        tol=0,
+        random_state=0,
         bias_regularization=None if bias_factor is None else reg_bias,
     ).fit(X_train)
     # exact alternating solves: the objective never goes up
@@ -404,8 +439,13 @@ def test_compiled_topk_selects_the_best_and_breaks_ties_by_column(exclude_seen):
         ids = np.empty((20, k), dtype=np.int64)
         vals = np.empty((20, k), dtype=np.float32)
         _als_cpu.topk_rows(
-            S.copy(), seen.indptr.astype(np.int64), seen.indices.astype(np.int64),
-            exclude_seen, k, ids, vals,
+            S.copy(),
+            seen.indptr.astype(np.int64),
+            seen.indices.astype(np.int64),
+            exclude_seen,
+            k,
+            ids,
+            vals,
         )
         np.testing.assert_array_equal(vals, vals_ref)
         np.testing.assert_array_equal(ids, ids_ref)

@@ -65,8 +65,15 @@ def test_similarity_matches_reference(similarity, shrinkage):
     PA, sa = prepare_vectors(A, similarity, np.float64)
     PB, sb = prepare_vectors(B, similarity, np.float64)
     S = similarity_topk(
-        PA, sa, PB.T.tocsr(), sb, similarity=similarity, n_neighbors=1000,
-        shrinkage=shrinkage, alpha=0.3, min_similarity=-np.inf,
+        PA,
+        sa,
+        PB.T.tocsr(),
+        sb,
+        similarity=similarity,
+        n_neighbors=1000,
+        shrinkage=shrinkage,
+        alpha=0.3,
+        min_similarity=-np.inf,
     ).toarray()
     R = _reference_similarity(A.toarray(), B.toarray(), similarity, shrinkage, 0.3)
     finite = np.isfinite(R)
@@ -89,7 +96,9 @@ def test_shrinkage_shrinks_towards_zero():
     X = _ratings()
     P, s = prepare_vectors(X, "cosine", np.float64)
     plain = similarity_topk(P, s, P.T.tocsr(), s, similarity="cosine", n_neighbors=100)
-    shrunk = similarity_topk(P, s, P.T.tocsr(), s, similarity="cosine", n_neighbors=100, shrinkage=5.0)
+    shrunk = similarity_topk(
+        P, s, P.T.tocsr(), s, similarity="cosine", n_neighbors=100, shrinkage=5.0
+    )
     assert plain.nnz == shrunk.nnz
     assert np.all(shrunk.toarray() <= plain.toarray() + 1e-15)
     assert np.all(shrunk.data < plain.data)
@@ -98,13 +107,23 @@ def test_shrinkage_shrinks_towards_zero():
 @pytest.mark.parametrize("similarity", SIMILARITIES)
 @pytest.mark.parametrize("k", [1, 3, 7])
 def test_pruning_matches_reference(similarity, k):
-    X = sp.csr_matrix((_ratings(30, 20, density=0.4).toarray() > 2).astype(float)) \
-        if similarity == "jaccard" else _ratings(30, 20, density=0.4)
+    X = (
+        sp.csr_matrix((_ratings(30, 20, density=0.4).toarray() > 2).astype(float))
+        if similarity == "jaccard"
+        else _ratings(30, 20, density=0.4)
+    )
     V = X.T.tocsr()  # item vectors: many tied similarities on binary data
     P, s = prepare_vectors(V, similarity, np.float64)
     S = similarity_topk(
-        P, s, P.T.tocsr(), s, similarity=similarity, n_neighbors=k,
-        shrinkage=1.0, min_similarity=0.05, self_offset=0,
+        P,
+        s,
+        P.T.tocsr(),
+        s,
+        similarity=similarity,
+        n_neighbors=k,
+        shrinkage=1.0,
+        min_similarity=0.05,
+        self_offset=0,
     ).toarray()
     R = _reference_similarity(V.toarray(), V.toarray(), similarity, 1.0, 0.5)
     np.fill_diagonal(R, -np.inf)
@@ -132,8 +151,11 @@ def test_blocks_threads_and_paths_do_not_change_the_result(monkeypatch):
 @settings(max_examples=60, deadline=None)
 @given(
     st.integers(1, 6),
-    st.lists(st.lists(st.sampled_from([-np.inf, 0.0, 0.5, 1.0, 2.0]), min_size=1, max_size=40),
-             min_size=1, max_size=6),
+    st.lists(
+        st.lists(st.sampled_from([-np.inf, 0.0, 0.5, 1.0, 2.0]), min_size=1, max_size=40),
+        min_size=1,
+        max_size=6,
+    ),
 )
 def test_sparse_and_dense_selection_agree_with_reference(k, rows):
     width = max(len(r) for r in rows)
@@ -185,8 +207,15 @@ def test_dense_and_sparse_paths_match_reference(monkeypatch, similarity, dense_f
     V = X.T.tocsr()
     P, s = prepare_vectors(V, similarity, np.float64)
     S = similarity_topk(
-        P, s, P.T.tocsr(), s, similarity=similarity, n_neighbors=4,
-        shrinkage=0.5, alpha=0.7, self_offset=0,
+        P,
+        s,
+        P.T.tocsr(),
+        s,
+        similarity=similarity,
+        n_neighbors=4,
+        shrinkage=0.5,
+        alpha=0.7,
+        self_offset=0,
     ).toarray()
     R = _reference_similarity(V.toarray(), V.toarray(), similarity, 0.5, 0.7)
     np.fill_diagonal(R, -np.inf)

@@ -147,7 +147,9 @@ def test_pipeline_whose_transform_changes_the_pattern(X, func):
 def test_sampled_protocol_candidates(X):
     _CandidateSpy.seen_items.clear()
     est = _CandidateSpy().fit(X)
-    scorer = make_recommendation_scorer("hit_rate", k=10, holdout=0.2, random_state=0, n_negatives=40)
+    scorer = make_recommendation_scorer(
+        "hit_rate", k=10, holdout=0.2, random_state=0, n_negatives=40
+    )
     spy = _ListSpy()
     score = scorer(est, X)
     assert 0 < score <= 1
@@ -216,7 +218,9 @@ def test_beyond_accuracy_scorers(bunch, X):
         ("gini", {}),
         ("personalization", {}),
     ]:
-        value = make_recommendation_scorer(name, k=10, holdout=0.2, random_state=0, **params)(est, X)
+        value = make_recommendation_scorer(name, k=10, holdout=0.2, random_state=0, **params)(
+            est, X
+        )
         assert np.isfinite(value), name
 
 
