@@ -158,16 +158,44 @@ class RecommenderMixin:
             if popularity is not None:
                 scores[empty] = popularity
 
-    def _fill_empty_lists(self, ids, scores, empty, k):
-        """Overwrite, in place, the lists of rows flagged by ``empty`` (whole catalogue)."""
+    def _fill_empty_lists(self, ids, scores, empty, k, kind="all", candidates=None):
+        """Overwrite, in place, the lists of the rows flagged by ``empty``.
+
+        Each gets the candidates by decreasing popularity, ties broken by the
+        lower item id (exactly, not only up to the top-k selection's ties),
+        with the popularity as scores; ``kind``/``candidates`` are those of
+        :func:`~sklearn_musicrec.utils.validation.check_candidate_items`.
+        """
         if not empty.any():
             return
         popularity = self._empty_history_scores()
         if popularity is None:
             return
-        top_ids, top_scores = topk_per_row(popularity[None, :], k)
-        ids[empty] = top_ids
-        scores[empty] = top_scores
+        n_items = popularity.shape[0]
+        order = np.lexsort((np.arange(n_items), -popularity))
+        rows = np.flatnonzero(empty)
+        if kind == "mask":
+            # candidates of each empty row, in popularity order, left-aligned
+            chunk = get_chunk_n_rows(row_bytes=10 * max(n_items, 1), max_n_rows=rows.size)
+            for batch in gen_batches(rows.size, chunk):
+                sub = rows[batch]
+                allowed = candidates[sub].toarray()[:, order]
+                first = np.argsort(~allowed, axis=1, kind="stable")[:, :k]
+                ok = np.take_along_axis(allowed, first, axis=1)
+                lists = np.where(ok, order[first], -1)
+                width = lists.shape[1]
+                ids[sub, :width] = lists
+                ids[sub, width:] = -1
+                scores[sub, :width] = np.where(ok, popularity[np.maximum(lists, 0)], -np.inf)
+                scores[sub, width:] = -np.inf
+            return
+        if kind == "ids":
+            order = order[np.isin(order, candidates)]
+        top = order[:k]
+        ids[rows] = -1
+        scores[rows] = -np.inf
+        ids[rows, : top.size] = top
+        scores[rows, : top.size] = popularity[top]
 
     def recommend(self, X, k=10, *, exclude_seen=True, items=None):
         """Recommend the ``k`` best items for every row of ``X``.
@@ -232,7 +260,6 @@ class RecommenderMixin:
         for batch in gen_batches(n_users, chunk):
             Xb = X[batch]
             S = self._decision_function(Xb)
-            self._fill_empty_rows(S, empty[batch])
             if kind == "ids":
                 S = S[:, candidates]
             elif kind == "mask":
@@ -252,6 +279,8 @@ class RecommenderMixin:
                 scores = np.full((n_users, k), -np.inf, dtype=batch_scores.dtype)
             ids[batch] = batch_ids
             scores[batch] = batch_scores
+        if scores is not None:
+            self._fill_empty_lists(ids, scores, empty, k, kind, candidates)
         return ids, scores
 
     def _recommend_unrestricted(self, X, k, exclude_seen):
