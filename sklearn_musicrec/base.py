@@ -55,10 +55,29 @@ def default_scorer():
     )
 
 
+def nonzero_per_row(X):
+    """Number of non-zero stored entries in each row of CSR ``X``."""
+    nonzero = np.concatenate(([0], np.cumsum(X.data != 0)))
+    return nonzero[X.indptr[1:]] - nonzero[X.indptr[:-1]]
+
+
 def empty_rows(X):
     """Boolean mask of the rows of CSR ``X`` without a non-zero stored entry."""
-    nonzero = np.concatenate(([0], np.cumsum(X.data != 0)))
-    return nonzero[X.indptr[1:]] == nonzero[X.indptr[:-1]]
+    return nonzero_per_row(X) == 0
+
+
+def default_score(estimator, X, y, X_csr):
+    """``default_scorer()(estimator, X, y)``, refusing ``y=None`` when nothing can be held out.
+
+    ``X_csr`` is ``X`` validated as CSR (used to count each row's items).
+    """
+    if y is None and X_csr.shape[0] and not (nonzero_per_row(X_csr) >= 2).any():
+        raise ValueError(
+            f"{type(estimator).__name__}.score(X) without y hides 20% of each row of X "
+            "and scores the recommendations made from the rest, but no row of X has the "
+            "2 or more interactions this needs. Pass the held-out truth as y."
+        )
+    return default_scorer()(estimator, X, y)
 
 
 def _nonzero_mask_rows(X):
@@ -325,7 +344,8 @@ class RecommenderMixin:
             with ``holdout=0.2, random_state=0``: a deterministic
             ``ceil(0.2 * n)`` of each row's ``n`` items (chosen from the
             row's content, not its position) is hidden, the rest is the
-            history, and rows with fewer than 2 interactions are left out.
+            history, and rows with fewer than 2 interactions are left out
+            (a ``ValueError`` if that leaves none).
 
         Returns
         -------
@@ -346,8 +366,8 @@ class RecommenderMixin:
         >>> bool(0 < search.best_score_ <= 1)
         True
         """
-        self._validate_X(X, method="score")
-        return default_scorer()(self, X, y)
+        X_csr = self._validate_X(X, method="score")
+        return default_score(self, X, y, X_csr)
 
 
 class BaseRecommender(RecommenderMixin, BaseEstimator):

@@ -345,7 +345,8 @@ class RecommenderPipeline(Pipeline):
         of ``X`` is hidden (the holdout protocol of
         :func:`~sklearn_musicrec.metrics.make_recommendation_scorer`,
         ``holdout=0.2, random_state=0``; rows with fewer than 2
-        interactions left out), the rest goes through the steps and the
+        interactions left out, a ``ValueError`` if none is left), the rest
+        goes through the steps and the
         hidden part is the truth. So ``GridSearchCV(pipe, grid, cv=KFold(5))``
         with no ``scoring=`` is a correct new-user search.
 
@@ -372,9 +373,10 @@ class RecommenderPipeline(Pipeline):
                 "RecommenderPipeline.score does not support sample_weight or other "
                 f"parameters, got sample_weight={sample_weight!r} and {sorted(params)}."
             )
-        from .base import default_scorer
+        from .base import default_score
 
-        return default_scorer()(self, X, y)
+        history = check_array(X, accept_sparse="csr", dtype="numeric", ensure_all_finite=False)
+        return default_score(self, X, y, sp.csr_matrix(history))
 
     @available_if(_final_has("similar_items"))
     def similar_items(self, item_ids, k=10):

@@ -305,6 +305,11 @@ def test_score_validates_its_input(X):
     model = PopularityRecommender().fit(X)
     with pytest.raises(ValueError, match="score must have 25 columns"):
         model.score(X[:, :5])
+    # nothing can be held out: an error, not a silent 0
+    single = sp.csr_matrix((np.ones(3), (np.arange(3), [0, 4, 7])), shape=(3, 25))
+    with pytest.raises(ValueError, match="2 or more interactions"):
+        model.score(single)
+    assert 0 <= model.score(single, [1, 1, 1]) <= 1
 
 
 def test_grid_search_and_cross_validate_without_scoring():

@@ -228,6 +228,9 @@ def test_unsupported_arguments_are_refused(X):
         pipe.score(X, sample_weight=np.ones(X.shape[0]))
     with pytest.raises(TypeError, match="takes no parameters"):
         pipe.predict(X, foo=1)
+    single = sp.csr_matrix((np.ones(3), (np.arange(3), [0, 4, 7])), shape=(3, X.shape[1]))
+    with pytest.raises(ValueError, match="RecommenderPipeline.score.*2 or more interactions"):
+        pipe.score(single)
 
 
 def test_recommend_excluding_history_checks_shapes(X):
