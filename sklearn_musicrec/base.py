@@ -12,12 +12,13 @@ selection and bounded memory.
 Two behaviours are defined here once, for every recommender:
 
 - **Empty histories.** A row of ``X`` with no non-zero entry (a user with no
-  interactions) has nothing to personalise from; whatever a model computes
-  for it (often all zeros, whose "top k" is then the first or last item
-  ids) is replaced by item popularity: its scores are the fitted
-  ``item_counts_`` (the number of training users of each item), in
-  ``decision_function`` and in ``recommend``, restricted to the candidates
-  like any other scores.
+  interactions) has nothing to personalise from; the list a model would
+  make for it (often from all-zero scores, whose "top k" is then the first
+  or last item ids) is replaced by item popularity: ``recommend`` lists the
+  candidates by decreasing ``item_counts_`` (the number of training users
+  of each item; ties: lower id) with those counts as scores.
+  ``decision_function`` keeps the model's own scores (a rating model's
+  global mean is the right rating prediction for such a user).
 - **The default score.** ``score(X, y)`` is the mean NDCG@10 against ``y``;
   ``score(X)`` hides a deterministic 20% of each row and scores the
   recommendations made from the rest, so model selection without
@@ -151,17 +152,16 @@ class RecommenderMixin:
         -------
         scores : ndarray of shape (n_users, n_items)
             Higher is better. Items already in a row's history are not masked.
-            A row with no interactions scores every item by its popularity,
-            ``item_counts_`` (the number of training users of the item).
+            These are the model's own scores also for a row with no
+            interactions (e.g. a rating model's global mean), although
+            ``recommend`` lists popular items for such a row.
         """
         X = self._validate_X(X, method="decision_function")
-        scores = self._decision_function(X)
-        self._fill_empty_rows(scores, empty_rows(X))
-        return scores
+        return self._decision_function(X)
 
     # -- empty histories ----------------------------------------------------
     def _empty_history_scores(self):
-        """Scores of a row without interactions: ``item_counts_`` as floats.
+        """Popularity that ranks a row without interactions: ``item_counts_`` as floats.
 
         ``None`` when the model recorded no ``item_counts_`` in ``fit`` (a
         subclass that does not call :meth:`_validate_fit_data`); its own
@@ -169,13 +169,6 @@ class RecommenderMixin:
         """
         counts = getattr(self, "item_counts_", None)
         return None if counts is None else np.asarray(counts, dtype=np.float64)
-
-    def _fill_empty_rows(self, scores, empty):
-        """Overwrite, in place, the rows of dense ``scores`` flagged by ``empty``."""
-        if empty.any():
-            popularity = self._empty_history_scores()
-            if popularity is not None:
-                scores[empty] = popularity
 
     def _fill_empty_lists(self, ids, scores, empty, k, kind="all", candidates=None):
         """Overwrite, in place, the lists of the rows flagged by ``empty``.
@@ -249,8 +242,9 @@ class RecommenderMixin:
 
         A row with no interactions (no non-zero entry) gets the most popular
         candidates, best first, with their ``item_counts_`` (the number of
-        training users of each item) as scores, as in
-        :meth:`decision_function`; ties go to the lower item id.
+        training users of each item) as scores instead of the model's own
+        (which :meth:`decision_function` still returns); ties go to the
+        lower item id.
         """
         X = self._validate_X(X)
         k = check_k(k)

@@ -127,8 +127,9 @@ def recommend_excluding_history(final, Xt, history, k=10, *, exclude_seen=True, 
             f"of X so that the raw history can be excluded item by item; X has shape "
             f"{history.shape} but the transformed X has shape {Xt.shape}."
         )
-    if not exclude_seen:
-        return final.recommend(Xt, k, exclude_seen=False, items=items)
+    if not exclude_seen or Xt is history:
+        # no step, or nothing to exclude beyond what the final step sees
+        return final.recommend(Xt, k, exclude_seen=exclude_seen, items=items)
     raw = _pattern(history)
     seen = _pattern(Xt)
     n_raw = np.diff(raw.indptr)
