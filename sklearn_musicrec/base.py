@@ -8,6 +8,21 @@ for a validated CSR batch of users. The mixin supplies the public
 ``decision_function``, ``recommend``, ``predict`` and ``score`` on top of it,
 with input validation, candidate restriction, seen-item exclusion, top-k
 selection and bounded memory.
+
+Two behaviours are defined here once, for every recommender:
+
+- **Empty histories.** A row of ``X`` with no non-zero entry (a user with no
+  interactions) has nothing to personalise from; the list a model would
+  make for it (often from all-zero scores, whose "top k" is then the first
+  or last item ids) is replaced by item popularity: ``recommend`` lists the
+  candidates by decreasing ``item_counts_`` (the number of training users
+  of each item; ties: lower id) with those counts as scores.
+  ``decision_function`` keeps the model's own scores (a rating model's
+  global mean is the right rating prediction for such a user).
+- **The default score.** ``score(X, y)`` is the mean NDCG@10 against ``y``;
+  ``score(X)`` hides a deterministic 20% of each row and scores the
+  recommendations made from the rest, so model selection without
+  ``scoring=`` is a correct new-user evaluation.
 """
 
 import numpy as np
@@ -20,6 +35,50 @@ from .utils._topk import topk_per_row
 from .utils.validation import check_candidate_items, check_interactions, check_k
 
 __all__ = ["RecommenderMixin", "BaseRecommender"]
+
+
+# The default score: NDCG@10; with y=None, the scorer's holdout protocol with a
+# fixed seed, so every call (every candidate of a search) hides the same part.
+DEFAULT_SCORE_K = 10
+DEFAULT_SCORE_HOLDOUT = 0.2
+DEFAULT_SCORE_SEED = 0
+
+
+def default_scorer():
+    """The scorer behind every recommender's ``score``: NDCG@10, holdout 0.2, seed 0."""
+    from .metrics import make_recommendation_scorer
+
+    return make_recommendation_scorer(
+        "ndcg",
+        k=DEFAULT_SCORE_K,
+        holdout=DEFAULT_SCORE_HOLDOUT,
+        random_state=DEFAULT_SCORE_SEED,
+    )
+
+
+def nonzero_per_row(X):
+    """Number of non-zero stored entries in each row of CSR ``X``."""
+    nonzero = np.concatenate(([0], np.cumsum(X.data != 0)))
+    return nonzero[X.indptr[1:]] - nonzero[X.indptr[:-1]]
+
+
+def empty_rows(X):
+    """Boolean mask of the rows of CSR ``X`` without a non-zero stored entry."""
+    return nonzero_per_row(X) == 0
+
+
+def default_score(estimator, X, y, X_csr):
+    """``default_scorer()(estimator, X, y)``, refusing ``y=None`` when nothing can be held out.
+
+    ``X_csr`` is ``X`` validated as CSR (used to count each row's items).
+    """
+    if y is None and X_csr.shape[0] and not (nonzero_per_row(X_csr) >= 2).any():
+        raise ValueError(
+            f"{type(estimator).__name__}.score(X) without y hides 20% of each row of X "
+            "and scores the recommendations made from the rest, but no row of X has the "
+            "2 or more interactions this needs. Pass the held-out truth as y."
+        )
+    return default_scorer()(estimator, X, y)
 
 
 def _nonzero_mask_rows(X):
@@ -45,7 +104,9 @@ class RecommenderMixin:
     also implement ``_recommend_unrestricted(X, k, exclude_seen)``, called by
     ``recommend`` with validated arguments when ``items`` is None; it returns
     ``(item_ids, scores)`` as ``recommend`` does, or ``None`` to use the
-    generic path.
+    generic path. Rows without interactions are answered by popularity
+    (see :meth:`_empty_history_scores`) around both paths, so a subclass
+    needs no special case for them.
     """
 
     def __sklearn_tags__(self):
@@ -91,9 +152,62 @@ class RecommenderMixin:
         -------
         scores : ndarray of shape (n_users, n_items)
             Higher is better. Items already in a row's history are not masked.
+            These are the model's own scores also for a row with no
+            interactions (e.g. a rating model's global mean), although
+            ``recommend`` lists popular items for such a row.
         """
         X = self._validate_X(X, method="decision_function")
         return self._decision_function(X)
+
+    # -- empty histories ----------------------------------------------------
+    def _empty_history_scores(self):
+        """Popularity that ranks a row without interactions: ``item_counts_`` as floats.
+
+        ``None`` when the model recorded no ``item_counts_`` in ``fit`` (a
+        subclass that does not call :meth:`_validate_fit_data`); its own
+        scores are then kept.
+        """
+        counts = getattr(self, "item_counts_", None)
+        return None if counts is None else np.asarray(counts, dtype=np.float64)
+
+    def _fill_empty_lists(self, ids, scores, empty, k, kind="all", candidates=None):
+        """Overwrite, in place, the lists of the rows flagged by ``empty``.
+
+        Each gets the candidates by decreasing popularity, ties broken by the
+        lower item id (exactly, not only up to the top-k selection's ties),
+        with the popularity as scores; ``kind``/``candidates`` are those of
+        :func:`~sklearn_musicrec.utils.validation.check_candidate_items`.
+        """
+        if not empty.any():
+            return
+        popularity = self._empty_history_scores()
+        if popularity is None:
+            return
+        n_items = popularity.shape[0]
+        order = np.lexsort((np.arange(n_items), -popularity))
+        rows = np.flatnonzero(empty)
+        if kind == "mask":
+            # candidates of each empty row, in popularity order, left-aligned
+            chunk = get_chunk_n_rows(row_bytes=10 * max(n_items, 1), max_n_rows=rows.size)
+            for batch in gen_batches(rows.size, chunk):
+                sub = rows[batch]
+                allowed = candidates[sub].toarray()[:, order]
+                first = np.argsort(~allowed, axis=1, kind="stable")[:, :k]
+                ok = np.take_along_axis(allowed, first, axis=1)
+                lists = np.where(ok, order[first], -1)
+                width = lists.shape[1]
+                ids[sub, :width] = lists
+                ids[sub, width:] = -1
+                scores[sub, :width] = np.where(ok, popularity[np.maximum(lists, 0)], -np.inf)
+                scores[sub, width:] = -np.inf
+            return
+        if kind == "ids":
+            order = order[np.isin(order, candidates)]
+        top = order[:k]
+        ids[rows] = -1
+        scores[rows] = -np.inf
+        ids[rows, : top.size] = top
+        scores[rows, : top.size] = popularity[top]
 
     def recommend(self, X, k=10, *, exclude_seen=True, items=None):
         """Recommend the ``k`` best items for every row of ``X``.
@@ -125,6 +239,12 @@ class RecommenderMixin:
         Users are scored in batches whose size follows scikit-learn's
         ``working_memory`` setting, so memory stays bounded for large
         catalogues. Items whose score is ``-inf`` are never recommended.
+
+        A row with no interactions (no non-zero entry) gets the most popular
+        candidates, best first, with their ``item_counts_`` (the number of
+        training users of each item) as scores instead of the model's own
+        (which :meth:`decision_function` still returns); ties go to the
+        lower item id.
         """
         X = self._validate_X(X)
         k = check_k(k)
@@ -135,10 +255,13 @@ class RecommenderMixin:
             )
         n_users, n_items = X.shape
         kind, candidates = check_candidate_items(items, n_users, n_items)
+        empty = empty_rows(X)
         if kind == "all":
             fast = self._recommend_unrestricted(X, k, bool(exclude_seen))
             if fast is not None:
-                return fast
+                fast_ids, fast_scores = fast
+                self._fill_empty_lists(fast_ids, fast_scores, empty, k)
+                return fast_ids, fast_scores
         if kind == "ids":
             position = np.full(n_items, -1, dtype=np.int64)
             position[candidates] = np.arange(candidates.size)
@@ -169,6 +292,8 @@ class RecommenderMixin:
                 scores = np.full((n_users, k), -np.inf, dtype=batch_scores.dtype)
             ids[batch] = batch_ids
             scores[batch] = batch_scores
+        if scores is not None:
+            self._fill_empty_lists(ids, scores, empty, k, kind, candidates)
         return ids, scores
 
     def _recommend_unrestricted(self, X, k, exclude_seen):
@@ -193,29 +318,50 @@ class RecommenderMixin:
         """
         return self.recommend(X, k=1)[0][:, 0]
 
-    def score(self, X, y):
-        """Mean NDCG@10 of ``recommend(X, 10)`` against held-out items ``y``.
+    def score(self, X, y=None):
+        """Mean NDCG@10 of the recommendations for ``X``, against ``y`` or a holdout.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_users, n_items)
-            Interaction histories used for fold-in (and excluded from the
-            lists).
-        y : array-like of shape (n_users,) or {array-like, sparse matrix} of \
-                shape (n_users, n_items)
+            Interaction histories, one row per user.
+        y : None, array-like of shape (n_users,) or {array-like, sparse matrix} of \
+                shape (n_users, n_items), default=None
             Held-out truth: one item id per user (a negative id means the
             user has no held-out item and is skipped), or a matrix whose
             positive entries are the relevant items.
 
+            ``None`` (what :class:`~sklearn.model_selection.GridSearchCV` and
+            ``cross_validate`` pass when no ``scoring`` is given) scores
+            ``X`` against itself by the holdout protocol of
+            :func:`~sklearn_musicrec.metrics.make_recommendation_scorer`
+            with ``holdout=0.2, random_state=0``: a deterministic
+            ``ceil(0.2 * n)`` of each row's ``n`` items (chosen from the
+            row's content, not its position) is hidden, the rest is the
+            history, and rows with fewer than 2 interactions are left out
+            (a ``ValueError`` if that leaves none).
+
         Returns
         -------
         score : float
-            Mean NDCG@10 over users with at least one relevant item.
-        """
-        from .metrics import ndcg_at_k
+            Mean NDCG@10 over users with at least one relevant item; with
+            ``y``, the lists are ``recommend(X, 10)`` (``X`` excluded).
+            It equals ``make_recommendation_scorer("ndcg", k=10,
+            holdout=0.2, random_state=0)(self, X, y)``.
 
-        ids, _ = self.recommend(X, k=10)
-        return float(ndcg_at_k(y, ids, k=10))
+        Examples
+        --------
+        >>> from sklearn.model_selection import GridSearchCV, KFold
+        >>> from sklearn_musicrec import ItemKNNRecommender
+        >>> from sklearn_musicrec.datasets import make_interactions
+        >>> X = make_interactions(n_users=200, n_items=80, random_state=0).data
+        >>> search = GridSearchCV(ItemKNNRecommender(), {"n_neighbors": [5, 50]},
+        ...                       cv=KFold(3)).fit(X)  # no scoring=: score(X)
+        >>> bool(0 < search.best_score_ <= 1)
+        True
+        """
+        X_csr = self._validate_X(X, method="score")
+        return default_score(self, X, y, X_csr)
 
 
 class BaseRecommender(RecommenderMixin, BaseEstimator):

@@ -1,11 +1,15 @@
-"""Tests of the shared recommender contract: validation, top-k, candidates."""
+"""Tests of the shared recommender contract: validation, top-k, candidates,
+empty histories and the default score."""
+
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sklearn_musicrec import PopularityRecommender, RandomRecommender
+from sklearn_musicrec import BaseRecommender, PopularityRecommender, RandomRecommender
 from sklearn_musicrec.datasets import make_interactions
+from sklearn_musicrec.metrics import ndcg_at_k
 from sklearn_musicrec.utils._topk import topk_per_row
 from sklearn_musicrec.utils.validation import check_candidate_items, check_k
 
@@ -218,3 +222,111 @@ def test_topk_nan_scores_raise():
     S = np.array([[0.1, np.nan, 0.3, 0.2], [0.1, 0.2, 0.3, 0.4]])
     with pytest.raises(ValueError, match="NaN"):
         topk_per_row(S, 2)
+
+
+# -- empty histories: popularity, once, in the mixin -------------------------
+
+
+class _ZeroScores(BaseRecommender):
+    """A model that scores nothing: all zeros, optionally through the fast hook."""
+
+    def __init__(self, *, fast=False):
+        self.fast = fast
+
+    def fit(self, X, y=None):
+        self._validate_fit_data(X)
+        return self
+
+    def _decision_function(self, X):
+        return np.zeros(X.shape, dtype=np.float32)
+
+    def _recommend_unrestricted(self, X, k, exclude_seen):
+        if not self.fast:
+            return None
+        # what a naive compiled top-k over all-zero scores returns
+        ids = np.tile(np.arange(k, dtype=np.int64) % X.shape[1], (X.shape[0], 1))
+        return ids, np.zeros((X.shape[0], k), dtype=np.float32)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_empty_rows_get_popularity_on_both_paths(fast):
+    X = sp.csr_matrix(np.array([[1.0, 0, 0, 1], [0, 0, 0, 1], [0, 1, 0, 1], [0, 1, 0, 1.0]]))
+    model = _ZeroScores(fast=fast).fit(X)
+    np.testing.assert_array_equal(model.item_counts_, [1, 2, 0, 4])
+    Z = sp.csr_matrix((2, 4))
+    ids, scores = model.recommend(Z, k=3)
+    np.testing.assert_array_equal(ids, [[3, 1, 0], [3, 1, 0]])
+    np.testing.assert_array_equal(scores, [[4, 2, 1], [4, 2, 1]])
+    # decision_function keeps the model's own (raw) scores
+    np.testing.assert_array_equal(model.decision_function(Z), np.zeros((2, 4)))
+    np.testing.assert_array_equal(model.predict(Z), [3, 3])
+    # ordinary rows keep the model's own answer
+    ids, scores = model.recommend(X[:1], k=2)
+    assert (scores == 0).all()
+
+
+def test_empty_rows_popularity_among_candidates_and_padding():
+    X = sp.csr_matrix(np.array([[1.0, 0, 0, 1], [0, 0, 0, 1], [0, 1, 0, 1], [0, 1, 0, 1.0]]))
+    model = _ZeroScores().fit(X)
+    Z = sp.csr_matrix((1, 4))
+    np.testing.assert_array_equal(model.recommend(Z, k=2, items=[0, 2])[0], [[0, 2]])
+    np.testing.assert_array_equal(model.recommend(Z, k=2, items=[[1, 0, 1, 0]])[0], [[0, 2]])
+    ids, scores = model.recommend(Z, k=6)
+    np.testing.assert_array_equal(ids, [[3, 1, 0, 2, -1, -1]])
+    assert np.isneginf(scores[0, 4:]).all()
+
+
+def test_popularity_fallback_for_the_baselines(X):
+    Z = sp.csr_matrix((1, X.shape[1]))
+    for model in (PopularityRecommender(criterion="plays"), RandomRecommender(random_state=0)):
+        model.fit(X)
+        ids, scores = model.recommend(Z, k=5)
+        order = np.lexsort((np.arange(X.shape[1]), -model.item_counts_))
+        np.testing.assert_array_equal(ids[0], order[:5])
+        np.testing.assert_array_equal(scores[0], model.item_counts_[order[:5]])
+
+
+# -- the default score -------------------------------------------------------
+
+
+def test_score_without_y_is_the_holdout_scorer(X):
+    from sklearn_musicrec.metrics import make_recommendation_scorer
+
+    model = PopularityRecommender().fit(X)
+    scorer = make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert model.score(X) == scorer(model, X) == model.score(X, None)
+        # with y: NDCG@10 of recommend(X, 10) against y
+        y = np.arange(X.shape[0]) % X.shape[1]
+        assert model.score(X, y) == ndcg_at_k(y, model.recommend(X, k=10)[0], k=10)
+
+
+def test_score_validates_its_input(X):
+    model = PopularityRecommender().fit(X)
+    with pytest.raises(ValueError, match="score must have 25 columns"):
+        model.score(X[:, :5])
+    # nothing can be held out: an error, not a silent 0
+    single = sp.csr_matrix((np.ones(3), (np.arange(3), [0, 4, 7])), shape=(3, 25))
+    with pytest.raises(ValueError, match="2 or more interactions"):
+        model.score(single)
+    assert 0 <= model.score(single, [1, 1, 1]) <= 1
+
+
+def test_grid_search_and_cross_validate_without_scoring():
+    from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+
+    from sklearn_musicrec import ItemKNNRecommender
+
+    X = make_interactions(n_users=300, n_items=100, random_state=0).data
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search = GridSearchCV(
+            ItemKNNRecommender(), {"n_neighbors": [1, 50]}, cv=KFold(3), error_score="raise"
+        ).fit(X)
+        res = cross_validate(RandomRecommender(random_state=0), X, cv=KFold(3))
+    assert not any("Scoring failed" in str(w.message) for w in caught)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all() and scores[1] > scores[0]
+    assert search.best_params_ == {"n_neighbors": 50}
+    assert np.isfinite(res["test_score"]).all() and (res["test_score"] >= 0).all()

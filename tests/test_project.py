@@ -4,7 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,8 +76,21 @@ def test_readme_quickstart_runs():
     namespace = {}
     with pytest.warns(UserWarning):  # a few synthetic users are too short to split
         exec(compile(code, "README.md", "exec"), namespace)
+    search = namespace["search"]
     # raw play counts are heavy-tailed: the search must pick a weighting
-    assert namespace["search"].best_params_["weight"] != "passthrough"
+    assert search.best_params_["weight"] != "passthrough"
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all() and (scores > 0).all(), "the default score failed"
+    # the quickstart ends with recommendations from the search result
+    X = sp.csr_matrix(namespace["X"])
+    ids, rec_scores = namespace["item_ids"], namespace["scores"]
+    assert ids.shape == rec_scores.shape == (3, 10) and ids.dtype == np.int64
+    assert ((ids >= 0) & (ids < X.shape[1])).all(), "invalid or padded item ids"
+    for i, row in enumerate(ids):
+        assert np.unique(row).size == 10, f"duplicate items for user {i}"
+        assert not np.isin(row, X[i].indices).any(), f"user {i} gets an item already played"
+    assert (np.diff(rec_scores, axis=1) <= 0).all() and np.isfinite(rec_scores).all()
+    np.testing.assert_array_equal(ids, search.best_estimator_.recommend(X[:3], k=10)[0])
 
 
 def test_demo_covers_every_recommender():

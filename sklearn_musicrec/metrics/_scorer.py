@@ -30,7 +30,7 @@ from ._ranking import (
     recall_at_k,
 )
 from ._rating import mae, rmse
-from ._validation import _lookup, _row_ids
+from ._validation import _row_ids
 
 __all__ = ["make_recommendation_scorer", "get_metric_names"]
 
@@ -155,32 +155,17 @@ def _transform(pre, history):
     return Xt, same
 
 
-def _compact(ids, keep, k):
-    """Left-align the kept ids of each row and cut to ``k`` columns, pad -1."""
-    order = np.argsort(~keep, axis=1, kind="stable")
-    out = np.take_along_axis(np.where(keep, ids, -1), order, axis=1)[:, :k]
-    if out.shape[1] < k:
-        out = np.hstack([out, np.full((out.shape[0], k - out.shape[1]), -1, dtype=np.int64)])
-    return out
-
-
 def _recommend_unseen(final, Xt, history, k, same_pattern, items=None):
     """``recommend`` on the transformed rows, never listing a raw history item.
 
-    When the transformed rows keep the raw sparsity pattern (every weighting
-    transformer does) the final step's own ``exclude_seen`` is exact. When
-    they do not, the lists are requested longer, then the raw history items
-    are removed and the lists cut back to ``k``.
+    Delegates to :func:`sklearn_musicrec.pipeline.recommend_excluding_history`,
+    the one home of this logic, so that scorers, ``evaluate`` and
+    ``RecommenderPipeline.recommend``/``score`` make the same lists.
+    ``same_pattern`` is no longer needed (kept for the callers' signature).
     """
-    if items is not None:
-        # The candidate mask already leaves the history out.
-        return final.recommend(Xt, k, exclude_seen=False, items=items)[0]
-    if same_pattern:
-        return final.recommend(Xt, k, exclude_seen=True)[0]
-    longest = int(np.diff(history.indptr).max()) if history.shape[0] else 0
-    ids = final.recommend(Xt, k + longest, exclude_seen=False)[0]
-    keep = (ids >= 0) & (_lookup(sp.csr_array(history), ids) < 0)
-    return _compact(ids, keep, k)
+    from ..pipeline import recommend_excluding_history
+
+    return recommend_excluding_history(final, Xt, history, k, items=items)[0]
 
 
 def _scores(final, Xt, n_rows, n_items):

@@ -69,9 +69,16 @@ class InteractionEncoder:
     It is not an estimator of the user x item contract: its input is a table
     of records, not a 2-D numeric matrix, so it does not inherit
     :class:`~sklearn.base.BaseEstimator` and is not run through scikit-learn's
-    estimator checks. It still provides ``get_params``/``set_params`` and
-    ``fit_transform``, so it can be cloned and used as the first step of a
-    :class:`~sklearn.pipeline.Pipeline`.
+    estimator checks. It provides ``get_params``/``set_params`` and
+    ``fit_transform``, so it can be cloned.
+
+    It is not a pipeline step: a pipeline's samples are the rows it is given,
+    here records, while a recommender's samples are users. Cross-validation
+    would split records (one user's records in both folds), and
+    ``recommend``/``score`` would answer for the encoder's users rather than
+    for the rows passed in. Encode first and pass the matrix to the
+    recommender or to a :class:`~sklearn_musicrec.pipeline.RecommenderPipeline`
+    (which refuses an ``InteractionEncoder`` step with this explanation).
 
     Parameters
     ----------

@@ -4,7 +4,10 @@ scikit-learn's ``check_estimator`` tests the estimator API; these checks test
 the recommender contract on top of it: shapes and padding, ``exclude_seen``,
 candidate ``items``, batch == one row at a time, determinism, pickling and
 cloning, all-zero rows, ``k > n_items``, dtypes, sparse and dense input, bad
-input, the caller's data left untouched, and a quality floor on planted data.
+input, the caller's data left untouched, a quality floor on planted data,
+popularity for empty histories, the default ``score(X)``, and the recommender
+inside a :class:`~sklearn_musicrec.pipeline.RecommenderPipeline` after a
+weighting step.
 
 Use :func:`check_recommender` on an estimator instance, or iterate
 :func:`recommender_checks` to run the checks one by one (the project's
@@ -281,6 +284,149 @@ def check_score(name, estimator):
     assert isinstance(s1, float)
 
 
+def _popular_first(counts, candidates=None):
+    """Item ids by decreasing ``counts`` (ties: lower id first), among ``candidates``."""
+    ids = np.arange(counts.size) if candidates is None else np.asarray(candidates)
+    return ids[np.lexsort((ids, -counts[ids]))]
+
+
+def check_empty_rows_get_popularity(name, estimator):
+    """Rows without interactions get the most popular candidates, scored by ``item_counts_``.
+
+    ``recommend`` only: ``decision_function`` keeps the model's own scores.
+
+    Checked in a batch mixed with ordinary rows (which keep their own
+    answers), for the whole catalogue, candidate ids and a per-user mask,
+    for ``k > n_items``, and for a row holding only an explicit zero.
+    """
+    X = sp.csr_matrix(_data())
+    model = _fitted(estimator, X)
+    n_items = X.shape[1]
+    counts = np.asarray(model.item_counts_, dtype=np.float64)
+    assert counts.shape == (n_items,), f"item_counts_ has shape {counts.shape}"
+    explicit_zero = sp.csr_matrix((np.array([0.0]), np.array([3]), np.array([0, 1])), (1, n_items))
+    Z = sp.vstack([X[0], sp.csr_matrix((1, n_items)), X[1], explicit_zero]).tocsr()
+    empty = np.array([False, True, False, True])
+    D = model.decision_function(Z)  # the model's own scores, also for empty rows
+    assert not np.isnan(D).any(), "NaN scores for empty histories"
+    np.testing.assert_allclose(D[~empty], model.decision_function(X[:2]), rtol=1e-5, atol=1e-6)
+
+    order = _popular_first(counts)
+    for k in (5, n_items + 3):
+        ids, scores = model.recommend(Z, k=k)
+        _assert_well_formed(ids, scores, 4, k, n_items)
+        expected = np.full(k, -1, dtype=np.int64)
+        expected[: min(k, n_items)] = order[:k]
+        for i in np.flatnonzero(empty):
+            np.testing.assert_array_equal(ids[i], expected, f"empty row {i}, k={k}: not popularity")
+            valid = ids[i] >= 0
+            np.testing.assert_allclose(scores[i][valid], counts[ids[i][valid]], rtol=1e-6)
+        ref_ids, ref_scores = model.recommend(X[:2], k=k)
+        np.testing.assert_allclose(scores[~empty], ref_scores, rtol=1e-5, atol=1e-6)
+
+    rng = np.random.RandomState(0)
+    cand = np.sort(rng.choice(n_items, size=n_items // 3, replace=False))
+    ids, _ = model.recommend(Z, k=4, items=cand)
+    for i in np.flatnonzero(empty):
+        np.testing.assert_array_equal(ids[i], _popular_first(counts, cand)[:4], "among ids")
+    mask = rng.rand(4, n_items) < 0.3
+    ids, _ = model.recommend(Z, k=4, items=mask)
+    for i in np.flatnonzero(empty):
+        among = _popular_first(counts, np.flatnonzero(mask[i]))[:4]
+        expected = np.concatenate([among, np.full(4 - among.size, -1, dtype=np.int64)])
+        np.testing.assert_array_equal(ids[i], expected, "popularity among the mask")
+    pred = model.predict(Z)
+    assert (pred[empty] == order[0]).all(), "predict of an empty row is not the most popular item"
+
+
+def check_score_without_y(name, estimator):
+    """``score(X)`` is the scorer's holdout protocol (NDCG@10, holdout 0.2, seed 0)."""
+    from ..datasets import make_interactions
+    from ..metrics import make_recommendation_scorer
+
+    X = sp.csr_matrix(make_interactions(n_users=150, n_items=60, random_state=1).data)
+    model = _fitted(estimator, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        s = model.score(X)
+        expected = make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0)(model, X)
+    assert isinstance(s, float) and not np.isnan(s), f"score(X) returned {s!r}"
+    assert s == expected, f"score(X) = {s} but the holdout scorer gives {expected}"
+    assert 0.0 <= s <= 1.0
+    assert model.score(X) == s, "score(X) is not deterministic"
+
+
+def _weighting_steps(X):
+    """A pattern-keeping weighting and a step that drops the lighter half of the plays."""
+    from sklearn.preprocessing import Binarizer
+
+    from ..preprocessing import BM25Weighting
+
+    return [BM25Weighting(), Binarizer(threshold=float(np.median(sp.csr_matrix(X).data)))]
+
+
+def check_pipeline_with_weighting(name, estimator):
+    """In a RecommenderPipeline after a weighting step: raw history excluded, scores agree.
+
+    ``recommend`` lists the final step's best items outside the *raw* row,
+    also when the step drops entries (``Binarizer``); ``predict`` is its
+    top item; ``decision_function`` is the final step's on the transformed
+    rows; ``score`` equals the package scorer and ``evaluate`` with ``y``,
+    and the holdout scorer without.
+    """
+    from ..metrics import make_recommendation_scorer, ndcg_at_k
+    from ..model_selection import evaluate, holdout_split
+    from ..pipeline import RecommenderPipeline
+
+    X = sp.csr_matrix(_data())
+    rec = clone(estimator)
+    if "random_state" in rec.get_params():
+        rec.set_params(random_state=0)  # evaluate refits a clone
+    seen = _seen_sets(X)
+    n_users, n_items = X.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        X_train, X_test = holdout_split(X, 0.2, random_state=0)
+    for step in _weighting_steps(X):
+        pipe = RecommenderPipeline([("weight", step), ("rec", rec)]).fit(X)
+        final = pipe[-1]
+        Xt = pipe[:-1].transform(X)
+        ids, scores = pipe.recommend(X, k=10)
+        _assert_well_formed(ids, scores, n_users, 10, n_items)
+        for i, row in enumerate(ids):
+            assert not (set(row[row >= 0].tolist()) & seen[i]), f"row {i}: raw history listed"
+        # reference: the final step's full ranking, raw history removed
+        full_ids, full_scores = final.recommend(Xt, k=n_items, exclude_seen=False)
+        for i in range(n_users):
+            keep = (full_ids[i] >= 0) & ~np.isin(full_ids[i], list(seen[i]))
+            ref = full_scores[i][keep][:10]
+            np.testing.assert_allclose(scores[i][: ref.size], ref, rtol=1e-5, atol=1e-6)
+            assert (ids[i][ref.size :] == -1).all()
+        np.testing.assert_array_equal(pipe.predict(X), ids[:, 0])
+        np.testing.assert_allclose(
+            pipe.decision_function(X), final.decision_function(Xt), rtol=1e-6, atol=1e-7
+        )
+
+        pipe.fit(X_train)
+        with warnings.catch_warnings():
+            # users with nothing held out are skipped by the metric: expected here
+            warnings.simplefilter("ignore", UserWarning)
+            s = pipe.score(X_train, X_test)
+            scorer_s = make_recommendation_scorer("ndcg", k=10)(pipe, X_train, X_test)
+            direct = ndcg_at_k(X_test, pipe.recommend(X_train, k=10)[0], k=10)
+            evaluated = evaluate(pipe, X_train, X_test, metrics="ndcg", k=10)["ndcg@10"]
+            s0 = pipe.score(X)
+            s0_expected = make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0)(
+                pipe, X
+            )
+        assert s == scorer_s, f"RecommenderPipeline.score {s} != the scorer's {scorer_s}"
+        assert s == direct, f"RecommenderPipeline.score {s} != NDCG@10 of its lists {direct}"
+        np.testing.assert_allclose(evaluated, s, rtol=1e-12, err_msg="evaluate disagrees")
+        assert s0 == s0_expected, "RecommenderPipeline.score(X) is not the holdout scorer"
+    dropped = (Xt != 0).sum() < X.nnz
+    assert dropped, "the Binarizer step should drop entries for this check to bite"
+
+
 def _quality(estimator, random_state=0):
     from ..datasets import make_interactions
     from ..metrics import ndcg_at_k
@@ -323,6 +469,9 @@ _CHECKS = (
     check_bad_input,
     check_score,
     check_quality_floor,
+    check_empty_rows_get_popularity,
+    check_score_without_y,
+    check_pipeline_with_weighting,
 )
 
 
