@@ -330,15 +330,17 @@ class ALSFactorizer(_BaseFactorizer):
         given (implicit's convention: pass ``weighting=None`` to factorise
         the raw confidences). Why BM25: raw play counts give confidences in
         the hundreds of thousands; on lastfm-2k (per-user 80/20, NDCG@20,
-        ``benchmarks/bench_defaults.py``) the defaults reach 0.284 on raw
-        play counts with BM25, 0.250 binarised and 0.175 on the raw counts
-        themselves (popularity: 0.099).
+        ``benchmarks/bench_defaults.py``) the defaults reach 0.298 on raw
+        play counts (0.296 on binarised input), where the former defaults
+        (no weighting, ``confidence_scale=1``, ``regularization=0.01``)
+        reached 0.175 on raw counts and 0.250 binarised (popularity:
+        0.099).
     confidence_scale : float, default=0.5
         Implicit feedback only: ``c_ui = 1 + confidence_scale * x_ui`` (on
         the weighted ``x_ui``). 0.5 with ``regularization=10`` is the best
         setting measured on BM25-weighted lastfm-2k play counts (NDCG@20
-        0.297 vs 0.284 with 1.0 and 0.01, seeds 1 and 2;
-        ``benchmarks/bench_defaults.py``).
+        0.297 vs 0.283 with 1.0 and 0.01, mean of seeds 1 and 2, in the
+        protocol of ``benchmarks/bench_defaults.py``).
         implicit's ``AlternatingLeastSquares(alpha=a)`` uses ``c_ui = a *
         x_ui`` instead, so fitting this model with ``confidence_scale=s`` on
         ``X`` (with ``weighting=None``) solves the same problem as implicit

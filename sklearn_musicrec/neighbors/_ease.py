@@ -157,7 +157,7 @@ class EASERecommender(BaseRecommender):
         entry) ``X^T X + 200 I`` is not numerically positive definite, so
         ``fit`` fails, and raising ``regularization`` until it succeeds gives
         popularity-level lists; binarised, the default reaches NDCG@20 0.276
-        (per-user 80/20, ``benchmarks/bench_defaults.py``; popularity: 0.095).
+        (per-user 80/20, ``benchmarks/bench_defaults.py``; popularity: 0.099).
 
     Attributes
     ----------

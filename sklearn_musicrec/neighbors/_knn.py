@@ -284,8 +284,8 @@ class UserKNNRecommender(_BaseKNN):
         a transformer is cloned and used as given; ``None`` uses ``X`` as
         given. Why BM25: on lastfm-2k (per-user 80/20, NDCG@20,
         ``benchmarks/bench_defaults.py``) the defaults reach 0.260 on raw
-        play counts with BM25, 0.244 binarised and 0.184 on the raw counts
-        themselves (popularity: 0.095).
+        play counts with BM25, 0.244 with ``"binary"`` and 0.187 on the raw
+        counts themselves (popularity: 0.099).
     n_jobs : int, default=None
         Threads used to compute similarities (``None`` means 1, ``-1`` all
         cores). Results do not depend on it.
@@ -525,8 +525,8 @@ class ItemKNNRecommender(_BaseKNN):
         binary (as LensKit's item-kNN does for implicit feedback): on
         lastfm-2k (per-user 80/20, NDCG@20, ``benchmarks/bench_defaults.py``)
         the defaults reach 0.265 on binarised play counts, 0.234 with
-        ``"log"``, 0.202 with ``"bm25"`` and 0.060 on the raw counts
-        themselves (popularity: 0.095).
+        ``"log"``, 0.202 with ``"bm25"`` and 0.057 on the raw counts
+        themselves (popularity: 0.099).
     n_jobs : int, default=None
         Threads used to compute the similarities and to recommend (``None``
         means 1, ``-1`` all cores). Results do not depend on it.
