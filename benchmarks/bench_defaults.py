@@ -28,6 +28,7 @@ Usage::
 Results go to ``<out>.md`` and ``<out>.json`` (default
 ``benchmarks/results/bench_defaults``), written only when every requested
 model was measured (a failing model counts as measured, with its error).
+The exit status is 1 when a target is missed.
 """
 
 import argparse
@@ -208,7 +209,8 @@ def main(argv=None):
     )
     out.with_suffix(".md").write_text(text)
     print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
