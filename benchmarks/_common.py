@@ -17,9 +17,13 @@ from sklearn_musicrec.model_selection import holdout_split
 K = 20
 
 
-def lastfm_holdout(*, binarize=False):
-    """``(train, test)`` CSR play-count matrices of the lastfm-2k protocol."""
-    X = fetch_lastfm_2k(download_if_missing=False).data.tocsr()
+def lastfm_holdout(*, binarize=False, data_home=None):
+    """``(train, test)`` CSR play-count matrices of the lastfm-2k protocol.
+
+    ``data_home`` is passed to ``fetch_lastfm_2k`` (``None``: the
+    ``SKLEARN_MUSICREC_DATA`` environment variable or the default home).
+    """
+    X = fetch_lastfm_2k(data_home=data_home, download_if_missing=False).data.tocsr()
     X = X[np.diff(X.indptr) >= 5]
     if binarize:
         X = (X > 0).astype(np.float64)

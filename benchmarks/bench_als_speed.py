@@ -88,6 +88,10 @@ def worker(library, name, threads, recommend, device):
             n_components=FACTORS,
             max_iter=ITERATIONS,
             regularization=REG,
+            # the matrix as given and implicit's confidence 1 + x (not the
+            # package's raw-count defaults: BM25 weighting, confidence 0.5)
+            weighting=None,
+            confidence_scale=1.0,
             cg_steps=CG_STEPS,
             solver="cg",
             tol=0.0,
@@ -247,6 +251,10 @@ def main():
             factors=FACTORS,
             iterations=ITERATIONS,
             regularization=REG,
+            # the matrix as given and implicit's confidence 1 + x (not the
+            # package's raw-count defaults: BM25 weighting, confidence 0.5)
+            weighting=None,
+            confidence_scale=1.0,
             cg_steps=CG_STEPS,
             threads=args.threads,
             k=K,

@@ -172,21 +172,27 @@ def main():
     # --- ours at their defaults --------------------------------------------
     for name, pipe in [
         ("ItemKNNRecommender() defaults, raw plays", Pipeline([("rec", ItemKNNRecommender())])),
+        # (weighting=None: the pipeline's step is the only weighting)
         (
-            "ItemKNNRecommender() defaults, Binarizer",
-            Pipeline([("w", Binarizer()), ("rec", ItemKNNRecommender())]),
+            "ItemKNNRecommender(weighting=None), Binarizer",
+            Pipeline([("w", Binarizer()), ("rec", ItemKNNRecommender(weighting=None))]),
         ),
         (
-            'ItemKNNRecommender(neighborhood="history"), Binarizer',
-            Pipeline([("w", Binarizer()), ("rec", ItemKNNRecommender(neighborhood="history"))]),
+            'ItemKNNRecommender(neighborhood="history", weighting=None), Binarizer',
+            Pipeline(
+                [
+                    ("w", Binarizer()),
+                    ("rec", ItemKNNRecommender(neighborhood="history", weighting=None)),
+                ]
+            ),
         ),
         (
-            "UserKNNRecommender() defaults, Binarizer",
-            Pipeline([("w", Binarizer()), ("rec", UserKNNRecommender())]),
+            "UserKNNRecommender(weighting=None), Binarizer",
+            Pipeline([("w", Binarizer()), ("rec", UserKNNRecommender(weighting=None))]),
         ),
         (
-            "UserKNNRecommender() defaults, BM25Weighting()",
-            Pipeline([("w", BM25Weighting()), ("rec", UserKNNRecommender())]),
+            "UserKNNRecommender(weighting=None), BM25Weighting()",
+            Pipeline([("w", BM25Weighting()), ("rec", UserKNNRecommender(weighting=None))]),
         ),
     ]:
         rows.append({"model": name, "library": "sklearn_musicrec", **ours(pipe, train, test)})
@@ -206,8 +212,8 @@ def main():
         "rec__shrinkage": [0.0, 10.0],
     }
     for name, est, grid in [
-        ("ItemKNNRecommender, tuned", ItemKNNRecommender(), item_grid),
-        ("UserKNNRecommender, tuned", UserKNNRecommender(), user_grid),
+        ("ItemKNNRecommender, tuned", ItemKNNRecommender(weighting=None), item_grid),
+        ("UserKNNRecommender, tuned", UserKNNRecommender(weighting=None), user_grid),
     ]:
         pipe = Pipeline([("w", Binarizer()), ("rec", est)])
         search, search_s = tune(pipe, grid, train)

@@ -17,7 +17,7 @@ own; the resident memory right after loading the data is reported too):
 - ``implicit-item``: implicit's ``CosineRecommender(K=20)`` fit, then
   ``recommend`` for all users with ``filter_already_liked_items=True``
   (its C++ code uses all cores);
-- ``ours-user``: ``UserKNNRecommender(n_neighbors=30, n_jobs=2)`` fit,
+- ``ours-user``: ``UserKNNRecommender(n_neighbors=30, weighting=None, n_jobs=2)`` fit,
   then ``recommend(X, k=20)`` for all users;
 - ``lenskit-user`` / ``lenskit-item``: LensKit's ``UserKNNScorer(max_nbrs=30)``
   / ``ItemKNNScorer(max_nbrs=20)``, implicit feedback, top-N pipeline,
@@ -124,12 +124,12 @@ def worker(cell, lenskit_users, no_numba=False):
 
         if cell == "ours-item":
             model = ItemKNNRecommender(
-                n_neighbors=20, shrinkage=0.0, neighborhood="history", n_jobs=2
+                n_neighbors=20, shrinkage=0.0, neighborhood="history", weighting=None, n_jobs=2
             )
         elif cell == "ours-item-target":
-            model = ItemKNNRecommender(n_neighbors=20, shrinkage=0.0, n_jobs=2)
+            model = ItemKNNRecommender(n_neighbors=20, shrinkage=0.0, weighting=None, n_jobs=2)
         else:
-            model = UserKNNRecommender(n_neighbors=30, n_jobs=2)
+            model = UserKNNRecommender(n_neighbors=30, weighting=None, n_jobs=2)
         _, out["fit_s"] = timed(lambda: model.fit(X))
         (ids, _), out["recommend_s"] = timed(lambda: model.recommend(X, k=K))
         out["library"] = "sklearn_musicrec"

@@ -135,7 +135,10 @@ def main():
 
     # -- ours, tuned on the training part -------------------------------------
     als = Pipeline(
-        [("weight", BM25Weighting()), ("als", ALSFactorizer(n_components=64, random_state=0))]
+        [
+            ("weight", BM25Weighting()),
+            ("als", ALSFactorizer(n_components=64, weighting=None, random_state=0)),
+        ]
     )
     als_grid = {
         "weight": [BM25Weighting(), LogScaling(), Binarizer()],
@@ -187,6 +190,7 @@ def main():
             fit_recommend(
                 ALSFactorizer(
                     n_components=64,
+                    weighting=None,  # W is weighted already, as implicit's input
                     regularization=0.05,
                     max_iter=15,
                     confidence_scale=1.0,

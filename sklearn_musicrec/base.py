@@ -32,6 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .utils._sklearn_compat import get_chunk_n_rows
 from .utils._topk import topk_per_row
+from .utils._weighting import apply_weighting, make_weighting
 from .utils.validation import check_candidate_items, check_interactions, check_k
 
 __all__ = ["RecommenderMixin", "BaseRecommender"]
@@ -133,10 +134,25 @@ class RecommenderMixin:
         self.item_counts_ = np.bincount(X.indices[nonzero], minlength=X.shape[1]).astype(np.int64)
         return X
 
+    def _fit_weighting(self, X, weighting):
+        """Fit the input weighting on validated ``X``; return the weighted ``X``.
+
+        ``weighting`` is the model's resolved choice (a name of
+        :mod:`sklearn_musicrec.utils._weighting`, a transformer, or None).
+        The fitted transformer (or None) is stored as ``weighting_`` and
+        applied by :meth:`_validate_X` to every later input, so rows folded
+        in after ``fit`` are weighted exactly as the training rows were.
+        """
+        transformer = make_weighting(weighting)
+        self.weighting_ = None if transformer is None else transformer.fit(X)
+        return apply_weighting(self.weighting_, X, type(self).__name__)
+
     def _validate_X(self, X, method="recommend"):
-        """Validate ``X`` after ``fit``: fitted model, same number of items."""
+        """Validate ``X`` after ``fit`` (fitted model, same number of items),
+        then apply the input weighting learned in ``fit`` (``weighting_``), if any."""
         check_is_fitted(self)
-        return check_interactions(self, X, reset=False, method=method)
+        X = check_interactions(self, X, reset=False, method=method)
+        return apply_weighting(getattr(self, "weighting_", None), X, type(self).__name__)
 
     # -- public API ---------------------------------------------------------
     def decision_function(self, X):

@@ -148,7 +148,8 @@ class BM25Weighting(_BaseWeighting):
     >>> Xw = BM25Weighting().fit_transform(X)
     >>> Xw.nnz == X.nnz
     True
-    >>> model = make_pipeline(BM25Weighting(), ItemKNNRecommender()).fit(X)
+    >>> # weighting=None: the pipeline's step replaces the model's own weighting
+    >>> model = make_pipeline(BM25Weighting(), ItemKNNRecommender(weighting=None)).fit(X)
     """
 
     _parameter_constraints = {

@@ -53,6 +53,7 @@ def test_implicit_objective_decreases_cg(plays):
 def test_objective_matches_its_definition(plays):
     model = ALSFactorizer(
         n_components=4,
+        weighting=None,  # the objective of the raw counts
         confidence_scale=2.0,
         regularization=0.3,
         max_iter=3,
@@ -87,7 +88,8 @@ def test_fold_in_solves_the_normal_equations(plays):
         tol=0,
         random_state=0,
     ).fit(plays)
-    x = plays[7].toarray().ravel()
+    # fold-in sees the row weighted as in fit (BM25 by default)
+    x = model.weighting_.transform(plays[7]).toarray().ravel()
     V = model.item_factors_.astype(np.float64)
     c = 1.0 + 3.0 * x
     A = V.T @ (c[:, None] * V) + 0.2 * np.eye(5)
@@ -273,6 +275,7 @@ def test_torch_kernels_match_numba_kernels_on_cpu(plays, ratings, chunk_elements
             exponent = 0.5 if solver == "cholesky" else 1.0
             model = ALSFactorizer(
                 feedback=feedback,
+                weighting=None,  # _fit_loop below is given the raw matrix
                 solver=solver,
                 n_components=6,
                 max_iter=4,

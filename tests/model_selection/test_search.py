@@ -58,7 +58,8 @@ def test_grid_search_picks_popularity_over_random(X, scorer):
 
 
 def test_grid_search_weighting_and_item_knn(X, scorer):
-    pipe = Pipeline([("weight", BM25Weighting()), ("rec", ItemKNNRecommender())])
+    # weighting=None: the pipeline's step is the only input weighting
+    pipe = Pipeline([("weight", BM25Weighting()), ("rec", ItemKNNRecommender(weighting=None))])
     grid = {
         "weight": [BM25Weighting(), Binarizer(), "passthrough"],
         "rec__n_neighbors": [1, 50],
@@ -85,9 +86,13 @@ def test_grid_search_on_lastfm_2k(scorer):
         X = fetch_lastfm_2k(download_if_missing=False).data
     except OSError as exc:
         pytest.skip(f"lastfm-2k is not in the data home: {exc}")
-    pipe = Pipeline([("weight", BM25Weighting()), ("rec", ItemKNNRecommender())])
+    # weighting=None: the pipeline's step is the only input weighting
+    pipe = Pipeline([("weight", BM25Weighting()), ("rec", ItemKNNRecommender(weighting=None))])
     grid = [
-        {"weight": [BM25Weighting(), "passthrough"], "rec": [ItemKNNRecommender(n_neighbors=100)]},
+        {
+            "weight": [BM25Weighting(), "passthrough"],
+            "rec": [ItemKNNRecommender(n_neighbors=100, weighting=None)],
+        },
         {"weight": ["passthrough"], "rec": [PopularityRecommender()]},
     ]
     with warnings.catch_warnings():

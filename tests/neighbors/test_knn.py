@@ -33,7 +33,7 @@ def _ratings(n_users=80, n_items=50, seed=0):
 @pytest.mark.parametrize("similarity", ["cosine", "asymmetric_cosine", "jaccard", "pearson"])
 def test_item_similarity_matches_reference(plays, similarity):
     model = ItemKNNRecommender(
-        n_neighbors=5, similarity=similarity, shrinkage=2.0, asymmetric_alpha=0.8
+        n_neighbors=5, similarity=similarity, shrinkage=2.0, asymmetric_alpha=0.8, weighting=None
     ).fit(plays)
     V = plays.toarray().T
     R = _reference_similarity(V, V, similarity, 2.0, 0.8)
@@ -45,7 +45,7 @@ def test_item_similarity_matches_reference(plays, similarity):
 
 
 def test_item_scores_are_weighted_sums_over_neighbours_of_the_target(plays):
-    model = ItemKNNRecommender(n_neighbors=7).fit(plays)
+    model = ItemKNNRecommender(n_neighbors=7, weighting=None).fit(plays)
     S = model.similarity_.toarray().astype(np.float64)
     expected = plays.toarray() @ S.T  # score(u, i) = sum_j x_uj s(i, j)
     np.testing.assert_allclose(model.decision_function(plays), expected, rtol=1e-4)
@@ -54,7 +54,9 @@ def test_item_scores_are_weighted_sums_over_neighbours_of_the_target(plays):
 @pytest.mark.parametrize("similarity", ["cosine", "jaccard", "asymmetric_cosine"])
 def test_user_scores_match_reference(plays, similarity):
     train, queries = plays[:90], plays[90:]
-    model = UserKNNRecommender(n_neighbors=6, similarity=similarity, shrinkage=1.0).fit(train)
+    model = UserKNNRecommender(
+        n_neighbors=6, similarity=similarity, shrinkage=1.0, weighting=None
+    ).fit(train)
     R = _reference_similarity(queries.toarray(), train.toarray(), similarity, 1.0, 0.5)
     S = _reference_topk(R, 6, min_similarity=0.0)
     expected = S @ train.toarray()
@@ -74,7 +76,7 @@ def test_fold_in_equals_training_rows(plays):
 
 def test_new_user_equals_refit_free_fold_in(plays):
     """Folding in a row equals appending it: its neighbours are training users."""
-    model = UserKNNRecommender(n_neighbors=5).fit(plays[:100])
+    model = UserKNNRecommender(n_neighbors=5, weighting=None).fit(plays[:100])
     users, sims = model.similar_users(plays[100:], k=5)
     R = _reference_similarity(plays[100:].toarray(), plays[:100].toarray(), "cosine", 0.0, 0.5)
     for row, (u, s) in enumerate(zip(users, sims)):
@@ -297,10 +299,10 @@ def test_dense_products_with_blas_head_match_reference(monkeypatch):
 
 def test_history_neighbourhood_scores(plays):
     """``neighborhood="history"``: each history item votes for its own neighbours."""
-    model = ItemKNNRecommender(n_neighbors=7, neighborhood="history").fit(plays)
+    model = ItemKNNRecommender(n_neighbors=7, neighborhood="history", weighting=None).fit(plays)
     S = model.similarity_.toarray().astype(np.float64)
     np.testing.assert_allclose(model.decision_function(plays), plays.toarray() @ S, rtol=1e-4)
-    target = ItemKNNRecommender(n_neighbors=7).fit(plays)
+    target = ItemKNNRecommender(n_neighbors=7, weighting=None).fit(plays)
     np.testing.assert_array_equal(target.similarity_.toarray(), model.similarity_.toarray())
     ids, scores = model.recommend(plays, k=5)
     from sklearn_musicrec.base import RecommenderMixin
