@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import UndefinedMetricWarning
 
+from ..utils._sparse import row_ids as _row_ids  # noqa: F401  (used by _ranking, _rating)
 from ..utils.validation import check_k
 
 __all__ = []
@@ -152,30 +153,6 @@ def _check_truth(y_true, n_users, *, name="y_true", allow_1d=True):
             f"{n_users}: they must describe the same users in the same order."
         )
     return truth, is_1d
-
-
-def _row_ids(indptr):
-    """Row index of every stored entry of a CSR matrix."""
-    return np.repeat(np.arange(indptr.shape[0] - 1, dtype=np.int64), np.diff(indptr))
-
-
-def _lookup(matrix, ids):
-    """Positions of ``(u, ids[u, j])`` among the stored entries of ``matrix``.
-
-    ``matrix`` is canonical CSR. Returns an int64 array shaped like ``ids``
-    holding the index into ``matrix.data`` or ``-1`` (not stored, or
-    padding). Vectorised: one ``searchsorted`` over row-major keys.
-    """
-    n_rows = ids.shape[0]
-    n_cols = max(int(matrix.shape[1]), int(ids.max()) + 1 if ids.size else 0, 1)
-    keys = _row_ids(matrix.indptr) * n_cols + matrix.indices.astype(np.int64)
-    query = np.arange(n_rows, dtype=np.int64)[:, None] * n_cols + ids
-    pos = np.searchsorted(keys, query)
-    np.minimum(pos, max(keys.shape[0] - 1, 0), out=pos)
-    if keys.shape[0] == 0:
-        return np.full(ids.shape, -1, dtype=np.int64)
-    found = (keys[pos] == query) & (ids >= 0)
-    return np.where(found, pos, -1)
 
 
 def _check_item_range(ids, n_items, *, name="y_recommended", other="y_true"):
