@@ -61,7 +61,7 @@ def test_numpy_integer_k_accepted(X, model):
         (np.zeros((0, 2)), ValueError, "0 sample"),
         (np.zeros((2, 0)), ValueError, "0 feature"),
         (np.array([1.0, 2.0]), ValueError, r"must be a 2-D \(n_users, n_items\)"),
-        (np.array([["a", "b"]], dtype=object), ValueError, "could not convert"),
+        (np.array([["a", "b"]], dtype=object), ValueError, "could not convert the string"),
         (sp.csr_matrix((3, 4)), ValueError, "no non-zero entries"),
     ],
 )

@@ -97,18 +97,40 @@ def _shape_error(exc, X, whom, input_name, fitted):
     return None
 
 
+def _string_value(X):
+    """A string held by ``X`` (the reason it is not numeric), or None."""
+    if sp.issparse(X):
+        return None
+    try:
+        arr = np.asarray(X)
+    except Exception:  # ragged input: sklearn's own message stands
+        return None
+    if arr.dtype.kind in "USO":
+        for value in arr.flat:
+            if isinstance(value, (str, bytes)):
+                try:
+                    float(value)
+                except ValueError:
+                    return value.item() if isinstance(value, np.generic) else value
+    return None
+
+
 def _check_values(X, whom, input_name):
     """Finite and non-negative stored values, with messages that say what was expected."""
     values = X.data if sp.issparse(X) else X
     if values.size and not np.all(np.isfinite(values)):
-        what = "NaN" if np.isnan(values).any() else "infinity"
+        nan = bool(np.isnan(values).any())
+        advice = (
+            "NaN does not mean 'missing' here: a user-item pair with no "
+            "interaction is 0 (or not stored in a sparse matrix). Replace it "
+            f"first, e.g. with numpy.nan_to_num({input_name}), or drop those entries."
+            if nan
+            else "Clip or rescale the infinite values first."
+        )
         raise ValueError(
-            f"Input {input_name} contains {what}: {input_name} passed to {whom} "
-            "must be a user x item interaction matrix with a finite weight (play "
-            "count, rating) in every stored entry. NaN does not mean 'missing' "
-            "here: a user-item pair with no interaction is 0 (or not stored in a "
-            f"sparse matrix). Replace it first, e.g. with numpy.nan_to_num({input_name}), "
-            "or drop those entries."
+            f"Input {input_name} contains {'NaN' if nan else 'infinity'}: {input_name} "
+            f"passed to {whom} must be a user x item interaction matrix with a "
+            f"finite weight (play count, rating) in every stored entry. {advice}"
         )
     if values.size and values.min() < 0:
         raise ValueError(
@@ -205,6 +227,15 @@ def check_interactions(
                 input_name=input_name,
             )
     except ValueError as exc:
+        example = _string_value(X)
+        if example is not None:
+            raise ValueError(
+                f"{input_name} passed to {whom} must be a numeric interaction matrix "
+                "(play counts, weights or ratings): could not convert the string "
+                f"{example!r} to a number. Encode user and item ids as row and "
+                "column indices first, e.g. with "
+                "sklearn_musicrec.preprocessing.InteractionEncoder."
+            ) from None
         message = _shape_error(exc, X, whom, input_name, fitted=estimator is not None and not reset)
         if message is not None:
             raise ValueError(message) from None
