@@ -90,12 +90,6 @@ class _RecommendationScorer:
     def __repr__(self):
         return f"make_recommendation_scorer({self._repr_args})"
 
-    def __setstate__(self, state):
-        # scorers pickled before the renames of holdout and n_negatives
-        state.setdefault("test_size", state.pop("holdout", None))
-        state.setdefault("n_sampled_items", state.pop("n_negatives", None))
-        self.__dict__.update(state)
-
     def _entry(self):
         if callable(self.metric):
             return custom_metric(self.metric)

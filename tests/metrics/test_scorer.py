@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score, cross_validate
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import Binarizer, FunctionTransformer
 
@@ -15,6 +15,7 @@ from sklearn_musicrec.metrics import (
     auc_score,
     catalog_coverage,
     get_metric_names,
+    get_recommendation_scorer,
     make_recommendation_scorer,
     ndcg_at_k,
     recall_at_k,
@@ -301,3 +302,65 @@ def test_recommender_score_uses_ndcg_at_10(X):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         assert est.score(X_train, held) == pytest.approx(ndcg_at_k(held, ids, k=10))
+
+
+def test_renamed_parameters_are_deprecated(X):
+    est = PopularityRecommender().fit(X)
+    new = make_recommendation_scorer("ndcg", test_size=0.2, random_state=0, n_sampled_items=30)
+    with pytest.warns(FutureWarning, match="'holdout' was renamed to 'test_size'"):
+        old = make_recommendation_scorer("ndcg", holdout=0.2, random_state=0, n_sampled_items=30)
+    assert old(est, X) == new(est, X)
+    with pytest.warns(FutureWarning, match="'n_negatives' was renamed to 'n_sampled_items'"):
+        old = make_recommendation_scorer("ndcg", test_size=0.2, random_state=0, n_negatives=30)
+    assert old(est, X) == new(est, X)
+    assert repr(old) == repr(new)
+    with pytest.raises(TypeError, match="not both"):
+        make_recommendation_scorer("ndcg", test_size=0.2, holdout=0.2)
+    with pytest.raises(ValueError, match="'holdout' parameter"):
+        make_recommendation_scorer("ndcg", holdout=1.5)
+
+
+def test_int_test_size_hides_that_many_per_row_as_holdout_split(X):
+    est = PopularityRecommender().fit(X)
+    spy = _ListSpy()
+    make_recommendation_scorer(spy, k=5, test_size=2, random_state=4)(est, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        _, X_test = holdout_split(X, 2, random_state=4)
+    rows = np.flatnonzero(X.getnnz(axis=1) >= 2)
+    assert (spy.calls[0][0] != X_test[rows]).nnz == 0
+
+
+def test_get_recommendation_scorer_by_name(bunch, X):
+    est = PopularityRecommender().fit(X)
+    one = get_recommendation_scorer("ndcg", k=20, test_size=0.2, random_state=0)
+    assert one(est, X) == make_recommendation_scorer("ndcg", k=20, test_size=0.2, random_state=0)(
+        est, X
+    )
+    scoring = get_recommendation_scorer(
+        ["ndcg", "recall", "diversity"], k=20, test_size=0.2, item_features=bunch.item_tags
+    )
+    assert list(scoring) == ["ndcg", "recall", "diversity"]
+    # one seed for all: every scorer hides the same interactions
+    seeds = {scorer.seed for scorer in scoring.values()}
+    assert len(seeds) == 1
+    assert "item_features" in scoring["diversity"].metric_params
+    assert scoring["ndcg"].metric_params == {}
+    cv = cross_validate(PopularityRecommender(), X, cv=KFold(3), scoring=scoring)
+    for name in scoring:
+        assert cv[f"test_{name}"].shape == (3,) and np.all(np.isfinite(cv[f"test_{name}"]))
+    with pytest.raises(ValueError, match="Unknown metric 'accuracy'"):
+        get_recommendation_scorer(["ndcg", "accuracy"])
+    with pytest.raises(TypeError, match="none of the metrics"):
+        get_recommendation_scorer(["ndcg"], alpha=1)
+    with pytest.raises(ValueError, match="once"):
+        get_recommendation_scorer(["ndcg", "ndcg"])
+    with pytest.raises(TypeError, match="make_recommendation_scorer"):
+        get_recommendation_scorer([ndcg_at_k])
+
+
+def test_scikit_learn_scorer_names_cannot_be_extended(X):
+    # Why get_recommendation_scorer exists: scikit-learn 1.9 resolves string
+    # names in its private table only (sklearn.metrics._scorer._SCORERS).
+    with pytest.raises(ValueError, match="'ndcg' is not a valid scoring value"):
+        cross_validate(PopularityRecommender(), X, cv=KFold(2), scoring=["ndcg", "recall"])
