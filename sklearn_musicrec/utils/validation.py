@@ -87,9 +87,9 @@ def _shape_error(exc, X, whom, input_name, fitted):
     if "got 1D array" in msg:
         shape = np.shape(X)
         return (
-            f"{expected}; got a 1-D array of shape {shape}. One user's history "
-            "is one row: pass x.reshape(1, -1) (or X_train[[u]] for user u of "
-            "a matrix)."
+            f"{expected}; got a 1-D array of shape {shape}. Reshape your data: "
+            "one user's history is one row, x.reshape(1, -1) (or X_train[[u]] "
+            "for user u of a matrix)."
         )
     match = _N_DIMS_MSG.search(msg)
     if match is not None:

@@ -1,5 +1,6 @@
 """One interaction validator and one item-id validator: the same bad input gets
-the same exception and message from every estimator, splitter, scorer and evaluate."""
+the same exception and message from every estimator, splitter, scorer, metric
+and evaluate."""
 
 import re
 import warnings
@@ -10,7 +11,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 
 from sklearn_musicrec.datasets import make_interactions
-from sklearn_musicrec.metrics import make_recommendation_scorer
+from sklearn_musicrec.metrics import auc_score, make_recommendation_scorer, ndcg_at_k, recall_at_k
 from sklearn_musicrec.model_selection import evaluate, holdout_split, leave_k_out_split
 from sklearn_musicrec.utils._test_params import construct_instances
 from sklearn_musicrec.utils.discovery import all_recommenders
@@ -104,6 +105,15 @@ def test_bad_interactions_same_error_from_splitters_scorers_evaluate(case, fitte
     for whom, call in callers:
         got = _error(call)
         assert (got[0], _normalised(got[1], whom)) == reference, whom
+    if bad.ndim != 1:  # a 1-D y_true is item ids, not a matrix
+        reference = _error(check_interactions, None, bad, method="<caller>", input_name="y_true")
+        ids = np.zeros((bad.shape[0], 3), dtype=np.int64)
+        calls = [lambda: ndcg_at_k(bad, ids), lambda: recall_at_k(bad, ids)]
+        if bad.ndim == 2:
+            calls.append(lambda: auc_score(bad, np.ones(bad.shape)))
+        for call in calls:
+            got = _error(call)
+            assert (got[0], _normalised(got[1], "a metric")) == reference
     if bad.ndim == 2:
         for name, args in [("X_train", (bad, X.toarray())), ("X_test", (X.toarray(), bad))]:
             reference = _error(check_interactions, None, bad, method="<caller>", input_name=name)
