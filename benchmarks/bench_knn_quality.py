@@ -6,7 +6,7 @@ top-20 lists over the full catalogue with the training items excluded,
 NDCG@20 and Recall@20 (Liang et al.) against the held-out artists.
 
 Ours are tuned with the package's own scorer,
-``make_recommendation_scorer("ndcg", k=20, holdout=0.2)``, in a
+``make_recommendation_scorer("ndcg", k=20, test_size=0.2)``, in a
 ``GridSearchCV`` with 3 folds of users over the TRAINING part only (the
 held-out 20% is never seen during tuning); the best pipeline is refitted on
 the whole training part and scored once on the held-out part. Our defaults
@@ -61,7 +61,7 @@ def ours(pipe, train, test):
 
 
 def tune(pipe, grid, train):
-    scorer = make_recommendation_scorer("ndcg", k=K, holdout=0.2, random_state=0)
+    scorer = make_recommendation_scorer("ndcg", k=K, test_size=0.2, random_state=0)
     search = GridSearchCV(pipe, grid, cv=KFold(3, shuffle=True, random_state=0), scoring=scorer)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -263,7 +263,7 @@ def main():
         f"per-user random 80/20 holdout (seed 0): {train.nnz} training and {test.nnz} "
         "held-out plays; top-20 over the full catalogue, training items excluded.",
         "",
-        'Ours tuned with `GridSearchCV(..., cv=KFold(3), scoring=make_recommendation_scorer("ndcg", k=20, holdout=0.2))` '
+        'Ours tuned with `GridSearchCV(..., cv=KFold(3), scoring=make_recommendation_scorer("ndcg", k=20, test_size=0.2))` '
         "on the training part only.",
         "",
         "| model | library | NDCG@20 | Recall@20 | fit s | recommend-all s |",

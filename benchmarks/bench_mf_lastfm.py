@@ -6,7 +6,7 @@ artists, a per-user random 80/20 holdout of the play records
 artists excluded, NDCG@20 and Recall@20 on the held-out artists.
 
 - Ours, tuned: ``GridSearchCV(..., cv=KFold(3), scoring=
-  make_recommendation_scorer("ndcg", k=20, holdout=0.2))`` on the training
+  make_recommendation_scorer("ndcg", k=20, test_size=0.2))`` on the training
   part only (the test part is never seen by the search), over a
   weighting step (BM25 / log scaling / binarised plays) and the ALS
   confidence and regularisation; BPR over learning rate, regularisation and
@@ -63,7 +63,7 @@ def fit_recommend(model, X_fit, X_rec, test):
 
 
 def tune(estimator, grid, train):
-    scorer = make_recommendation_scorer("ndcg", k=K, holdout=0.2, random_state=0)
+    scorer = make_recommendation_scorer("ndcg", k=K, test_size=0.2, random_state=0)
     search = GridSearchCV(
         estimator, grid, cv=KFold(3, shuffle=True, random_state=0), scoring=scorer
     )
@@ -320,7 +320,7 @@ def main():
     lines += [
         "",
         "Tuning (3-fold `GridSearchCV` on the training part with "
-        '`make_recommendation_scorer("ndcg", k=20, holdout=0.2)`):',
+        '`make_recommendation_scorer("ndcg", k=20, test_size=0.2)`):',
         "",
     ]
     for t in tuned:

@@ -65,7 +65,7 @@ def _demo_models(seed):
             ALSFactorizer(n_components=32, confidence_scale=10.0, random_state=seed, n_jobs=-1),
             {"regularization": [1.0, 10.0, 100.0]},
             cv=KFold(3, shuffle=True, random_state=seed),
-            scoring=make_recommendation_scorer("ndcg", k=20, holdout=0.2, random_state=seed),
+            scoring=make_recommendation_scorer("ndcg", k=20, test_size=0.2, random_state=seed),
         ),
         # squared loss models ratings; on 0/1 listening data rank with BPR
         "SGDFactorizer": SGDFactorizer(loss="bpr", random_state=seed, n_jobs=-1),

@@ -41,7 +41,7 @@ __all__ = ["RecommenderMixin", "BaseRecommender"]
 # The default score: NDCG@10; with y=None, the scorer's holdout protocol with a
 # fixed seed, so every call (every candidate of a search) hides the same part.
 DEFAULT_SCORE_K = 10
-DEFAULT_SCORE_HOLDOUT = 0.2
+DEFAULT_SCORE_TEST_SIZE = 0.2
 DEFAULT_SCORE_SEED = 0
 
 
@@ -52,7 +52,7 @@ def default_scorer():
     return make_recommendation_scorer(
         "ndcg",
         k=DEFAULT_SCORE_K,
-        holdout=DEFAULT_SCORE_HOLDOUT,
+        test_size=DEFAULT_SCORE_TEST_SIZE,
         random_state=DEFAULT_SCORE_SEED,
     )
 
@@ -351,7 +351,7 @@ class RecommenderMixin:
             ``cross_validate`` pass when no ``scoring`` is given) scores
             ``X`` against itself by the holdout protocol of
             :func:`~sklearn_musicrec.metrics.make_recommendation_scorer`
-            with ``holdout=0.2, random_state=0``: a deterministic
+            with ``test_size=0.2, random_state=0``: a deterministic
             ``ceil(0.2 * n)`` of each row's ``n`` items (chosen from the
             row's content, not its position) is hidden, the rest is the
             history, and rows with fewer than 2 interactions are left out
@@ -363,7 +363,7 @@ class RecommenderMixin:
             Mean NDCG@10 over users with at least one relevant item; with
             ``y``, the lists are ``recommend(X, 10)`` (``X`` excluded).
             It equals ``make_recommendation_scorer("ndcg", k=10,
-            holdout=0.2, random_state=0)(self, X, y)``.
+            test_size=0.2, random_state=0)(self, X, y)``.
 
         Examples
         --------

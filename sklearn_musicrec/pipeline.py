@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array
 
-from .utils.validation import check_candidate_items, check_k
+from .utils._protocol import recommend_excluding_history
 
 __all__ = ["RecommenderPipeline", "make_recommender_pipeline", "recommend_excluding_history"]
 
@@ -37,136 +37,6 @@ def _final_has(attr):
         return True
 
     return check
-
-
-def _pattern(X):
-    """CSR matrix with a 1 at every non-zero entry of ``X`` (sorted, no zeros)."""
-    X = sp.csr_matrix(X) if sp.issparse(X) else sp.csr_matrix(np.asarray(X))
-    P = sp.csr_matrix((X.data != 0, X.indices, X.indptr), shape=X.shape, copy=True)
-    P.sum_duplicates()
-    P.eliminate_zeros()
-    P.data = np.ones(P.nnz, dtype=np.int8)
-    return P
-
-
-def _in_rows(pattern, rows, ids):
-    """Whether ``ids[i, j]`` is a non-zero column of row ``rows[i]`` of ``pattern``."""
-    if pattern.nnz == 0:
-        return np.zeros(ids.shape, dtype=bool)
-    n_items = pattern.shape[1]
-    # CSR rows in order with sorted indices: the keys are sorted
-    keys = np.repeat(np.arange(pattern.shape[0], dtype=np.int64), np.diff(pattern.indptr))
-    keys = keys * n_items + pattern.indices
-    query = rows.astype(np.int64)[:, None] * n_items + np.maximum(ids, 0)
-    pos = np.minimum(np.searchsorted(keys, query), keys.size - 1)
-    return (ids >= 0) & (keys[pos] == query)
-
-
-def _compact(ids, scores, keep, k):
-    """Left-align the kept entries of each row, cut to ``k``, pad with -1 / -inf."""
-    order = np.argsort(~keep, axis=1, kind="stable")
-    ids = np.take_along_axis(np.where(keep, ids, -1), order, axis=1)[:, :k]
-    scores = np.take_along_axis(np.where(keep, scores, -np.inf), order, axis=1)[:, :k]
-    if ids.shape[1] < k:
-        pad = k - ids.shape[1]
-        ids = np.hstack([ids, np.full((ids.shape[0], pad), -1, dtype=np.int64)])
-        scores = np.hstack([scores, np.full((scores.shape[0], pad), -np.inf, dtype=scores.dtype)])
-    return ids, scores
-
-
-def recommend_excluding_history(final, Xt, history, k=10, *, exclude_seen=True, items=None):
-    """``final.recommend`` on transformed rows, excluding the *raw* history.
-
-    The one home of the pipeline's list making, shared by
-    :meth:`RecommenderPipeline.recommend`, the recommendation scorers and
-    ``evaluate``.
-
-    Parameters
-    ----------
-    final : recommender
-        The fitted final step.
-    Xt : {array-like, sparse matrix} of shape (n_users, n_items)
-        The rows as the final step sees them (transformed by the steps).
-    history : {array-like, sparse matrix} of shape (n_users, n_items)
-        The raw rows: their non-zero entries are the items excluded.
-    k : int, default=10
-        List length.
-    exclude_seen : bool, default=True
-        Exclude the raw history; ``False`` recommends from ``Xt`` unchanged.
-    items : None, array-like of int, or {array-like, sparse matrix}, default=None
-        Candidates, as in ``recommend``.
-
-    Returns
-    -------
-    item_ids : ndarray of int64 of shape (n_users, k)
-    scores : ndarray of shape (n_users, k)
-        As ``final.recommend`` returns them, never listing an item of
-        ``history``.
-
-    Notes
-    -----
-    Rows whose transformed pattern equals the raw one (every weighting
-    transformer keeps it) use the final step's own ``exclude_seen``,
-    unchanged. For a row whose transformed pattern lies inside the raw one
-    (a step dropped entries), the final step excludes what it sees and the
-    list is requested longer by the number of dropped items, which are then
-    removed; for a row with entries the raw one lacks, the list is
-    requested longer by the whole history, which is then removed. So the
-    lists are exactly the final step's best ``k`` items outside the raw
-    history.
-    """
-    k = check_k(k)
-    if not isinstance(exclude_seen, (bool, np.bool_)):
-        raise TypeError(
-            f"exclude_seen must be a bool, got {exclude_seen!r} of type "
-            f"{type(exclude_seen).__name__}."
-        )
-    if Xt.shape != history.shape:
-        raise ValueError(
-            "The steps before the recommender must keep the (n_users, n_items) shape "
-            f"of X so that the raw history can be excluded item by item; X has shape "
-            f"{history.shape} but the transformed X has shape {Xt.shape}."
-        )
-    if not exclude_seen or Xt is history:
-        # no step, or nothing to exclude beyond what the final step sees
-        return final.recommend(Xt, k, exclude_seen=exclude_seen, items=items)
-    raw = _pattern(history)
-    seen = _pattern(Xt)
-    n_raw = np.diff(raw.indptr)
-    n_seen = np.diff(seen.indptr)
-    n_both = np.diff(raw.multiply(seen).tocsr().indptr)
-    inside = n_both == n_seen  # transformed pattern within the raw one
-    extra = np.where(inside, n_raw - n_both, n_raw)
-    if inside.all() and not extra.any():
-        return final.recommend(Xt, k, exclude_seen=True, items=items)
-
-    n_users, n_items = history.shape
-    kind, candidates = check_candidate_items(items, n_users, n_items)
-    Xt = sp.csr_matrix(Xt) if sp.issparse(Xt) else np.asarray(Xt)
-    ids = np.full((n_users, k), -1, dtype=np.int64)
-    scores = None
-    groups = (
-        (inside & (extra == 0), True),
-        (inside & (extra > 0), True),
-        (~inside, False),
-    )
-    for rows_mask, final_excludes in groups:
-        rows = np.flatnonzero(rows_mask)
-        if rows.size == 0:
-            continue
-        longer = k + int(extra[rows].max())
-        sub_items = candidates[rows] if kind == "mask" else items
-        sub_ids, sub_scores = final.recommend(
-            Xt[rows], longer, exclude_seen=final_excludes, items=sub_items
-        )
-        if longer > k:
-            keep = (sub_ids >= 0) & ~_in_rows(raw, rows, sub_ids)
-            sub_ids, sub_scores = _compact(sub_ids, sub_scores, keep, k)
-        if scores is None:
-            scores = np.full((n_users, k), -np.inf, dtype=sub_scores.dtype)
-        ids[rows] = sub_ids
-        scores[rows] = sub_scores
-    return ids, scores
 
 
 class RecommenderPipeline(Pipeline):
@@ -345,7 +215,7 @@ class RecommenderPipeline(Pipeline):
         matrix of ``X``'s shape). Without: a deterministic 20% of each row
         of ``X`` is hidden (the holdout protocol of
         :func:`~sklearn_musicrec.metrics.make_recommendation_scorer`,
-        ``holdout=0.2, random_state=0``; rows with fewer than 2
+        ``test_size=0.2, random_state=0``; rows with fewer than 2
         interactions left out, a ``ValueError`` if none is left), the rest
         goes through the steps and the
         hidden part is the truth. So ``GridSearchCV(pipe, grid, cv=KFold(5))``
@@ -366,7 +236,7 @@ class RecommenderPipeline(Pipeline):
         Returns
         -------
         score : float
-            Equal to ``make_recommendation_scorer("ndcg", k=10, holdout=0.2,
+            Equal to ``make_recommendation_scorer("ndcg", k=10, test_size=0.2,
             random_state=0)(self, X, y)``.
         """
         if sample_weight is not None or params:

@@ -64,8 +64,8 @@ def test_numpy_integer_k_accepted(X, model):
         (np.array([[-1.0, 1.0]]), ValueError, "Negative values in data passed to X"),
         (np.zeros((0, 2)), ValueError, "0 sample"),
         (np.zeros((2, 0)), ValueError, "0 feature"),
-        (np.array([1.0, 2.0]), ValueError, "Expected 2D array"),
-        (np.array([["a", "b"]], dtype=object), ValueError, "could not convert"),
+        (np.array([1.0, 2.0]), ValueError, r"must be a 2-D \(n_users, n_items\)"),
+        (np.array([["a", "b"]], dtype=object), ValueError, "could not convert the string"),
         (sp.csr_matrix((3, 4)), ValueError, "no non-zero entries"),
     ],
 )
@@ -293,7 +293,7 @@ def test_score_without_y_is_the_holdout_scorer(X):
     from sklearn_musicrec.metrics import make_recommendation_scorer
 
     model = PopularityRecommender().fit(X)
-    scorer = make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0)
+    scorer = make_recommendation_scorer("ndcg", k=10, test_size=0.2, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         assert model.score(X) == scorer(model, X) == model.score(X, None)

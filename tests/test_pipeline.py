@@ -124,7 +124,7 @@ def test_score_equals_scorer_and_evaluate(X, split):
             assert s == make_recommendation_scorer("ndcg", k=10)(pipe, X_train, X_test)
             assert s == ndcg_at_k(X_test, pipe.recommend(X_train)[0], k=10)
             assert s == evaluate(pipe, X_train, X_test, metrics="ndcg")["ndcg@10"]
-            holdout = make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0)
+            holdout = make_recommendation_scorer("ndcg", k=10, test_size=0.2, random_state=0)
             assert pipe.score(X) == holdout(pipe, X)
         assert 0 < s < 1
 
@@ -142,7 +142,7 @@ def test_grid_search_without_scoring_is_a_holdout_search(X):
     # one neighbour is far worse than fifty: not the first candidate by default
     assert search.best_params_ == {"itemknnrecommender__n_neighbors": 50}
     # each fold's score is the holdout scorer's on that fold
-    scorer = make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0)
+    scorer = make_recommendation_scorer("ndcg", k=10, test_size=0.2, random_state=0)
     explicit = GridSearchCV(pipe, grid, cv=KFold(3), scoring=scorer).fit(X)
     np.testing.assert_array_equal(explicit.cv_results_["mean_test_score"], scores)
     best = search.best_estimator_

@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 from ..base import BaseRecommender
 from ..utils._parallel import resolve_n_jobs
 from ..utils._topk import topk_per_row
-from ..utils.validation import check_k
+from ..utils.validation import check_item_ids, check_k
 
 __all__ = []
 
@@ -175,17 +175,7 @@ class _BaseFactorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseRec
         check_is_fitted(self)
         k = check_k(k)
         n_items = self.item_factors_.shape[0]
-        ids = np.atleast_1d(np.asarray(item_ids))
-        if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
-            raise TypeError(
-                "item_ids must be an int or a 1-D array of int item ids, got "
-                f"an array of dtype {ids.dtype} and shape {ids.shape}."
-            )
-        if ids.size and (ids.min() < 0 or ids.max() >= n_items):
-            raise ValueError(
-                f"item_ids must lie in [0, {n_items}) (the model was fitted "
-                f"on {n_items} items), got values in [{ids.min()}, {ids.max()}]."
-            )
+        ids = check_item_ids(item_ids, n_items)
         V = self.item_factors_
         norms = np.linalg.norm(V, axis=1)
         norms[norms == 0] = 1.0

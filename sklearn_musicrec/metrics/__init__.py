@@ -7,7 +7,10 @@ matrix returned by ``recommend`` with held-out items. Beyond-accuracy metrics
 ``average_popularity``, ``long_tail_share``, ``gini_index``,
 ``personalization``) describe the lists themselves; ``rmse`` and ``mae``
 score explicit rating predictions. ``make_recommendation_scorer`` turns any
-of them into a scorer for :class:`~sklearn.model_selection.GridSearchCV`.
+of them into a scorer for :class:`~sklearn.model_selection.GridSearchCV`;
+``get_recommendation_scorer(["ndcg", "recall"], k=20, test_size=0.2)`` gives
+a dict of scorers by name for ``scoring=`` (scikit-learn's own string names
+cannot be extended by a package).
 """
 
 from ._beyond import (
@@ -29,13 +32,14 @@ from ._ranking import (
     recall_at_k,
 )
 from ._rating import mae, rmse
-from ._scorer import get_metric_names, make_recommendation_scorer
+from ._scorer import get_metric_names, get_recommendation_scorer, make_recommendation_scorer
 
 __all__ = [
     "auc_score",
     "average_popularity",
     "catalog_coverage",
     "get_metric_names",
+    "get_recommendation_scorer",
     "gini_index",
     "hit_rate_at_k",
     "intra_list_diversity",

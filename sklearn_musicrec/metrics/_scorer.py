@@ -1,92 +1,50 @@
-"""Scorers that let GridSearchCV, cross_validate & co. evaluate recommenders."""
+"""Scorers that let GridSearchCV, cross_validate & co. evaluate recommenders.
 
-import inspect
+A client of the metric registry (``_registry``) and of the evaluation
+protocol (``utils/_protocol.py``): this module only decides, per call, which
+rows are history and which truth, and what the metric needs computed.
+"""
+
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.pipeline import Pipeline
-from sklearn.utils import gen_batches
 
-from ..utils._hashing import row_set_hashes, splitmix64
-from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, validate_params
-from ..utils.validation import check_k
-from ._beyond import (
-    average_popularity,
-    catalog_coverage,
-    gini_index,
-    intra_list_diversity,
-    long_tail_share,
-    novelty,
-    personalization,
+from ..utils._protocol import (
+    dense_scores,
+    holdout_mask,
+    one_target_per_row,
+    recommend_excluding_history,
+    resolve_seed,
+    sampled_candidates,
+    split_by_mask,
+    split_estimator,
+    sub_seed,
+    transform_history,
 )
-from ._ranking import (
-    auc_score,
-    hit_rate_at_k,
-    map_at_k,
-    mrr_at_k,
-    ndcg_at_k,
-    precision_at_k,
-    recall_at_k,
+from ..utils._sklearn_compat import (
+    Hidden,
+    Integral,
+    Interval,
+    Real,
+    StrOptions,
+    validate_params,
 )
-from ._rating import mae, rmse
-from ._validation import _row_ids
+from ..utils.validation import check_interactions
+from ._registry import EvaluationData, custom_metric, get_metric, scorer_names
 
-__all__ = ["make_recommendation_scorer", "get_metric_names"]
+__all__ = ["get_metric_names", "get_recommendation_scorer", "make_recommendation_scorer"]
 
-
-class _Metric:
-    """How a named metric is computed from a fitted recommender.
-
-    kind: "ranking" (truth + id lists), "scores" (truth + full scores),
-    "ratings" (held-out ratings + full scores), "lists" (id lists only,
-    plus catalogue data). ``sign`` is -1 for errors (scorers maximise).
-    """
-
-    def __init__(self, func, kind, *, sign=1, needs=()):
-        self.func = func
-        self.kind = kind
-        self.sign = sign
-        self.needs = needs
-
-
-_METRICS = {
-    "ndcg": _Metric(ndcg_at_k, "ranking"),
-    "recall": _Metric(recall_at_k, "ranking"),
-    "precision": _Metric(precision_at_k, "ranking"),
-    "map": _Metric(map_at_k, "ranking"),
-    "mrr": _Metric(mrr_at_k, "ranking"),
-    "hit_rate": _Metric(hit_rate_at_k, "ranking"),
-    "auc": _Metric(auc_score, "scores"),
-    "coverage": _Metric(catalog_coverage, "lists"),
-    "gini": _Metric(gini_index, "lists"),
-    "personalization": _Metric(personalization, "lists"),
-    "diversity": _Metric(intra_list_diversity, "lists", needs=("item_features",)),
-    "novelty": _Metric(novelty, "lists"),
-    "popularity": _Metric(average_popularity, "lists"),
-    "long_tail": _Metric(long_tail_share, "lists"),
-    "neg_rmse": _Metric(rmse, "ratings", sign=-1),
-    "neg_mae": _Metric(mae, "ratings", sign=-1),
-}
-
-# Per-user metrics (their values can be averaged with a standard error).
-_PER_USER = {
-    "ndcg",
-    "recall",
-    "precision",
-    "map",
-    "mrr",
-    "hit_rate",
-    "auc",
-    "diversity",
-    "novelty",
-    "popularity",
-    "long_tail",
-}
+_WHOM = "a recommendation scorer"
 
 
 def get_metric_names():
-    """Names accepted by :func:`make_recommendation_scorer` and ``evaluate``.
+    """Names accepted by :func:`make_recommendation_scorer`.
+
+    :func:`~sklearn_musicrec.model_selection.evaluate` accepts the same
+    names, with the errors as ``"rmse"`` and ``"mae"`` (reported positive)
+    instead of ``"neg_rmse"`` and ``"neg_mae"``.
 
     Returns
     -------
@@ -99,192 +57,43 @@ def get_metric_names():
     >>> "ndcg" in get_metric_names()
     True
     """
-    return sorted(_METRICS)
+    return scorer_names()
 
 
-def _metric_params_allowed(func):
-    params = inspect.signature(func).parameters
-    return {
-        name
-        for name, p in params.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("k", "per_user")
-    }
-
-
-def _split_estimator(estimator):
-    """``(preprocessing steps or None, final recommender)``."""
-    if isinstance(estimator, Pipeline):
-        final = estimator.steps[-1][1]
-        pre = estimator[:-1] if len(estimator.steps) > 1 else None
-    else:
-        pre, final = None, estimator
-    if not hasattr(final, "recommend"):
-        raise TypeError(
-            "The estimator scored by a recommendation scorer must be a "
-            "recommender (with a recommend method), or a Pipeline ending in "
-            f"one; got {type(final).__name__}."
-        )
-    return pre, final
-
-
-def _canonical(X):
-    Xc = sp.csr_matrix(X, copy=True) if sp.issparse(X) else sp.csr_matrix(np.asarray(X))
-    Xc.sum_duplicates()
-    Xc.eliminate_zeros()
-    return Xc
-
-
-def _transform(pre, history):
-    """History rows as the final step sees them, and whether the pattern is kept."""
-    if pre is None:
-        return history, True
-    Xt = pre.transform(history)
-    if Xt.shape != history.shape:
-        raise ValueError(
-            "The steps before the recommender must keep the (n_users, n_items) "
-            f"shape of X to be scored item by item; X has shape {history.shape} "
-            f"but the transformed X has shape {Xt.shape}."
-        )
-    pattern = _canonical(Xt)
-    pattern.data[:] = 1
-    same = (
-        pattern.nnz == history.nnz
-        and np.array_equal(pattern.indptr, history.indptr)
-        and np.array_equal(pattern.indices, history.indices)
+def _deprecated_rename(old_name, old_value, new_name, new_value, default):
+    """The value of a renamed parameter, warning (FutureWarning) if the old name was used."""
+    if isinstance(old_value, str) and old_value == "deprecated":
+        return new_value
+    if new_value is not default:
+        raise TypeError(f"{old_name} was renamed to {new_name}: pass only {new_name}, not both.")
+    warnings.warn(
+        f"The parameter {old_name!r} was renamed to {new_name!r} in 0.1 and will be "
+        f"removed in 0.3; pass {new_name}={old_value!r} instead.",
+        FutureWarning,
+        stacklevel=4,  # this helper, make_recommendation_scorer, validate_params, caller
     )
-    return Xt, same
-
-
-def _recommend_unseen(final, Xt, history, k, same_pattern, items=None):
-    """``recommend`` on the transformed rows, never listing a raw history item.
-
-    Delegates to :func:`sklearn_musicrec.pipeline.recommend_excluding_history`,
-    the one home of this logic, so that scorers, ``evaluate`` and
-    ``RecommenderPipeline.recommend``/``score`` make the same lists.
-    ``same_pattern`` is no longer needed (kept for the callers' signature).
-    """
-    from ..pipeline import recommend_excluding_history
-
-    return recommend_excluding_history(final, Xt, history, k, items=items)[0]
-
-
-def _scores(final, Xt, n_rows, n_items):
-    """Dense float64 ``decision_function`` of all rows, computed in row batches."""
-    out = np.empty((n_rows, n_items), dtype=np.float64)
-    batch = max(1, (1 << 22) // max(n_items, 1))
-    Xt = sp.csr_matrix(Xt) if sp.issparse(Xt) else np.asarray(Xt)
-    for rows in gen_batches(n_rows, batch):
-        out[rows] = final.decision_function(Xt[rows])
-    return out
-
-
-def _sub_seed(seed, i):
-    """A derived 64-bit seed, so different draws of one scorer are independent."""
-    return (seed + 0x9E3779B97F4A7C15 * i) & 0xFFFFFFFFFFFFFFFF
-
-
-def _one_target_per_row(truth, seed):
-    """One relevant item per row, chosen by a seeded content hash (-1 if none)."""
-    from ..model_selection._split import _interaction_keys
-
-    target = np.full(truth.shape[0], -1, dtype=np.int64)
-    if truth.nnz == 0:
-        return target
-    keys = _interaction_keys(truth, seed)
-    rows = _row_ids(truth.indptr)
-    order = np.lexsort((keys, rows))
-    starts = truth.indptr[:-1][np.diff(truth.indptr) > 0]
-    first = order[starts]
-    target[rows[first]] = truth.indices[first]
-    return target
-
-
-def _sampled_candidates(history, target, n_negatives, seed, relevant=None):
-    """CSR candidate mask: the target plus ``n_negatives`` random unseen items per row.
-
-    Negatives are drawn uniformly, without replacement, among the items that
-    are neither in the row's history nor relevant (the target and, when
-    ``relevant`` is given, every other held-out item); the draw is a seeded
-    hash of the row's content, so it does not depend on the row position.
-    """
-    n_rows, n_items = history.shape
-    u64 = np.uint64
-    item_mix = splitmix64(np.arange(n_items, dtype=u64) + u64(1))
-    history_hash, _ = row_set_hashes(history.indptr, history.indices, seed)
-    row_hash = splitmix64(history_hash ^ splitmix64(target.astype(u64) + u64(7)))
-    n_draw = min(n_negatives, n_items)
-    chunks_rows, chunks_cols = [], []
-    batch = max(1, (1 << 21) // max(n_items, 1))
-    for rows in gen_batches(n_rows, batch):
-        keys = splitmix64(row_hash[rows][:, None] ^ item_mix[None, :])
-        sub = history[rows]
-        r, c = _row_ids(sub.indptr), sub.indices
-        blocked = np.zeros(keys.shape, dtype=bool)
-        blocked[r, c] = True
-        if relevant is not None:
-            sub = relevant[rows]
-            blocked[_row_ids(sub.indptr), sub.indices] = True
-        t = target[rows]
-        has_t = t >= 0
-        blocked[np.flatnonzero(has_t), t[has_t]] = True
-        keys[blocked] = np.iinfo(np.uint64).max
-        if n_draw < n_items:
-            sel = np.argpartition(keys, n_draw - 1, axis=1)[:, :n_draw]
-        else:
-            sel = np.broadcast_to(np.arange(n_items), keys.shape)
-        ok = ~np.take_along_axis(blocked, sel, axis=1)
-        rr = np.broadcast_to(np.arange(rows.start, rows.stop)[:, None], sel.shape)
-        chunks_rows += [rr[ok], np.arange(rows.start, rows.stop)[has_t]]
-        chunks_cols += [sel[ok], t[has_t]]
-    rr = np.concatenate(chunks_rows) if chunks_rows else np.empty(0, dtype=np.int64)
-    cc = np.concatenate(chunks_cols) if chunks_cols else np.empty(0, dtype=np.int64)
-    return sp.csr_matrix((np.ones(rr.shape[0], dtype=bool), (rr, cc)), shape=(n_rows, n_items))
-
-
-def _lists_metric(name, func, ids, n_items, final, params, *, per_user=False):
-    """A list-only (beyond-accuracy) metric, filling catalogue data from the model."""
-    params = dict(params)
-    if name == "coverage" or func is catalog_coverage:
-        return func(ids, n_items=n_items, **params)
-    if func is gini_index:
-        return func(ids, n_items=n_items, **params)
-    if func is personalization:
-        return func(ids, **params)
-    extra = {"per_user": per_user} if per_user else {}
-    if func is intra_list_diversity:
-        features = params.pop("item_features")
-        return func(ids, features, **params, **extra)
-    popularity = params.pop("item_popularity", None)
-    if popularity is None:
-        popularity = getattr(final, "item_counts_", None)
-        if popularity is None:
-            raise ValueError(
-                f"The {name!r} metric needs item_popularity: pass it (a training "
-                "interaction matrix or per-item counts), or use a recommender "
-                "with an item_counts_ attribute."
-            )
-    return func(ids, popularity, **params, **extra)
+    return old_value
 
 
 class _RecommendationScorer:
     """Callable ``scorer(estimator, X, y=None)``; see :func:`make_recommendation_scorer`."""
 
-    def __init__(self, metric, k, holdout, seed, n_negatives, metric_params, repr_args):
+    def __init__(self, metric, k, test_size, seed, n_sampled_items, metric_params, repr_args):
         self.metric = metric
         self.k = k
-        self.holdout = holdout
+        self.test_size = test_size
         self.seed = seed
-        self.n_negatives = n_negatives
+        self.n_sampled_items = n_sampled_items
         self.metric_params = metric_params
         self._repr_args = repr_args
 
     def __repr__(self):
         return f"make_recommendation_scorer({self._repr_args})"
 
-    def _spec(self):
+    def _entry(self):
         if callable(self.metric):
-            return "custom", _Metric(self.metric, "ranking")
-        return self.metric, _METRICS[self.metric]
+            return custom_metric(self.metric)
+        return get_metric(self.metric, scorer=True)
 
     def __call__(self, estimator, X, y=None, **kwargs):
         if kwargs:
@@ -293,54 +102,47 @@ class _RecommendationScorer:
                 f"unexpected keyword arguments {sorted(kwargs)} (sample weights "
                 "are not supported)."
             )
-        name, spec = self._spec()
-        pre, final = _split_estimator(estimator)
-        X = _canonical(X)
-        history, truth, rows = self._history_and_truth(X, y, spec)
-        if rows is not None:
-            history = history[rows]
-            truth = truth[rows] if truth is not None else None
+        metric = self._entry()
+        pre, final = split_estimator(estimator)
+        X = check_interactions(None, X, dtype="numeric", method=_WHOM, canonical=True)
+        history, truth = self._history_and_truth(X, y, metric)
         if history.shape[0] == 0:
             return 0.0
-        Xt, same = _transform(pre, history)
+        Xt = transform_history(pre, history)
         n_items = X.shape[1]
-
-        if spec.kind == "ratings":
-            scores = _scores(final, Xt, history.shape[0], n_items)
-            return float(spec.sign * spec.func(truth, scores, **self.metric_params))
+        data = EvaluationData(
+            truth=truth, n_items=n_items, item_popularity=getattr(final, "item_counts_", None)
+        )
 
         items = None
-        if self.n_negatives is not None:
-            target = (
-                truth
-                if isinstance(truth, np.ndarray)
-                else _one_target_per_row(truth, _sub_seed(self.seed, 1))
-            )
-            relevant = None if isinstance(truth, np.ndarray) else truth
-            items = _sampled_candidates(
-                history, target, self.n_negatives, _sub_seed(self.seed, 2), relevant
-            )
-            truth = target
-
-        if spec.kind == "scores":
-            scores = _scores(final, Xt, history.shape[0], n_items)
-            if items is not None:
-                exclude = np.ones(scores.shape, dtype=bool)
-                exclude[items.nonzero()] = False
+        if self.n_sampled_items is not None:
+            if isinstance(truth, np.ndarray):
+                target, relevant = truth, None
             else:
-                exclude = history
-            return float(spec.func(truth, scores, exclude=exclude, **self.metric_params))
+                target, relevant = one_target_per_row(truth, sub_seed(self.seed, 1)), truth
+            items = sampled_candidates(
+                history, target, self.n_sampled_items, sub_seed(self.seed, 2), relevant
+            )
+            data.truth = target
 
-        ids = _recommend_unseen(final, Xt, history, self.k, same, items=items)
-        if spec.kind == "ranking":
-            return float(spec.func(truth, ids, k=self.k, **self.metric_params))
-        return float(_lists_metric(name, spec.func, ids, n_items, final, self.metric_params))
+        if metric.reads == "scores":
+            data.scores = dense_scores(final, Xt, history.shape[0], n_items)
+            if items is not None:
+                data.exclude = np.ones(data.scores.shape, dtype=bool)
+                data.exclude[items.nonzero()] = False
+            else:
+                data.exclude = history
+        else:
+            data.ids = recommend_excluding_history(final, Xt, history, self.k, items=items)[0]
+        return float(metric.sign * metric.compute(data, k=self.k, **self.metric_params))
 
-    def _history_and_truth(self, X, y, spec):
-        """``(history, truth, rows to score or None)`` for one call."""
+    def _history_and_truth(self, X, y, metric):
+        """``(history, truth)`` of the rows to score in one call."""
         if y is not None:
             if sp.issparse(y) or np.ndim(y) == 2:
-                truth = _canonical(y)
+                truth = check_interactions(
+                    None, y, dtype="numeric", method=_WHOM, input_name="y", canonical=True
+                )
                 if truth.shape != X.shape:
                     raise ValueError(
                         f"y, the held-out interactions, must have X's shape "
@@ -354,61 +156,138 @@ class _RecommendationScorer:
                         f"matrix of X's shape; got shape {truth.shape} for X of "
                         f"shape {X.shape}."
                     )
-                if spec.kind == "ratings":
+                if metric.kind == "ratings":
                     raise ValueError(
                         "Rating metrics need y as a (n_users, n_items) matrix of "
                         "held-out ratings, got 1-D ids."
                     )
-            return X, truth, None
-        if self.holdout is None:
-            if spec.kind == "lists" and self.n_negatives is None:
-                return X, None, None
+            return X, truth
+        if self.test_size is None:
+            if metric.kind == "lists" and self.n_sampled_items is None:
+                return X, None
             raise ValueError(
-                "This scorer got y=None and was made with holdout=None, so there "
+                "This scorer got y=None and was made with test_size=None, so there "
                 "is no held-out truth to score against. Pass y (the held-out "
-                "interactions), or make the scorer with holdout=0.2 to hide a "
+                "interactions), or make the scorer with test_size=0.2 to hide a "
                 "share of each row of X."
             )
-        from ..model_selection._split import _holdout_mask, _split_by_mask
-
-        mask, n_per_row, _ = _holdout_mask(X, self.holdout, self.seed)
-        history, truth = _split_by_mask(X, mask)
+        mask, n_per_row, _ = holdout_mask(X, self.test_size, self.seed)
+        history, truth = split_by_mask(X, mask)
         rows = np.flatnonzero(n_per_row >= 2)
-        return history, truth, rows
+        return history[rows], truth[rows]
+
+
+def _check_metric(metric):
+    """The registry entry (or a custom entry) for ``metric``."""
+    if callable(metric):
+        return custom_metric(metric)
+    if isinstance(metric, str):
+        return get_metric(metric, scorer=True)
+    raise TypeError(f"metric must be a str or a callable, got {type(metric).__name__}.")
+
+
+def _build_scorer(metric, k, test_size, random_state, seed, n_sampled_items, metric_params):
+    """Check the arguments (already type-checked) and make one scorer."""
+    entry = _check_metric(metric)
+    if n_sampled_items is not None and entry.kind not in ("ranking", "scores"):
+        raise ValueError(
+            "The sampled protocol (n_sampled_items) applies to ranking metrics and "
+            f"'auc' only, not to {metric!r}."
+        )
+    if isinstance(metric, str):
+        entry.check_params(metric_params, popularity_from_counts=True)
+    test_size = None if test_size is None else _as_share(test_size)
+    parts = [
+        repr(metric if isinstance(metric, str) else getattr(metric, "__name__", metric)),
+        f"k={int(k)}",
+    ]
+    if test_size is not None:
+        parts.append(f"test_size={test_size}")
+    parts.append(
+        f"random_state={random_state if isinstance(random_state, numbers.Integral) else seed}"
+    )
+    if n_sampled_items is not None:
+        parts.append(f"n_sampled_items={int(n_sampled_items)}")
+    parts += [f"{key}=..." for key in sorted(metric_params)]
+    return _RecommendationScorer(
+        metric,
+        int(k),
+        test_size,
+        seed,
+        None if n_sampled_items is None else int(n_sampled_items),
+        dict(metric_params),
+        ", ".join(parts),
+    )
+
+
+def _as_share(test_size):
+    """A float share stays a float, an int count an int (as in the splitters)."""
+    if isinstance(test_size, numbers.Integral):
+        return int(test_size)
+    return float(test_size)
+
+
+_TEST_SIZE = [
+    Interval(Real, 0, 1, closed="neither"),
+    Interval(Integral, 1, None, closed="left"),
+    None,
+]
+_N_SAMPLED = [Interval(Integral, 1, None, closed="left"), None]
 
 
 @validate_params(
     {
-        "metric": [StrOptions(set(_METRICS)), callable],
+        "metric": [StrOptions(set(scorer_names())), callable],
         "k": [Interval(Integral, 1, None, closed="left")],
-        "holdout": [Interval(Real, 0, 1, closed="neither"), None],
+        "test_size": _TEST_SIZE,
         "random_state": ["random_state"],
-        "n_negatives": [Interval(Integral, 1, None, closed="left"), None],
+        "n_sampled_items": _N_SAMPLED,
+        "holdout": [
+            Interval(Real, 0, 1, closed="neither"),
+            None,
+            Hidden(StrOptions({"deprecated"})),
+        ],
+        "n_negatives": [
+            Interval(Integral, 1, None, closed="left"),
+            None,
+            Hidden(StrOptions({"deprecated"})),
+        ],
     },
     prefer_skip_nested_validation=True,
 )
 def make_recommendation_scorer(
-    metric, *, k=10, holdout=None, random_state=None, n_negatives=None, **metric_params
+    metric,
+    *,
+    k=10,
+    test_size=None,
+    random_state=None,
+    n_sampled_items=None,
+    holdout="deprecated",
+    n_negatives="deprecated",
+    **metric_params,
 ):
     """Make a scorer ``scorer(estimator, X, y=None)`` for model selection.
 
     The scorer recommends ``k`` items for every row of ``X`` (the history)
     and scores the lists against held-out interactions. It plugs into
     :class:`~sklearn.model_selection.GridSearchCV`, ``cross_validate`` and
-    friends, which call it on each validation fold.
+    friends, which call it on each validation fold. To get several scorers
+    by name at once (a dict for ``scoring=``), use
+    :func:`get_recommendation_scorer`.
 
     - With ``y``: ``X`` is the history and ``y`` the held-out truth (1-D
       item ids, one per row, negative for none; or a matrix of ``X``'s
-      shape). ``holdout`` is then not used.
-    - With ``y=None`` and ``holdout=0.2``: a share of every row of ``X`` is
-      hidden (``ceil(0.2 * n)``, at least one; see
-      :func:`~sklearn_musicrec.model_selection.holdout_split`), the
-      recommender folds in the rest and is scored on the hidden part. Rows
-      with fewer than 2 interactions are left out of the score. So
-      ``GridSearchCV(est, grid, cv=KFold(5), scoring=scorer).fit(X)`` is a
-      complete new-user ("strong generalisation") search. The hidden part
-      depends only on ``random_state`` and each row's set of items, never on
-      its position, so every candidate sees the same split of every fold.
+      shape). ``test_size`` is then not used.
+    - With ``y=None`` and ``test_size=0.2``: a share of every row of ``X``
+      is hidden exactly as
+      :func:`~sklearn_musicrec.model_selection.holdout_split` hides it
+      (``ceil(0.2 * n)``, at least one), the recommender folds in the rest
+      and is scored on the hidden part. Rows with fewer than 2 interactions
+      are left out of the score. So ``GridSearchCV(est, grid, cv=KFold(5),
+      scoring=scorer).fit(X)`` is a complete new-user ("strong
+      generalisation") search. The hidden part depends only on
+      ``random_state`` and each row's set of items, never on its position,
+      so every candidate sees the same split of every fold.
     - If ``estimator`` is a :class:`~sklearn.pipeline.Pipeline`, the history
       goes through ``estimator[:-1].transform`` and the last step
       recommends. Items of the raw history are never recommended, whether
@@ -438,20 +317,29 @@ def make_recommendation_scorer(
         is used as a ranking metric.
     k : int, default=10
         List length.
-    holdout : float in (0, 1) or None, default=None
-        Share of each row to hide when the scorer is called with ``y=None``.
+    test_size : float in (0, 1), int >= 1 or None, default=None
+        Share of each row to hide when the scorer is called with ``y=None``
+        (or, as an int, the number of interactions to hide per row), as the
+        ``test_size`` of
+        :func:`~sklearn_musicrec.model_selection.holdout_split`.
     random_state : int, RandomState instance or None, default=None
-        Seed of the hidden part (and of sampled negatives). It is resolved
+        Seed of the hidden part (and of sampled items). It is resolved
         to an int once, here, so every call of this scorer uses the same
         seed; ``None`` draws one at random.
-    n_negatives : int or None, default=None
+    n_sampled_items : int or None, default=None
         ``None`` (the default) ranks the whole catalogue. An int selects
         the *sampled* protocol of older papers: one held-out item per user
-        is ranked among ``n_negatives`` (e.g. 99) uniformly sampled items
-        the user has not interacted with, through ``recommend(items=mask)``.
-        It is provided for comparison only: sampled metrics are biased and
-        can reverse the ordering of models (Krichene & Rendle, KDD 2020).
-        Ranking metrics and ``"auc"`` only.
+        is ranked among ``n_sampled_items`` (e.g. 99) uniformly sampled
+        items the user has not interacted with, through
+        ``recommend(items=mask)``. It is provided for comparison only:
+        sampled metrics are biased and can reverse the ordering of models
+        (Krichene & Rendle, KDD 2020). Ranking metrics and ``"auc"`` only.
+    holdout : float in (0, 1) or None
+        Deprecated alias of ``test_size`` (renamed in 0.1, removed in 0.3).
+    n_negatives : int or None
+        Deprecated alias of ``n_sampled_items`` (renamed in 0.1, removed in
+        0.3; ``n_negatives`` names the training negatives of
+        :class:`~sklearn_musicrec.decomposition.SGDFactorizer`).
     **metric_params
         Extra keyword arguments of the metric function (e.g.
         ``gain="linear"`` for ``"ndcg"``, ``item_features=`` for
@@ -463,6 +351,10 @@ def make_recommendation_scorer(
         ``scorer(estimator, X, y=None) -> float``, greater is better for
         accuracy metrics.
 
+    See Also
+    --------
+    get_recommendation_scorer : Scorers by name, one or a dict of several.
+
     Examples
     --------
     >>> from sklearn.model_selection import GridSearchCV, KFold
@@ -470,7 +362,7 @@ def make_recommendation_scorer(
     >>> from sklearn_musicrec.datasets import make_interactions
     >>> from sklearn_musicrec.metrics import make_recommendation_scorer
     >>> X = make_interactions(n_users=120, n_items=60, random_state=0).data
-    >>> scorer = make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0)
+    >>> scorer = make_recommendation_scorer("ndcg", k=10, test_size=0.2, random_state=0)
     >>> search = GridSearchCV(
     ...     PopularityRecommender(), {"criterion": ["listeners", "plays"]},
     ...     cv=KFold(3), scoring=scorer,
@@ -478,84 +370,109 @@ def make_recommendation_scorer(
     >>> bool(0 < search.best_score_ <= 1)
     True
     """
-    if callable(metric):
-        func = metric
-        kind = "ranking"
-    elif isinstance(metric, str):
-        if metric not in _METRICS:
-            raise ValueError(
-                f"metric must be one of {get_metric_names()} or a callable, got {metric!r}."
-            )
-        func, kind = _METRICS[metric].func, _METRICS[metric].kind
-    else:
-        raise TypeError(f"metric must be a str or a callable, got {type(metric).__name__}.")
-    k = check_k(k)
-    if holdout is not None:
-        if (
-            isinstance(holdout, (bool, np.bool_))
-            or not isinstance(holdout, numbers.Real)
-            or not 0.0 < holdout < 1.0
-        ):
-            raise ValueError(
-                f"holdout must be None or a float in (0, 1) (the share of each "
-                f"row to hide), got {holdout!r}."
-            )
-        holdout = float(holdout)
-    if n_negatives is not None:
-        if (
-            isinstance(n_negatives, (bool, np.bool_))
-            or not isinstance(n_negatives, numbers.Integral)
-            or n_negatives < 1
-        ):
-            raise ValueError(f"n_negatives must be None or an int >= 1, got {n_negatives!r}.")
-        if kind not in ("ranking", "scores"):
-            raise ValueError(
-                f"The sampled protocol (n_negatives) applies to ranking metrics and "
-                f"'auc' only, not to {metric!r}."
-            )
-        n_negatives = int(n_negatives)
-    if isinstance(metric, str):
-        allowed = _metric_params_allowed(func)
-        if kind == "lists":
-            allowed -= {"n_items"}
-            if func in (novelty, average_popularity, long_tail_share):
-                allowed |= {"item_popularity"}
-            if func is intra_list_diversity:
-                allowed |= {"item_features"}
-        unknown = set(metric_params) - allowed
-        if unknown:
-            raise TypeError(
-                f"Unexpected parameters {sorted(unknown)} for metric {metric!r}; "
-                f"it accepts {sorted(allowed)}."
-            )
-        for need in _METRICS[metric].needs:
-            if need not in metric_params:
-                raise ValueError(f"The {metric!r} metric needs {need}=..., e.g. item tag vectors.")
-        if (
-            func is novelty
-            and "item_popularity" not in metric_params
-            and "n_users" not in metric_params
-        ):
-            raise ValueError(
-                "The 'novelty' metric needs item_popularity= (the training "
-                "interaction matrix) or n_users= (to normalise the final step's "
-                "item_counts_)."
-            )
-    from ..model_selection._split import _resolve_seed
+    test_size = _deprecated_rename("holdout", holdout, "test_size", test_size, None)
+    n_sampled_items = _deprecated_rename(
+        "n_negatives", n_negatives, "n_sampled_items", n_sampled_items, None
+    )
+    seed = resolve_seed(random_state)
+    return _build_scorer(metric, k, test_size, random_state, seed, n_sampled_items, metric_params)
 
-    seed = _resolve_seed(random_state)
-    parts = [
-        repr(metric if isinstance(metric, str) else getattr(metric, "__name__", metric)),
-        f"k={k}",
-    ]
-    if holdout is not None:
-        parts.append(f"holdout={holdout}")
-    parts.append(
-        f"random_state={random_state if isinstance(random_state, numbers.Integral) else seed}"
-    )
-    if n_negatives is not None:
-        parts.append(f"n_negatives={n_negatives}")
-    parts += [f"{key}=..." for key in sorted(metric_params)]
-    return _RecommendationScorer(
-        metric, k, holdout, seed, n_negatives, dict(metric_params), ", ".join(parts)
-    )
+
+@validate_params(
+    {
+        "scoring": [str, list, tuple],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "test_size": _TEST_SIZE,
+        "random_state": ["random_state"],
+        "n_sampled_items": _N_SAMPLED,
+    },
+    prefer_skip_nested_validation=True,
+)
+def get_recommendation_scorer(
+    scoring, *, k=10, test_size=None, random_state=None, n_sampled_items=None, **metric_params
+):
+    """Recommendation scorers by name: one, or a dict of several for ``scoring=``.
+
+    scikit-learn resolves a string ``scoring`` (``cross_validate(...,
+    scoring=["ndcg", "recall"])``) in its own private table of scorers,
+    which a package cannot extend without monkey-patching it, so such a call
+    raises "'ndcg' is not a valid scoring value". Pass the scorers this
+    function returns instead: ``scoring=get_recommendation_scorer(["ndcg",
+    "recall"], k=20, test_size=0.2)`` is a dict that scikit-learn accepts
+    as multi-metric scoring, with the same keys.
+
+    Parameters
+    ----------
+    scoring : str or list of str
+        Metric name(s) from :func:`get_metric_names`.
+    k : int, default=10
+        List length of every scorer.
+    test_size : float in (0, 1), int >= 1 or None, default=None
+        As in :func:`make_recommendation_scorer`.
+    random_state : int, RandomState instance or None, default=None
+        Resolved to one int seed shared by all the scorers, so they all hide
+        the same interactions of every row.
+    n_sampled_items : int or None, default=None
+        As in :func:`make_recommendation_scorer` (ranking metrics and
+        ``"auc"`` only).
+    **metric_params
+        Extra keyword arguments, each passed to the metrics that accept it
+        (e.g. ``item_features=`` goes to ``"diversity"`` only).
+
+    Returns
+    -------
+    scorer : callable or dict of str to callable
+        The scorer of ``scoring`` given as a str; ``{name: scorer}`` for a
+        list.
+
+    See Also
+    --------
+    make_recommendation_scorer : One scorer, including a custom metric.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import KFold, cross_validate
+    >>> from sklearn_musicrec.baselines import PopularityRecommender
+    >>> from sklearn_musicrec.datasets import make_interactions
+    >>> from sklearn_musicrec.metrics import get_recommendation_scorer
+    >>> X = make_interactions(n_users=120, n_items=60, random_state=0).data
+    >>> scoring = get_recommendation_scorer(["ndcg", "recall"], k=20, test_size=0.2,
+    ...                                     random_state=0)
+    >>> sorted(scoring)
+    ['ndcg', 'recall']
+    >>> cv = cross_validate(PopularityRecommender(), X, cv=KFold(3), scoring=scoring)
+    >>> cv["test_ndcg"].shape
+    (3,)
+    """
+    names = [scoring] if isinstance(scoring, str) else list(scoring)
+    if not names:
+        raise ValueError("scoring must name at least one metric, got an empty list.")
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(
+                f"scoring must hold metric names (str), got {name!r}; use "
+                "make_recommendation_scorer for a callable metric."
+            )
+    if len(set(names)) != len(names):
+        raise ValueError(f"scoring names each metric once, got {names}.")
+    entries = {name: get_metric(name, scorer=True) for name in names}
+    unused = set(metric_params) - set().union(*(e.params for e in entries.values()))
+    if unused:
+        raise TypeError(
+            f"Unexpected parameters {sorted(unused)}: none of the metrics {names} accepts them."
+        )
+    seed = resolve_seed(random_state)
+    fixed = random_state if isinstance(random_state, numbers.Integral) else seed
+    scorers = {
+        name: _build_scorer(
+            name,
+            k,
+            test_size,
+            fixed,
+            seed,
+            n_sampled_items,
+            {p: v for p, v in metric_params.items() if p in entry.params},
+        )
+        for name, entry in entries.items()
+    }
+    return scorers[names[0]] if isinstance(scoring, str) else scorers

@@ -10,7 +10,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import UndefinedMetricWarning
 
-from ..utils.validation import check_k
+from ..utils._sparse import row_ids as _row_ids  # noqa: F401  (used by _ranking, _rating)
+from ..utils.validation import check_interactions, check_k
+
+_WHOM = "a metric"
 
 __all__ = []
 
@@ -77,105 +80,57 @@ def _check_truth(y_true, n_users, *, name="y_true", allow_1d=True):
         positive values.
     is_1d : bool
     """
-    if sp.issparse(y_true):
-        if y_true.format == "csr" and y_true.ndim == 2:
-            # share the caller's arrays; copied below only if they need changes
-            truth = sp.csr_array((y_true.data, y_true.indices, y_true.indptr), shape=y_true.shape)
-            if truth.data.dtype != np.float64:
-                truth.data = truth.data.astype(np.float64)
-        else:
-            truth = sp.csr_array(y_true, dtype=np.float64, copy=True)
-        is_1d = False
-    else:
+    if not sp.issparse(y_true) and np.ndim(y_true) == 1:
         arr = np.asarray(y_true)
+        if not allow_1d:
+            raise ValueError(
+                f"{name} must be a 2-D (n_users, n_items) matrix here, got "
+                f"a 1-D array of shape {arr.shape}."
+            )
         if arr.dtype.kind not in "biuf":
             raise TypeError(
-                f"{name} must be numeric (1-D item ids or a 2-D relevance "
-                f"matrix), got dtype {arr.dtype}."
+                f"{name}, given as 1-D, must hold integer item ids (one per user, "
+                f"negative for none), got dtype {arr.dtype}."
             )
-        if arr.ndim == 1:
-            if not allow_1d:
-                raise ValueError(
-                    f"{name} must be a 2-D (n_users, n_items) matrix here, got "
-                    f"a 1-D array of shape {arr.shape}."
-                )
-            if arr.dtype.kind == "b":
-                raise TypeError(
-                    f"{name}, given as 1-D, must hold integer item ids (one per "
-                    "user, negative for none), got booleans."
-                )
-            if arr.dtype.kind == "f" and (
-                np.any(~np.isfinite(arr)) or np.any(arr != np.round(arr))
-            ):
-                raise ValueError(
-                    f"{name}, given as 1-D, must hold integer item ids (one per "
-                    "user, negative for none), got non-integral or non-finite "
-                    "values."
-                )
-            ids = arr.astype(np.int64)
-            has = ids >= 0
-            indptr = np.zeros(ids.shape[0] + 1, dtype=np.int64)
-            np.cumsum(has, out=indptr[1:])
-            n_items = int(ids.max()) + 1 if has.any() else 0
-            truth = sp.csr_array(
-                (np.ones(int(has.sum())), ids[has], indptr),
-                shape=(ids.shape[0], n_items),
+        if arr.dtype.kind == "b":
+            raise TypeError(
+                f"{name}, given as 1-D, must hold integer item ids (one per "
+                "user, negative for none), got booleans."
             )
-            is_1d = True
-        elif arr.ndim == 2:
-            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-                raise ValueError(f"{name} contains NaN or infinity.")
-            truth = sp.csr_array(arr.astype(np.float64))
-            is_1d = False
-        else:
+        if arr.dtype.kind == "f" and (np.any(~np.isfinite(arr)) or np.any(arr != np.round(arr))):
             raise ValueError(
-                f"{name} must be 1-D item ids (one per user) or a 2-D "
-                f"(n_users, n_items) matrix, got {arr.ndim} dimensions."
+                f"{name}, given as 1-D, must hold integer item ids (one per "
+                "user, negative for none), got non-integral or non-finite "
+                "values."
             )
-    if not is_1d:
-        if truth.data.size and not np.all(np.isfinite(truth.data)):
-            raise ValueError(f"{name} contains NaN or infinity.")
-        if not truth.has_canonical_format:
+        ids = arr.astype(np.int64)
+        has = ids >= 0
+        indptr = np.zeros(ids.shape[0] + 1, dtype=np.int64)
+        np.cumsum(has, out=indptr[1:])
+        n_items = int(ids.max()) + 1 if has.any() else 0
+        truth = sp.csr_array(
+            (np.ones(int(has.sum())), ids[has], indptr),
+            shape=(ids.shape[0], n_items),
+        )
+        is_1d = True
+    else:
+        # The interaction validator of the package: same checks, same messages.
+        checked = check_interactions(None, y_true, dtype=np.float64, method=_WHOM, input_name=name)
+        # share the validated arrays; copied below only if they need changes
+        truth = sp.csr_array((checked.data, checked.indices, checked.indptr), shape=checked.shape)
+        if not checked.has_canonical_format:
             truth = truth.copy()
             truth.sum_duplicates()
-        if truth.data.size and truth.data.min() < 0:
-            raise ValueError(
-                f"{name} must be non-negative (its positive entries are the "
-                f"relevant items), got a minimum of {truth.data.min()!r}."
-            )
         if truth.data.size and not truth.data.all():
             truth = truth.copy()
             truth.eliminate_zeros()
+        is_1d = False
     if n_users is not None and truth.shape[0] != n_users:
         raise ValueError(
             f"{name} has {truth.shape[0]} users (rows) but y_recommended has "
             f"{n_users}: they must describe the same users in the same order."
         )
     return truth, is_1d
-
-
-def _row_ids(indptr):
-    """Row index of every stored entry of a CSR matrix."""
-    return np.repeat(np.arange(indptr.shape[0] - 1, dtype=np.int64), np.diff(indptr))
-
-
-def _lookup(matrix, ids):
-    """Positions of ``(u, ids[u, j])`` among the stored entries of ``matrix``.
-
-    ``matrix`` is canonical CSR. Returns an int64 array shaped like ``ids``
-    holding the index into ``matrix.data`` or ``-1`` (not stored, or
-    padding). Vectorised: one ``searchsorted`` over row-major keys.
-    """
-    n_rows = ids.shape[0]
-    n_cols = max(int(matrix.shape[1]), int(ids.max()) + 1 if ids.size else 0, 1)
-    keys = _row_ids(matrix.indptr) * n_cols + matrix.indices.astype(np.int64)
-    query = np.arange(n_rows, dtype=np.int64)[:, None] * n_cols + ids
-    pos = np.searchsorted(keys, query)
-    np.minimum(pos, max(keys.shape[0] - 1, 0), out=pos)
-    if keys.shape[0] == 0:
-        return np.full(ids.shape, -1, dtype=np.int64)
-    found = (keys[pos] == query) & (ids >= 0)
-    return np.where(found, pos, -1)
 
 
 def _check_item_range(ids, n_items, *, name="y_recommended", other="y_true"):

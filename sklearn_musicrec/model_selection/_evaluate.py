@@ -8,16 +8,20 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import UndefinedMetricWarning
 
+from ..metrics._registry import EvaluationData, custom_metric, get_metric
+from ..utils._protocol import (
+    dense_scores,
+    recommend_excluding_history,
+    split_estimator,
+    transform_history,
+)
 from ..utils._sklearn_compat import HasMethods, Integral, Interval, validate_params
+from ..utils.validation import check_interactions, check_k
 
 __all__ = ["evaluate"]
 
-_RATING = {"rmse", "mae"}
-
 
 def _check_ks(k):
-    from ..utils.validation import check_k
-
     if isinstance(k, numbers.Integral) and not isinstance(k, bool):
         return [check_k(k)]
     try:
@@ -129,41 +133,37 @@ def evaluate(
     >>> bool(0 < res["coverage@5"] <= res["coverage@10"] <= 1)
     True
     """
-    from ..metrics._ranking import auc_score
-    from ..metrics._rating import mae, rmse
-    from ..metrics._scorer import (
-        _METRICS,
-        _PER_USER,
-        _canonical,
-        _lists_metric,
-        _recommend_unseen,
-        _scores,
-        _split_estimator,
-        _transform,
-    )
-
     names = [metrics] if isinstance(metrics, str) or callable(metrics) else list(metrics)
     if not names:
         raise ValueError("metrics must name at least one metric.")
-    known = (set(_METRICS) - {"neg_rmse", "neg_mae"}) | _RATING
+    entries = []
     for m in names:
-        if isinstance(m, str) and m not in known:
-            raise ValueError(
-                f"Unknown metric {m!r}; expected one of {sorted(known)} or a callable."
-            )
-        if not isinstance(m, str) and not callable(m):
+        if isinstance(m, str):
+            entries.append((m, get_metric(m)))
+        elif callable(m):
+            entries.append((getattr(m, "__name__", "metric"), custom_metric(m)))
+        else:
             raise TypeError(f"metrics must hold names or callables, got {m!r}.")
-    if "diversity" in names and item_features is None:
-        raise ValueError("The 'diversity' metric needs item_features (e.g. item tag vectors).")
     ks = _check_ks(k)
 
-    X_train = _canonical(X_train)
-    X_test = _canonical(X_test)
+    X_train = check_interactions(
+        None, X_train, dtype="numeric", method="evaluate", input_name="X_train", canonical=True
+    )
+    X_test = check_interactions(
+        None, X_test, dtype="numeric", method="evaluate", input_name="X_test", canonical=True
+    )
     if X_train.shape != X_test.shape:
         raise ValueError(
             f"X_train and X_test must have the same shape (n_users, n_items), "
             f"got {X_train.shape} and {X_test.shape}."
         )
+    popularity = X_train if item_popularity is None else item_popularity
+    supplied = {"item_features": item_features, "item_popularity": popularity}
+    params = {}
+    for label, entry in entries:
+        params[label] = {p: v for p, v in supplied.items() if p in entry.params and v is not None}
+        entry.check_params(params[label])
+
     est = clone(estimator)
     t0 = time.perf_counter()
     est.fit(X_train)
@@ -171,71 +171,38 @@ def evaluate(
 
     users = np.flatnonzero(np.diff(X_test.indptr))
     history = X_train[users]
-    truth = X_test[users]
-    pre, final = _split_estimator(est)
+    data = EvaluationData(truth=X_test[users], exclude=history, n_items=X_train.shape[1])
+    pre, final = split_estimator(est)
     results = {"fit_time": fit_time}
 
-    list_metrics = [m for m in names if not (isinstance(m, str) and (m in _RATING or m == "auc"))]
-    if list_metrics:
+    Xt = None  # the transformed history, computed once for both reads
+    if any(entry.reads == "ids" for _, entry in entries):
         t0 = time.perf_counter()
-        Xt, same = _transform(pre, history)
-        ids = _recommend_unseen(final, Xt, history, ks[-1], same)
+        Xt = transform_history(pre, history)
+        data.ids = recommend_excluding_history(final, Xt, history, ks[-1])[0]
         results["recommend_time"] = time.perf_counter() - t0
-    score_metrics = [m for m in names if isinstance(m, str) and (m in _RATING or m == "auc")]
-    if score_metrics:
+    if any(entry.reads == "scores" for _, entry in entries):
         t0 = time.perf_counter()
-        Xt, _ = _transform(pre, history)
-        scores = _scores(final, Xt, history.shape[0], X_train.shape[1])
+        if Xt is None:
+            Xt = transform_history(pre, history)
+        data.scores = dense_scores(final, Xt, history.shape[0], X_train.shape[1])
         results["score_time"] = time.perf_counter() - t0
     results["n_users"] = int(users.shape[0])
     results["evaluated_users"] = users
 
-    popularity = X_train if item_popularity is None else item_popularity
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        for m in names:
-            label = m if isinstance(m, str) else getattr(m, "__name__", "metric")
-            if m in ("rmse", "mae"):
-                func = rmse if m == "rmse" else mae
-                results[label] = func(truth, scores)
-                continue
-            if m == "auc":
-                values = auc_score(truth, scores, exclude=history, per_user=True)
-                results["auc"], results["auc_sem"] = _summary(values)
-                if per_user:
-                    results["auc_per_user"] = values
-                continue
-            for kk in ks:
-                key = f"{label}@{kk}"
-                if callable(m):
-                    results[key] = float(m(truth, ids, k=kk))
+        for label, entry in entries:
+            for key, kk in (
+                [(f"{label}@{kk}", kk) for kk in ks] if entry.uses_k else [(label, None)]
+            ):
+                if not entry.per_user:
+                    results[key] = float(entry.compute(data, k=kk, **params[label]))
                     continue
-                spec = _METRICS[m]
-                if spec.kind == "ranking":
-                    values = spec.func(truth, ids, k=kk, per_user=True)
-                else:
-                    params = {}
-                    if m == "diversity":
-                        params["item_features"] = item_features
-                    elif m in ("novelty", "popularity", "long_tail"):
-                        params["item_popularity"] = popularity
-                    if m not in _PER_USER:
-                        results[key] = float(
-                            _lists_metric(
-                                m, spec.func, ids, X_train.shape[1], final, dict(params, k=kk)
-                            )
-                        )
-                        continue
-                    values = _lists_metric(
-                        m,
-                        spec.func,
-                        ids,
-                        X_train.shape[1],
-                        final,
-                        dict(params, k=kk),
-                        per_user=True,
-                    )
-                results[key], results[f"{key}_sem"] = _summary(np.asarray(values, dtype=np.float64))
+                values = np.asarray(
+                    entry.compute(data, k=kk, per_user=True, **params[label]), dtype=np.float64
+                )
+                results[key], results[f"{key}_sem"] = _summary(values)
                 if per_user:
                     results[f"{key}_per_user"] = values
     if return_estimator:

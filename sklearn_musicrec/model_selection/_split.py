@@ -20,8 +20,17 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from ..utils._hashing import row_set_hashes, splitmix64
-from ..utils._sklearn_compat import Integral, Interval, Real, validate_params
+from ..utils._protocol import (
+    holdout_mask,
+    interaction_keys,
+    n_test_per_row,
+    rank_within_rows,
+    resolve_seed,
+    split_by_mask,
+)
+from ..utils._sklearn_compat import Hidden, Integral, Interval, Real, StrOptions, validate_params
+from ..utils._sparse import row_ids
+from ..utils.validation import check_interactions
 
 __all__ = [
     "cold_item_split",
@@ -30,9 +39,6 @@ __all__ = [
     "temporal_split",
 ]
 
-_U64 = np.uint64
-
-
 _X = ["array-like", "sparse matrix"]
 _TEST_SIZE = [
     Interval(Real, 0, 1, closed="neither"),
@@ -40,96 +46,9 @@ _TEST_SIZE = [
 ]
 
 
-def _resolve_seed(random_state):
-    """An int seed: ``random_state`` itself if it is an int, else one draw."""
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        return int(random_state) & 0xFFFFFFFFFFFFFFFF
-    rng = check_random_state(random_state)
-    return int(rng.randint(0, 2**62, dtype=np.int64))
-
-
-def _as_interactions(X, name="X"):
-    """Canonical CSR copy of ``X``: sorted indices, no duplicates, no zeros."""
-    if sp.issparse(X):
-        Xc = sp.csr_matrix(X, copy=True)
-    else:
-        arr = np.asarray(X)
-        if arr.ndim != 2:
-            raise ValueError(
-                f"{name} must be a 2-D (n_users, n_items) interaction matrix, "
-                f"got an array of shape {arr.shape}."
-            )
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}.")
-        Xc = sp.csr_matrix(arr)
-    if Xc.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {Xc.shape}.")
-    if Xc.data.size and not np.all(np.isfinite(Xc.data)):
-        raise ValueError(f"{name} contains NaN or infinity.")
-    Xc.sum_duplicates()
-    Xc.eliminate_zeros()
-    if Xc.data.size and Xc.data.min() < 0:
-        raise ValueError(
-            f"{name} must be a non-negative interaction matrix, got a minimum of {Xc.data.min()!r}."
-        )
-    return Xc
-
-
-def _row_ids(indptr):
-    return np.repeat(np.arange(indptr.shape[0] - 1, dtype=np.int64), np.diff(indptr))
-
-
-def _interaction_keys(Xc, seed):
-    """A pseudo-random uint64 key per stored entry of canonical CSR ``Xc``.
-
-    The key of ``(u, i)`` is a hash of the seed, of the set of items in row
-    ``u`` and of ``i``: independent of the row's position and of the values.
-    """
-    row_hash, items = row_set_hashes(Xc.indptr, Xc.indices, seed)
-    rows = _row_ids(Xc.indptr)
-    return splitmix64(row_hash[rows] ^ items)
-
-
-def _rank_within_rows(Xc, keys):
-    """Rank (0 = smallest key) of every stored entry within its row."""
-    rows = _row_ids(Xc.indptr)
-    order = np.lexsort((keys, rows))
-    rank = np.empty(keys.shape[0], dtype=np.int64)
-    rank[order] = np.arange(keys.shape[0], dtype=np.int64) - Xc.indptr[rows[order]]
-    return rank
-
-
-def _n_test_per_row(n_per_row, test_size, *, name="test_size"):
-    """Entries to hide per row: at least 1 and at most n-1 for rows with n >= 2."""
-    if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, numbers.Real):
-        raise TypeError(
-            f"{name} must be a float in (0, 1) (the share of each user's "
-            f"interactions to hold out) or an int >= 1, got {test_size!r}."
-        )
-    if isinstance(test_size, numbers.Integral):
-        if test_size < 1:
-            raise ValueError(f"{name}, given as an int, must be >= 1, got {test_size}.")
-        n_test = np.full_like(n_per_row, int(test_size))
-    else:
-        if not 0.0 < test_size < 1.0:
-            raise ValueError(f"{name}, given as a float, must be in (0, 1), got {test_size!r}.")
-        n_test = np.ceil(np.round(n_per_row * float(test_size), 9)).astype(np.int64)
-        n_test = np.maximum(n_test, 1)
-    n_test = np.minimum(n_test, n_per_row - 1)
-    n_test[n_per_row < 2] = 0
-    return n_test
-
-
-def _split_by_mask(Xc, test_mask):
-    """Two CSR matrices of ``Xc``'s shape from a boolean mask over its entries."""
-    rows = _row_ids(Xc.indptr)
-
-    def build(mask):
-        indptr = np.zeros(Xc.shape[0] + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows[mask], minlength=Xc.shape[0]), out=indptr[1:])
-        return sp.csr_matrix((Xc.data[mask], Xc.indices[mask], indptr), shape=Xc.shape)
-
-    return build(~test_mask), build(test_mask)
+def _as_interactions(X, function):
+    """Canonical CSR copy of ``X`` (sorted indices, no duplicates, no zeros), validated."""
+    return check_interactions(None, X, dtype="numeric", method=function, canonical=True)
 
 
 def _warn_short(n_per_row, n_test, required, what):
@@ -142,15 +61,6 @@ def _warn_short(n_per_row, n_test, required, what):
             UserWarning,
             stacklevel=4,  # splitter, validate_params wrapper, caller
         )
-
-
-def _holdout_mask(Xc, test_size, seed):
-    """Boolean mask over ``Xc``'s entries of the hidden (test) interactions."""
-    n_per_row = np.diff(Xc.indptr).astype(np.int64)
-    n_test = _n_test_per_row(n_per_row, test_size)
-    rank = _rank_within_rows(Xc, _interaction_keys(Xc, seed))
-    rows = _row_ids(Xc.indptr)
-    return rank < n_test[rows], n_per_row, n_test
 
 
 @validate_params(
@@ -204,28 +114,29 @@ def holdout_split(X, test_size=0.2, *, random_state=None):
     >>> X_train.nnz + X_test.nnz == X.nnz
     True
     """
-    Xc = _as_interactions(X)
-    mask, n_per_row, n_test = _holdout_mask(Xc, test_size, _resolve_seed(random_state))
+    Xc = _as_interactions(X, "holdout_split")
+    mask, n_per_row, n_test = holdout_mask(Xc, test_size, resolve_seed(random_state))
     _warn_short(n_per_row, n_test, 2, "hold any out")
-    return _split_by_mask(Xc, mask)
+    return split_by_mask(Xc, mask)
 
 
 @validate_params(
     {
         "X": _X,
-        "k": [Interval(Integral, 1, None, closed="left")],
+        "n_test": [Interval(Integral, 1, None, closed="left")],
+        "k": [Interval(Integral, 1, None, closed="left"), Hidden(StrOptions({"deprecated"}))],
         "random_state": ["random_state"],
         "return_ids": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
-def leave_k_out_split(X, k=1, *, random_state=None, return_ids=False):
-    """Hold out ``k`` random interactions of each user.
+def leave_k_out_split(X, n_test=1, *, random_state=None, return_ids=False, k="deprecated"):
+    """Hold out ``n_test`` random interactions of each user.
 
-    Every user with more than ``k`` interactions has exactly ``k`` of them,
-    chosen at random, moved to ``X_test`` (so at least one stays in the
-    history). Users with ``k`` or fewer interactions are kept whole in
-    ``X_train`` with an empty test row (a ``UserWarning`` says how many).
+    Every user with more than ``n_test`` interactions has exactly ``n_test``
+    of them, chosen at random, moved to ``X_test`` (so at least one stays in
+    the history). Users with ``n_test`` or fewer interactions are kept whole
+    in ``X_train`` with an empty test row (a ``UserWarning`` says how many).
     As in :func:`holdout_split` the choice depends only on ``random_state``
     and the row's set of items.
 
@@ -233,14 +144,18 @@ def leave_k_out_split(X, k=1, *, random_state=None, return_ids=False):
     ----------
     X : {array-like, sparse matrix} of shape (n_users, n_items)
         Non-negative interactions; non-zero entries are the interactions.
-    k : int, default=1
+    n_test : int, default=1
         Interactions to hold out per user.
     random_state : int, RandomState instance or None, default=None
         Seed of the split. ``None`` draws a fresh seed.
     return_ids : bool, default=False
-        Only with ``k=1``: return the held-out item of each user as a 1-D
-        array of ids (``-1`` for users with nothing held out) instead of a
-        matrix; this is the 1-D ``y`` accepted by the metrics and ``score``.
+        Only with ``n_test=1``: return the held-out item of each user as a
+        1-D array of ids (``-1`` for users with nothing held out) instead of
+        a matrix; this is the 1-D ``y`` accepted by the metrics and
+        ``score``.
+    k : int
+        Deprecated alias of ``n_test`` (renamed in 0.1, removed in 0.3:
+        ``k`` is the length of a recommendation list everywhere else).
 
     Returns
     -------
@@ -253,7 +168,7 @@ def leave_k_out_split(X, k=1, *, random_state=None, return_ids=False):
     >>> import numpy as np
     >>> from sklearn_musicrec.model_selection import leave_k_out_split
     >>> X = np.array([[1, 2, 0, 4], [0, 3, 1, 0]])
-    >>> X_train, held_out = leave_k_out_split(X, k=1, random_state=0, return_ids=True)
+    >>> X_train, held_out = leave_k_out_split(X, n_test=1, random_state=0, return_ids=True)
     >>> held_out.shape
     (2,)
     >>> bool(np.all(X[np.arange(2), held_out] > 0))
@@ -261,22 +176,31 @@ def leave_k_out_split(X, k=1, *, random_state=None, return_ids=False):
     >>> X_train.nnz
     3
     """
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"k must be an int >= 1 (interactions held out per user), got {k!r}.")
-    if return_ids and k != 1:
-        raise ValueError(
-            f"return_ids=True returns one held-out item per user, so it needs k=1; got k={k}."
+    if not (isinstance(k, str) and k == "deprecated"):
+        if n_test != 1:
+            raise TypeError("k was renamed to n_test: pass only n_test, not both.")
+        warnings.warn(
+            "The parameter 'k' of leave_k_out_split was renamed to 'n_test' in 0.1 "
+            f"and will be removed in 0.3 (k is a list length); pass n_test={k!r} instead.",
+            FutureWarning,
+            stacklevel=3,  # past the validate_params wrapper
         )
-    Xc = _as_interactions(X)
+        n_test = k
+    if return_ids and n_test != 1:
+        raise ValueError(
+            "return_ids=True returns one held-out item per user, so it needs "
+            f"n_test=1; got n_test={n_test}."
+        )
+    Xc = _as_interactions(X, "leave_k_out_split")
     n_per_row = np.diff(Xc.indptr).astype(np.int64)
-    n_test = np.where(n_per_row > k, int(k), 0)
-    rank = _rank_within_rows(Xc, _interaction_keys(Xc, _resolve_seed(random_state)))
-    mask = rank < n_test[_row_ids(Xc.indptr)]
-    _warn_short(n_per_row, n_test, k + 1, f"hold out {k} and keep a history")
-    X_train, X_test = _split_by_mask(Xc, mask)
+    n_hidden = np.where(n_per_row > n_test, int(n_test), 0)
+    rank = rank_within_rows(Xc, interaction_keys(Xc, resolve_seed(random_state)))
+    mask = rank < n_hidden[row_ids(Xc.indptr)]
+    _warn_short(n_per_row, n_hidden, n_test + 1, f"hold out {n_test} and keep a history")
+    X_train, X_test = split_by_mask(Xc, mask)
     if return_ids:
         ids = np.full(Xc.shape[0], -1, dtype=np.int64)
-        ids[_row_ids(X_test.indptr)] = X_test.indices
+        ids[row_ids(X_test.indptr)] = X_test.indices
         return X_train, ids
     return X_train, X_test
 
@@ -322,7 +246,7 @@ def temporal_split(X, timestamps, *, test_size=0.2):
     >>> X_test.toarray()
     array([[0, 1, 0, 0]])
     """
-    Xc = _as_interactions(X)
+    Xc = _as_interactions(X, "temporal_split")
     if sp.issparse(timestamps):
         T = sp.csr_matrix(timestamps, copy=True)
     else:
@@ -336,7 +260,7 @@ def temporal_split(X, timestamps, *, test_size=0.2):
         if arr.shape != Xc.shape:
             raise ValueError(f"timestamps must have X's shape {Xc.shape}, got {arr.shape}.")
         # Dense timestamps hold a time for every entry, zeros included.
-        times = arr[_row_ids(Xc.indptr), Xc.indices]
+        times = arr[row_ids(Xc.indptr), Xc.indices]
         T = sp.csr_matrix((times, Xc.indices.copy(), Xc.indptr.copy()), shape=Xc.shape)
     if T.shape != Xc.shape:
         raise ValueError(f"timestamps must have X's shape {Xc.shape}, got {T.shape}.")
@@ -345,8 +269,8 @@ def temporal_split(X, timestamps, *, test_size=0.2):
         raise ValueError("timestamps contains NaN or infinity.")
     # Timestamp of every interaction of X, found by row-major key lookup.
     n_cols = max(Xc.shape[1], 1)
-    t_keys = _row_ids(T.indptr) * n_cols + T.indices.astype(np.int64)
-    x_keys = _row_ids(Xc.indptr) * n_cols + Xc.indices.astype(np.int64)
+    t_keys = row_ids(T.indptr) * n_cols + T.indices.astype(np.int64)
+    x_keys = row_ids(Xc.indptr) * n_cols + Xc.indices.astype(np.int64)
     pos = np.searchsorted(t_keys, x_keys)
     pos_c = np.minimum(pos, max(t_keys.shape[0] - 1, 0))
     if x_keys.size and (t_keys.size == 0 or np.any(t_keys[pos_c] != x_keys)):
@@ -359,15 +283,15 @@ def temporal_split(X, timestamps, *, test_size=0.2):
         )
     times = T.data[pos_c].astype(np.float64)
     n_per_row = np.diff(Xc.indptr).astype(np.int64)
-    n_test = _n_test_per_row(n_per_row, test_size)
-    rows = _row_ids(Xc.indptr)
+    n_test = n_test_per_row(n_per_row, test_size)
+    rows = row_ids(Xc.indptr)
     # Latest first: sort by (row, -time, -item).
     order = np.lexsort((-Xc.indices.astype(np.int64), -times, rows))
     rank = np.empty(rows.shape[0], dtype=np.int64)
     rank[order] = np.arange(rows.shape[0], dtype=np.int64) - Xc.indptr[rows[order]]
     mask = rank < n_test[rows]
     _warn_short(n_per_row, n_test, 2, "hold any out")
-    return _split_by_mask(Xc, mask)
+    return split_by_mask(Xc, mask)
 
 
 @validate_params(
@@ -413,7 +337,7 @@ def cold_item_split(X, test_size=0.2, *, random_state=None):
     >>> len(np.intersect1d(train_items, test_items))
     0
     """
-    Xc = _as_interactions(X)
+    Xc = _as_interactions(X, "cold_item_split")
     active = np.flatnonzero(Xc.getnnz(axis=0))
     n_active = active.shape[0]
     if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, numbers.Real):
@@ -438,7 +362,7 @@ def cold_item_split(X, test_size=0.2, *, random_state=None):
     test_items = rng.choice(active, size=n_test, replace=False)
     is_test_item = np.zeros(Xc.shape[1], dtype=bool)
     is_test_item[test_items] = True
-    X_train, X_test = _split_by_mask(Xc, is_test_item[Xc.indices])
+    X_train, X_test = split_by_mask(Xc, is_test_item[Xc.indices])
     empty = int(np.count_nonzero((np.diff(Xc.indptr) > 0) & (np.diff(X_train.indptr) == 0)))
     if empty:
         warnings.warn(

@@ -17,7 +17,7 @@ from ..utils._sklearn_compat import (
 )
 from ..utils._sparse import clean_csr_copy
 from ..utils._weighting import weighting_constraints
-from ..utils.validation import check_k
+from ..utils.validation import check_item_ids, check_k
 from ._similarity import (
     SIMILARITIES,
     as_int64_csr_arrays,
@@ -693,18 +693,5 @@ class ItemKNNRecommender(_BaseKNN):
         """
         check_is_fitted(self)
         k = check_k(k)
-        ids = np.atleast_1d(np.asarray(item_ids))
-        if ids.ndim != 1:
-            raise ValueError(
-                f"item_ids must be an item id or a 1-D array of item ids, got an "
-                f"array of shape {ids.shape}."
-            )
-        if ids.size and (ids.dtype.kind not in "iu" or isinstance(item_ids, bool)):
-            raise TypeError(f"item_ids must hold integer item ids, got dtype {ids.dtype}.")
-        n_items = self.n_features_in_
-        if ids.size and (ids.min() < 0 or ids.max() >= n_items):
-            raise ValueError(
-                f"item_ids must be in [0, {n_items}) (columns of the training "
-                f"matrix), got ids from {ids.min()} to {ids.max()}."
-            )
-        return _sparse_topk_lists(self.similarity_[ids.astype(np.int64)], k)
+        ids = check_item_ids(item_ids, self.n_features_in_)
+        return _sparse_topk_lists(self.similarity_[ids], k)

@@ -11,6 +11,7 @@ from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils._param_validation import (
     HasMethods,
+    Hidden,
     Interval,
     StrOptions,
     validate_params,
@@ -19,6 +20,7 @@ from sklearn.utils.validation import validate_data
 
 __all__ = [
     "HasMethods",
+    "Hidden",
     "Integral",
     "Interval",
     "Real",

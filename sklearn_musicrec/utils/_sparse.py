@@ -1,8 +1,9 @@
-"""Small sparse-matrix helpers shared by the numerical kernels."""
+"""Small sparse-matrix helpers shared by the numerical kernels and the metrics."""
 
+import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["clean_csr_copy"]
+__all__ = ["clean_csr_copy", "lookup", "row_ids"]
 
 
 def clean_csr_copy(X, dtype):
@@ -26,3 +27,46 @@ def clean_csr_copy(X, dtype):
     X.eliminate_zeros()
     X.sort_indices()
     return X
+
+
+def row_ids(indptr):
+    """Row index of every stored entry of a CSR matrix with this ``indptr``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_musicrec.utils._sparse import row_ids
+    >>> row_ids(np.array([0, 2, 2, 3]))
+    array([0, 0, 2])
+    """
+    return np.repeat(np.arange(indptr.shape[0] - 1, dtype=np.int64), np.diff(indptr))
+
+
+def lookup(matrix, ids):
+    """Positions of ``(u, ids[u, j])`` among the stored entries of ``matrix``.
+
+    ``matrix`` is canonical CSR (sorted indices, no duplicates). Returns an
+    int64 array shaped like ``ids`` holding the index into ``matrix.data``,
+    or ``-1`` (not stored, or a negative padding id). Vectorised: one
+    ``searchsorted`` over row-major keys.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from sklearn_musicrec.utils._sparse import lookup
+    >>> M = sp.csr_matrix(np.array([[0, 5, 7], [1, 0, 0]]))
+    >>> lookup(M, np.array([[2, 0], [0, -1]]))
+    array([[ 1, -1],
+           [ 2, -1]])
+    """
+    n_rows = ids.shape[0]
+    n_cols = max(int(matrix.shape[1]), int(ids.max()) + 1 if ids.size else 0, 1)
+    keys = row_ids(matrix.indptr) * n_cols + matrix.indices.astype(np.int64)
+    query = np.arange(n_rows, dtype=np.int64)[:, None] * n_cols + ids
+    pos = np.searchsorted(keys, query)
+    np.minimum(pos, max(keys.shape[0] - 1, 0), out=pos)
+    if keys.shape[0] == 0:
+        return np.full(ids.shape, -1, dtype=np.int64)
+    found = (keys[pos] == query) & (ids >= 0)
+    return np.where(found, pos, -1)

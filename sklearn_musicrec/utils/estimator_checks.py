@@ -349,7 +349,7 @@ def check_score_without_y(name, estimator):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         s = model.score(X)
-        expected = make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0)(model, X)
+        expected = make_recommendation_scorer("ndcg", k=10, test_size=0.2, random_state=0)(model, X)
     assert isinstance(s, float) and not np.isnan(s), f"score(X) returned {s!r}"
     assert s == expected, f"score(X) = {s} but the holdout scorer gives {expected}"
     assert 0.0 <= s <= 1.0
@@ -416,7 +416,7 @@ def check_pipeline_with_weighting(name, estimator):
             direct = ndcg_at_k(X_test, pipe.recommend(X_train, k=10)[0], k=10)
             evaluated = evaluate(pipe, X_train, X_test, metrics="ndcg", k=10)["ndcg@10"]
             s0 = pipe.score(X)
-            s0_expected = make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0)(
+            s0_expected = make_recommendation_scorer("ndcg", k=10, test_size=0.2, random_state=0)(
                 pipe, X
             )
         assert s == scorer_s, f"RecommenderPipeline.score {s} != the scorer's {scorer_s}"

@@ -11,13 +11,15 @@ import re
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils import check_array
 
 from ._sklearn_compat import validate_data
 
-__all__ = ["check_k", "check_candidate_items", "check_interactions"]
+__all__ = ["check_candidate_items", "check_interactions", "check_item_ids", "check_k"]
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 _N_FEATURES_MSG = re.compile(r"X has (\d+) features, but (\w+) is expecting (\d+) features")
+_N_DIMS_MSG = re.compile(r"Found array with dim (\d+)")
 
 
 def check_k(k, *, name="k"):
@@ -58,55 +60,185 @@ def check_k(k, *, name="k"):
     return int(k)
 
 
-def _check_non_negative(X, whom):
+def _describe_values(values):
+    """A short, readable Python scalar for an error message (``-1.0``, not ``np.float64(-1.0)``)."""
+    value = values.min()
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
+def _shape_error(exc, X, whom, input_name, fitted):
+    """Our message for sklearn's 'Expected 2D array' / 'Found array with dim' errors, or None."""
+    msg = str(exc)
+    expected = (
+        f"{input_name} passed to {whom} must be a 2-D (n_users, n_items) "
+        "interaction matrix, one row per user's history"
+    )
+    if "got scalar array" in msg:
+        value = X.item() if isinstance(X, (np.ndarray, np.generic)) else X
+        row = value if isinstance(value, numbers.Integral) else "u"
+        advice = (
+            " Rows are users' histories, not user ids: to recommend for user "
+            f"{row} of a training matrix X_train, pass that user's row as a "
+            f"1-row matrix, X_train[[{row}]]."
+            if fitted
+            else ""
+        )
+        return f"{expected}; got the scalar {value!r}.{advice}"
+    if "got 1D array" in msg:
+        shape = np.shape(X)
+        return (
+            f"{expected}; got a 1-D array of shape {shape}. Reshape your data: "
+            "one user's history is one row, x.reshape(1, -1) (or X_train[[u]] "
+            "for user u of a matrix)."
+        )
+    match = _N_DIMS_MSG.search(msg)
+    if match is not None:
+        return f"{expected}; got an array with {match.group(1)} dimensions."
+    return None
+
+
+def _string_value(X):
+    """A string held by ``X`` (the reason it is not numeric), or None."""
+    if sp.issparse(X):
+        return None
+    try:
+        arr = np.asarray(X)
+    except Exception:  # ragged input: sklearn's own message stands
+        return None
+    if arr.dtype.kind in "USO":
+        for value in arr.flat:
+            if isinstance(value, (str, bytes)):
+                try:
+                    float(value)
+                except ValueError:
+                    return value.item() if isinstance(value, np.generic) else value
+    return None
+
+
+def _check_values(X, whom, input_name):
+    """Finite and non-negative stored values, with messages that say what was expected."""
     values = X.data if sp.issparse(X) else X
+    if values.size and not np.all(np.isfinite(values)):
+        nan = bool(np.isnan(values).any())
+        advice = (
+            "NaN does not mean 'missing' here: a user-item pair with no "
+            "interaction is 0 (or not stored in a sparse matrix). Replace it "
+            f"first, e.g. with numpy.nan_to_num({input_name}), or drop those entries."
+            if nan
+            else "Clip or rescale the infinite values first."
+        )
+        raise ValueError(
+            f"Input {input_name} contains {'NaN' if nan else 'infinity'}: {input_name} "
+            f"passed to {whom} must be a user x item interaction matrix with a "
+            f"finite weight (play count, rating) in every stored entry. {advice}"
+        )
     if values.size and values.min() < 0:
         raise ValueError(
-            f"Negative values in data passed to X of {whom}: X must be a "
-            "non-negative user x item interaction matrix (play counts, weights "
-            f"or ratings), but its minimum is {values.min()!r}."
+            f"Negative values in data passed to {input_name} of {whom}: "
+            f"{input_name} must be a non-negative user x item interaction matrix "
+            "(play counts, weights or ratings), but its minimum is "
+            f"{_describe_values(values)}."
         )
 
 
-def check_interactions(estimator, X, *, reset, dtype=_FLOAT_DTYPES, method="fit"):
-    """Validate a user x item interaction matrix for ``estimator``.
+def check_interactions(
+    estimator,
+    X,
+    *,
+    reset=True,
+    dtype=_FLOAT_DTYPES,
+    method="fit",
+    input_name="X",
+    canonical=False,
+):
+    """Validate a user x item interaction matrix: the one validator of the package.
 
-    Wraps :func:`sklearn.utils.validation.validate_data` so that every
-    estimator reports bad input the same way: NaN/inf, negative values, empty
-    or 1-D input, object/string dtype, and a wrong number of columns (items),
-    with a message that says rows are users and columns are items.
+    Every estimator, splitter, scorer and ``evaluate`` validates interaction
+    input here, so the same bad input raises the same exception with the
+    same message everywhere: NaN/inf, negative values, empty input, a scalar
+    or 1-D or n-D array (with advice: a row of the matrix, not a user id),
+    object/string dtype, and a wrong number of columns (items). With an
+    estimator it wraps :func:`sklearn.utils.validation.validate_data` (which
+    records or checks ``n_features_in_``); without one,
+    :func:`sklearn.utils.check_array`.
 
     Parameters
     ----------
-    estimator : estimator instance
+    estimator : estimator instance or None
         The estimator whose ``n_features_in_`` is set (``reset=True``) or
-        checked (``reset=False``).
+        checked (``reset=False``); ``None`` for a function (then ``method``
+        is its name).
     X : {array-like, sparse matrix} of shape (n_users, n_items)
         Interaction matrix. Never modified: a converted copy is returned
         where conversion is needed.
-    reset : bool
+    reset : bool, default=True
         Whether this is ``fit`` (record the number of items) or a later call.
-    dtype : dtype or tuple of dtypes, default=(np.float64, np.float32)
-        Accepted floating dtypes; other input is converted to the first.
+        Ignored without an estimator.
+    dtype : "numeric", dtype or tuple of dtypes, default=(np.float64, np.float32)
+        Accepted dtypes; other input is converted to the first
+        (``"numeric"`` keeps any numeric dtype).
     method : str, default="fit"
-        Name of the calling method, for error messages.
+        Name of the calling method (or function), for error messages.
+    input_name : str, default="X"
+        Name of the argument, for error messages.
+    canonical : bool, default=False
+        Return a canonical copy (sorted indices, duplicates summed, no stored
+        zeros) that the caller may modify; otherwise the result may share the
+        caller's arrays.
 
     Returns
     -------
-    X : sparse matrix of shape (n_users, n_items)
+    X : scipy.sparse.csr_matrix of shape (n_users, n_items)
         Validated CSR matrix (the input itself when it was already a valid
-        CSR matrix of an accepted dtype).
+        CSR matrix of an accepted dtype and ``canonical=False``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_musicrec.utils.validation import check_interactions
+    >>> check_interactions(None, np.array([[0, 2], [1, 0]]), dtype="numeric",
+    ...                    method="my_function").nnz
+    2
+    >>> check_interactions(None, np.array([[0, -2]]), method="my_function")
+    Traceback (most recent call last):
+    ...
+    ValueError: Negative values in data passed to X of my_function: ... minimum is -2.0.
     """
-    whom = f"{type(estimator).__name__}.{method}"
+    if estimator is not None:
+        whom = f"{type(estimator).__name__}.{method}"
+    else:
+        whom = method
     try:
-        X = validate_data(
-            estimator,
-            X,
-            reset=reset,
-            accept_sparse="csr",
-            dtype=dtype,
-        )
+        if estimator is not None:
+            X_checked = validate_data(
+                estimator,
+                X,
+                reset=reset,
+                accept_sparse="csr",
+                dtype=dtype,
+                ensure_all_finite=False,
+            )
+        else:
+            X_checked = check_array(
+                X,
+                accept_sparse="csr",
+                dtype=dtype,
+                ensure_all_finite=False,
+                input_name=input_name,
+            )
     except ValueError as exc:
+        example = _string_value(X)
+        if example is not None:
+            raise ValueError(
+                f"{input_name} passed to {whom} must be a numeric interaction matrix "
+                "(play counts, weights or ratings): could not convert the string "
+                f"{example!r} to a number. Encode user and item ids as row and "
+                "column indices first, e.g. with "
+                "sklearn_musicrec.preprocessing.InteractionEncoder."
+            ) from None
+        message = _shape_error(exc, X, whom, input_name, fitted=estimator is not None and not reset)
+        if message is not None:
+            raise ValueError(message) from None
         match = _N_FEATURES_MSG.search(str(exc))
         if match is None:
             raise
@@ -118,10 +250,74 @@ def check_interactions(estimator, X, *, reset, dtype=_FLOAT_DTYPES, method="fit"
             "(An item x user matrix passed by mistake is the usual cause: "
             "transpose it.)"
         ) from None
-    if not sp.issparse(X):
-        X = sp.csr_matrix(X)
-    _check_non_negative(X, whom)
-    return X
+    if not sp.issparse(X_checked):
+        X_checked = sp.csr_matrix(X_checked)
+    elif canonical:
+        X_checked = sp.csr_matrix(X_checked, copy=True)
+    _check_values(X_checked, whom, input_name)
+    if canonical:
+        X_checked.sum_duplicates()
+        X_checked.eliminate_zeros()
+    return X_checked
+
+
+def check_item_ids(item_ids, n_items, *, name="item_ids"):
+    """Validate item ids (column indices of the interaction matrix).
+
+    The one item-id validator: ``similar_items`` of every model and the
+    ``items`` argument of ``recommend`` use it, so a bad id gets the same
+    exception and message everywhere.
+
+    Parameters
+    ----------
+    item_ids : int or array-like of int of shape (n_ids,)
+        One item id or a 1-D array of them.
+    n_items : int
+        Number of items (columns of the training matrix); ids must be in
+        ``[0, n_items)``.
+    name : str, default="item_ids"
+        Name of the argument, for error messages.
+
+    Returns
+    -------
+    ids : ndarray of int64 of shape (n_ids,)
+
+    Raises
+    ------
+    ValueError
+        If ``item_ids`` has more than one dimension or an id is out of range.
+    TypeError
+        If the ids are not integers (booleans and floats are rejected).
+
+    Examples
+    --------
+    >>> from sklearn_musicrec.utils.validation import check_item_ids
+    >>> check_item_ids(3, n_items=5)
+    array([3])
+    >>> check_item_ids([[0, 1]], n_items=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: item_ids must be an item id or a 1-D array of item ids, got ... shape (1, 2).
+    """
+    ids = np.asarray(item_ids)
+    if ids.ndim == 0:
+        ids = ids.reshape(1)
+    if ids.ndim != 1:
+        raise ValueError(
+            f"{name} must be an item id or a 1-D array of item ids, got an "
+            f"array of shape {ids.shape}."
+        )
+    if ids.size and ids.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name} must hold integer item ids (column indices of X), got dtype {ids.dtype}."
+        )
+    ids = ids.astype(np.int64, copy=False)
+    if ids.size and (ids.min() < 0 or ids.max() >= n_items):
+        raise ValueError(
+            f"{name} must be in [0, {n_items}) (item ids are the columns of the "
+            f"training matrix), got ids from {ids.min()} to {ids.max()}."
+        )
+    return ids
 
 
 def check_candidate_items(items, n_users, n_items):
@@ -186,14 +382,4 @@ def check_candidate_items(items, n_users, n_items):
                 f"{n_items}, got {arr.shape[0]}."
             )
         return "ids", np.flatnonzero(arr).astype(np.int64)
-    if arr.size and arr.dtype.kind not in "iu":
-        raise TypeError(
-            f"items must hold integer item ids (column indices of X), got dtype {arr.dtype}."
-        )
-    ids = arr.astype(np.int64, copy=False)
-    if ids.size and (ids.min() < 0 or ids.max() >= n_items):
-        raise ValueError(
-            f"items must be item ids in [0, {n_items}) (columns of X), got ids "
-            f"from {ids.min()} to {ids.max()}."
-        )
-    return "ids", np.unique(ids)
+    return "ids", np.unique(check_item_ids(arr, n_items, name="items"))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score, cross_validate
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import Binarizer, FunctionTransformer
 
@@ -15,6 +15,7 @@ from sklearn_musicrec.metrics import (
     auc_score,
     catalog_coverage,
     get_metric_names,
+    get_recommendation_scorer,
     make_recommendation_scorer,
     ndcg_at_k,
     recall_at_k,
@@ -67,13 +68,13 @@ def test_scorer_with_y_matches_direct_computation(X):
         assert scorer(est, X_train, held_out) == pytest.approx(ndcg_at_k(held_out, ids, k=15))
 
 
-def test_holdout_equals_holdout_split_on_rows_with_two_interactions(X):
+def test_test_size_equals_holdout_split_on_rows_with_two_interactions(X):
     X = X.tolil()
     X[0, :] = 0
     X[0, 3] = 1  # a row with one interaction: left out of the score
     X = X.tocsr()
     est = PopularityRecommender().fit(X)
-    scorer = make_recommendation_scorer("recall", k=5, holdout=0.25, random_state=3)
+    scorer = make_recommendation_scorer("recall", k=5, test_size=0.25, random_state=3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning about the short row
         got = scorer(est, X)
@@ -86,14 +87,14 @@ def test_holdout_equals_holdout_split_on_rows_with_two_interactions(X):
 
 def test_holdout_is_deterministic_and_row_position_free(X):
     est = PopularityRecommender().fit(X)
-    scorer = make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0)
+    scorer = make_recommendation_scorer("ndcg", k=10, test_size=0.2, random_state=0)
     first = scorer(est, X)
     assert scorer(est, X) == first
     perm = np.random.RandomState(0).permutation(X.shape[0])
     assert scorer(est, X[perm]) == pytest.approx(first)
     # a subset of rows is split exactly as inside the full matrix
     spy = _ListSpy()
-    spy_scorer = make_recommendation_scorer(spy, k=10, holdout=0.2, random_state=0)
+    spy_scorer = make_recommendation_scorer(spy, k=10, test_size=0.2, random_state=0)
     spy_scorer(est, X)
     spy_scorer(est, X[perm[:40]])
     full, part = spy.calls
@@ -101,14 +102,14 @@ def test_holdout_is_deterministic_and_row_position_free(X):
     # values do not matter, only the set of items in the row
     assert scorer(est, X * 3.0) == pytest.approx(first)
     # another seed hides other interactions
-    other = make_recommendation_scorer(spy, k=10, holdout=0.2, random_state=1)
+    other = make_recommendation_scorer(spy, k=10, test_size=0.2, random_state=1)
     other(est, X)
     assert (spy.calls[-1][0] != full[0]).nnz > 0
 
 
 def test_random_state_none_is_fixed_once_per_scorer(X):
     est = PopularityRecommender().fit(X)
-    scorer = make_recommendation_scorer("ndcg", holdout=0.2)
+    scorer = make_recommendation_scorer("ndcg", test_size=0.2)
     assert scorer(est, X) == scorer(est, X)
     assert "random_state=" in repr(scorer)
     restored = pickle.loads(pickle.dumps(scorer))
@@ -119,7 +120,7 @@ def test_pipeline_transforms_history_and_excludes_it(X):
     # Binarizer + popularity by plays == popularity by listeners on raw X
     pipe = make_pipeline(Binarizer(), PopularityRecommender(criterion="plays")).fit(X)
     plain = PopularityRecommender(criterion="listeners").fit(X)
-    scorer = make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0)
+    scorer = make_recommendation_scorer("ndcg", k=10, test_size=0.2, random_state=0)
     assert scorer(pipe, X) == pytest.approx(scorer(plain, X))
 
 
@@ -148,13 +149,13 @@ def test_sampled_protocol_candidates(X):
     _CandidateSpy.seen_items.clear()
     est = _CandidateSpy().fit(X)
     scorer = make_recommendation_scorer(
-        "hit_rate", k=10, holdout=0.2, random_state=0, n_negatives=40
+        "hit_rate", k=10, test_size=0.2, random_state=0, n_sampled_items=40
     )
     spy = _ListSpy()
     score = scorer(est, X)
     assert 0 < score <= 1
     mask = _CandidateSpy.seen_items[-1]
-    make_recommendation_scorer(spy, k=10, holdout=0.2, random_state=0, n_negatives=40)(est, X)
+    make_recommendation_scorer(spy, k=10, test_size=0.2, random_state=0, n_sampled_items=40)(est, X)
     assert (_CandidateSpy.seen_items[-1] != mask).nnz == 0  # deterministic
     y_target = spy.calls[0][0]
     assert y_target.ndim == 1 and np.all(y_target >= 0)
@@ -170,14 +171,16 @@ def test_sampled_protocol_candidates(X):
     np.testing.assert_array_equal(mask.getnnz(axis=1), 1 + np.minimum(40, n_free))
     assert (n_free < 40).any()  # rows with too few unseen items use them all
     # AUC on the sampled candidates
-    sampled_auc = make_recommendation_scorer("auc", holdout=0.2, random_state=0, n_negatives=40)
+    sampled_auc = make_recommendation_scorer(
+        "auc", test_size=0.2, random_state=0, n_sampled_items=40
+    )
     assert 0.5 < sampled_auc(est, X) <= 1
 
 
 def test_sampled_with_1d_y(X):
     X_train, held = _leave_one_out(X)
     est = PopularityRecommender().fit(X_train)
-    scorer = make_recommendation_scorer("ndcg", k=5, n_negatives=99)
+    scorer = make_recommendation_scorer("ndcg", k=5, n_sampled_items=99)
     assert 0 < scorer(est, X_train, held) <= 1
 
 
@@ -218,7 +221,7 @@ def test_beyond_accuracy_scorers(bunch, X):
         ("gini", {}),
         ("personalization", {}),
     ]:
-        value = make_recommendation_scorer(name, k=10, holdout=0.2, random_state=0, **params)(
+        value = make_recommendation_scorer(name, k=10, test_size=0.2, random_state=0, **params)(
             est, X
         )
         assert np.isfinite(value), name
@@ -226,10 +229,10 @@ def test_beyond_accuracy_scorers(bunch, X):
 
 def test_multimetric_grid_search_with_refit(bunch, X):
     scoring = {
-        "ndcg@20": make_recommendation_scorer("ndcg", k=20, holdout=0.2, random_state=0),
-        "coverage@20": make_recommendation_scorer("coverage", k=20, holdout=0.2, random_state=0),
+        "ndcg@20": make_recommendation_scorer("ndcg", k=20, test_size=0.2, random_state=0),
+        "coverage@20": make_recommendation_scorer("coverage", k=20, test_size=0.2, random_state=0),
         "diversity@20": make_recommendation_scorer(
-            "diversity", k=20, holdout=0.2, random_state=0, item_features=bunch.item_tags
+            "diversity", k=20, test_size=0.2, random_state=0, item_features=bunch.item_tags
         ),
     }
     search = GridSearchCV(
@@ -247,7 +250,7 @@ def test_multimetric_grid_search_with_refit(bunch, X):
 
 
 def test_cross_val_score_with_holdout_scorer(X):
-    scorer = make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0)
+    scorer = make_recommendation_scorer("ndcg", k=10, test_size=0.2, random_state=0)
     scores = cross_val_score(PopularityRecommender(), X, cv=KFold(3), scoring=scorer)
     assert scores.shape == (3,) and np.all((scores > 0) & (scores <= 1))
 
@@ -259,14 +262,14 @@ def test_scorer_argument_validation(X):
         make_recommendation_scorer("accuracy")
     with pytest.raises(TypeError, match="'metric' parameter"):
         make_recommendation_scorer(3)
-    with pytest.raises(ValueError, match="'holdout' parameter"):
-        make_recommendation_scorer("ndcg", holdout=1.5)
+    with pytest.raises(ValueError, match="'test_size' parameter"):
+        make_recommendation_scorer("ndcg", test_size=1.5)
     with pytest.raises(ValueError, match="'k' parameter"):
         make_recommendation_scorer("ndcg", k=0)
-    with pytest.raises(ValueError, match="'n_negatives' parameter"):
-        make_recommendation_scorer("ndcg", n_negatives=0)
+    with pytest.raises(ValueError, match="'n_sampled_items' parameter"):
+        make_recommendation_scorer("ndcg", n_sampled_items=0)
     with pytest.raises(ValueError, match="ranking metrics"):
-        make_recommendation_scorer("coverage", n_negatives=99)
+        make_recommendation_scorer("coverage", n_sampled_items=99)
     with pytest.raises(TypeError, match=r"Unexpected parameters \['alpha'\]"):
         make_recommendation_scorer("ndcg", alpha=1)
     with pytest.raises(ValueError, match="needs item_features"):
@@ -299,3 +302,65 @@ def test_recommender_score_uses_ndcg_at_10(X):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         assert est.score(X_train, held) == pytest.approx(ndcg_at_k(held, ids, k=10))
+
+
+def test_renamed_parameters_are_deprecated(X):
+    est = PopularityRecommender().fit(X)
+    new = make_recommendation_scorer("ndcg", test_size=0.2, random_state=0, n_sampled_items=30)
+    with pytest.warns(FutureWarning, match="'holdout' was renamed to 'test_size'"):
+        old = make_recommendation_scorer("ndcg", holdout=0.2, random_state=0, n_sampled_items=30)
+    assert old(est, X) == new(est, X)
+    with pytest.warns(FutureWarning, match="'n_negatives' was renamed to 'n_sampled_items'"):
+        old = make_recommendation_scorer("ndcg", test_size=0.2, random_state=0, n_negatives=30)
+    assert old(est, X) == new(est, X)
+    assert repr(old) == repr(new)
+    with pytest.raises(TypeError, match="not both"):
+        make_recommendation_scorer("ndcg", test_size=0.2, holdout=0.2)
+    with pytest.raises(ValueError, match="'holdout' parameter"):
+        make_recommendation_scorer("ndcg", holdout=1.5)
+
+
+def test_int_test_size_hides_that_many_per_row_as_holdout_split(X):
+    est = PopularityRecommender().fit(X)
+    spy = _ListSpy()
+    make_recommendation_scorer(spy, k=5, test_size=2, random_state=4)(est, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        _, X_test = holdout_split(X, 2, random_state=4)
+    rows = np.flatnonzero(X.getnnz(axis=1) >= 2)
+    assert (spy.calls[0][0] != X_test[rows]).nnz == 0
+
+
+def test_get_recommendation_scorer_by_name(bunch, X):
+    est = PopularityRecommender().fit(X)
+    one = get_recommendation_scorer("ndcg", k=20, test_size=0.2, random_state=0)
+    assert one(est, X) == make_recommendation_scorer("ndcg", k=20, test_size=0.2, random_state=0)(
+        est, X
+    )
+    scoring = get_recommendation_scorer(
+        ["ndcg", "recall", "diversity"], k=20, test_size=0.2, item_features=bunch.item_tags
+    )
+    assert list(scoring) == ["ndcg", "recall", "diversity"]
+    # one seed for all: every scorer hides the same interactions
+    seeds = {scorer.seed for scorer in scoring.values()}
+    assert len(seeds) == 1
+    assert "item_features" in scoring["diversity"].metric_params
+    assert scoring["ndcg"].metric_params == {}
+    cv = cross_validate(PopularityRecommender(), X, cv=KFold(3), scoring=scoring)
+    for name in scoring:
+        assert cv[f"test_{name}"].shape == (3,) and np.all(np.isfinite(cv[f"test_{name}"]))
+    with pytest.raises(ValueError, match="Unknown metric 'accuracy'"):
+        get_recommendation_scorer(["ndcg", "accuracy"])
+    with pytest.raises(TypeError, match="none of the metrics"):
+        get_recommendation_scorer(["ndcg"], alpha=1)
+    with pytest.raises(ValueError, match="once"):
+        get_recommendation_scorer(["ndcg", "ndcg"])
+    with pytest.raises(TypeError, match="make_recommendation_scorer"):
+        get_recommendation_scorer([ndcg_at_k])
+
+
+def test_scikit_learn_scorer_names_cannot_be_extended(X):
+    # Why get_recommendation_scorer exists: scikit-learn 1.9 resolves string
+    # names in its private table only (sklearn.metrics._scorer._SCORERS).
+    with pytest.raises(ValueError, match="'ndcg' is not a valid scoring value"):
+        cross_validate(PopularityRecommender(), X, cv=KFold(2), scoring=["ndcg", "recall"])

@@ -23,7 +23,7 @@ def X():
 
 @pytest.fixture(scope="module")
 def scorer():
-    return make_recommendation_scorer("ndcg", k=20, holdout=0.2, random_state=0)
+    return make_recommendation_scorer("ndcg", k=20, test_size=0.2, random_state=0)
 
 
 def test_grid_search_picks_popularity_over_random(X, scorer):

@@ -100,20 +100,34 @@ def test_split_does_not_modify_input(X):
 
 def test_leave_k_out_split(X):
     with pytest.warns(UserWarning, match="fewer than 3 interactions"):
-        X_train, X_test = leave_k_out_split(X, k=2, random_state=0)
+        X_train, X_test = leave_k_out_split(X, n_test=2, random_state=0)
     _assert_partition(X, X_train, X_test)
     n = X.getnnz(axis=1)
     np.testing.assert_array_equal(X_test.getnnz(axis=1), np.where(n > 2, 2, 0))
     with pytest.warns(UserWarning):
-        X_train, ids = leave_k_out_split(X, k=1, random_state=0, return_ids=True)
+        X_train, ids = leave_k_out_split(X, n_test=1, random_state=0, return_ids=True)
     assert ids.dtype == np.int64 and ids.shape == (X.shape[0],)
     assert ids[0] == -1 and ids[1] == -1
     has = ids >= 0
     assert np.all(X[np.flatnonzero(has), ids[has]].A1 > 0)
     assert np.all(X_train[np.flatnonzero(has), ids[has]].A1 == 0)
     assert X_train.nnz == X.nnz - has.sum()
-    with pytest.raises(ValueError, match="needs k=1"):
-        leave_k_out_split(X, k=2, return_ids=True)
+    with pytest.raises(ValueError, match="needs n_test=1"):
+        leave_k_out_split(X, n_test=2, return_ids=True)
+    with pytest.raises(ValueError, match="'n_test' parameter"):
+        leave_k_out_split(X, n_test=0)
+
+
+def test_leave_k_out_split_k_is_deprecated(X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        expected = leave_k_out_split(X, n_test=2, random_state=0)
+        with pytest.warns(FutureWarning, match="renamed to 'n_test'"):
+            got = leave_k_out_split(X, k=2, random_state=0)
+    for a, b in zip(expected, got):
+        assert (a != b).nnz == 0
+    with pytest.raises(TypeError, match="not both"):
+        leave_k_out_split(X, n_test=2, k=2)
     with pytest.raises(ValueError, match="'k' parameter"):
         leave_k_out_split(X, k=0)
 
