@@ -17,11 +17,12 @@ Use :func:`check_recommender` on an estimator instance, or iterate
 
 import pickle
 import warnings
+from collections.abc import Iterator, Mapping
 from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import UndefinedMetricWarning
 from threadpoolctl import threadpool_limits
 
@@ -67,7 +68,7 @@ def _assert_well_formed(ids, scores, n_users, k, n_items):
         assert valid.size == np.unique(valid).size, f"duplicate ids in a row: {row}"
 
 
-def check_recommend_shapes_and_padding(name, estimator):
+def check_recommend_shapes_and_padding(name: str, estimator: BaseEstimator) -> None:
     """Shapes, dtypes, best-first order, padding, ``k > n_items``."""
     X = _data()
     model = _fitted(estimator, X)
@@ -100,7 +101,7 @@ def _eligible_sets(D, seen, candidates=None):
     return out
 
 
-def check_recommend_exclude_seen(name, estimator):
+def check_recommend_exclude_seen(name: str, estimator: BaseEstimator) -> None:
     """``exclude_seen`` removes exactly the seen items, with every kind of ``items``.
 
     With ``k`` covering the catalogue, ``recommend`` lists exactly the items
@@ -153,7 +154,7 @@ def check_recommend_exclude_seen(name, estimator):
         assert item not in seen[i], f"row {i}: predict returned seen item {item}"
 
 
-def check_recommend_matches_decision_function(name, estimator):
+def check_recommend_matches_decision_function(name: str, estimator: BaseEstimator) -> None:
     """``recommend`` returns the top of ``decision_function``, with its scores.
 
     For every row and kind of ``items``, the returned scores are the ``k``
@@ -196,7 +197,7 @@ def check_recommend_matches_decision_function(name, estimator):
             )
 
 
-def check_recommend_items(name, estimator):
+def check_recommend_items(name: str, estimator: BaseEstimator) -> None:
     """Candidates given as ids, as a boolean mask, as a sparse mask; bad ids refused."""
     X = _data()
     model = _fitted(estimator, X)
@@ -221,7 +222,7 @@ def check_recommend_items(name, estimator):
             raise AssertionError(f"recommend accepted out-of-range items={bad}")
 
 
-def check_batch_equals_single(name, estimator):
+def check_batch_equals_single(name: str, estimator: BaseEstimator) -> None:
     """Results for a row do not depend on the other rows, their number or order."""
     X = sp.csr_matrix(_data())
     model = _fitted(estimator, X)
@@ -273,7 +274,7 @@ def check_batch_equals_single(name, estimator):
         np.testing.assert_allclose(D[i, ids_i[0][valid]], scores[i][valid], rtol=1e-5, atol=1e-6)
 
 
-def check_determinism(name, estimator):
+def check_determinism(name: str, estimator: BaseEstimator) -> None:
     """Same ``random_state`` gives the same model, at 1 or 2 threads."""
     X = _data()
     params = estimator.get_params()
@@ -291,7 +292,7 @@ def check_determinism(name, estimator):
     np.testing.assert_allclose(D1, D2, rtol=1e-5, atol=1e-6)
 
 
-def check_random_state(name, estimator):
+def check_random_state(name: str, estimator: BaseEstimator) -> None:
     """A different ``random_state`` gives a different model; no seed, no randomness.
 
     A seeded estimator must use its seed: two fits that differ only in
@@ -317,7 +318,7 @@ def check_random_state(name, estimator):
         )
 
 
-def check_pickle_and_clone(name, estimator):
+def check_pickle_and_clone(name: str, estimator: BaseEstimator) -> None:
     """Pickle round trip predicts the same; clone gives an unfitted twin."""
     X = _data()
     model = _fitted(estimator, X)
@@ -329,7 +330,7 @@ def check_pickle_and_clone(name, estimator):
     assert not hasattr(twin, "n_features_in_"), "clone must return an unfitted estimator"
 
 
-def check_all_zero_rows(name, estimator):
+def check_all_zero_rows(name: str, estimator: BaseEstimator) -> None:
     """Users with an empty history get valid (finite or padded) recommendations."""
     X = _data()
     model = _fitted(estimator, X)
@@ -340,7 +341,7 @@ def check_all_zero_rows(name, estimator):
     _assert_well_formed(ids, scores, 3, 5, X.shape[1])
 
 
-def check_dtypes_and_formats(name, estimator):
+def check_dtypes_and_formats(name: str, estimator: BaseEstimator) -> None:
     """float32/float64/int, dense/CSR/CSC/COO/csr_array input give consistent results."""
     X = sp.csr_matrix(_data())
     model = _fitted(estimator, X)
@@ -363,7 +364,7 @@ def check_dtypes_and_formats(name, estimator):
     _assert_well_formed(ids, scores, X.shape[0], 4, X.shape[1])
 
 
-def check_input_not_modified(name, estimator):
+def check_input_not_modified(name: str, estimator: BaseEstimator) -> None:
     """fit, decision_function and recommend leave the caller's X untouched.
 
     The CSR input holds explicit zeros and unsorted indices, the cases where
@@ -393,7 +394,7 @@ def check_input_not_modified(name, estimator):
     np.testing.assert_array_equal(dense, dense_before, "dense X modified")
 
 
-def check_bad_input(name, estimator):
+def check_bad_input(name: str, estimator: BaseEstimator) -> None:
     """Wrong shapes, bad ``k``, NaN and negative values get clear errors."""
     X = sp.csr_matrix(_data())
     model = _fitted(estimator, X)
@@ -437,7 +438,7 @@ def _ndcg10_one_item(y_ids, ids):
     return float(np.mean(values))
 
 
-def check_score(name, estimator):
+def check_score(name: str, estimator: BaseEstimator) -> None:
     """``score`` is the NDCG@10 of ``recommend(X, 10)`` against 1-D or 2-D ``y``.
 
     Its value equals NDCG@10 computed here by hand from ``recommend``; a
@@ -495,7 +496,7 @@ def _quality(estimator, random_state=0):
         return ndcg_at_k(X_test, ids, k=10)
 
 
-def check_quality_floor(name, estimator):
+def check_quality_floor(name: str, estimator: BaseEstimator) -> None:
     """On planted data, NDCG@10 is at least 3x that of RandomRecommender.
 
     ``RandomRecommender`` itself fails this check, as it should: the project's
@@ -529,7 +530,7 @@ _CHECKS = (
 )
 
 
-def recommender_checks(estimator):
+def recommender_checks(estimator: BaseEstimator) -> Iterator[partial[None]]:
     """Yield the behavioural checks for ``estimator`` as callables.
 
     Parameters
@@ -547,7 +548,9 @@ def recommender_checks(estimator):
         yield partial(check, name, estimator)
 
 
-def check_recommender(estimator, *, expected_failed_checks=None):
+def check_recommender(
+    estimator: BaseEstimator, *, expected_failed_checks: Mapping[str, str] | None = None
+) -> None:
     """Run every behavioural check on ``estimator``; raise on the first failure.
 
     Parameters
