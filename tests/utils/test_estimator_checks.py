@@ -147,7 +147,7 @@ BROKEN = [
         BatchDependentRecommender(),
         PopularityRecommender(),
         "check_batch_equals_single",
-        "other rows",
+        "rows are in the batch",
     ),
     (WrongScoreRecommender(), PopularityRecommender(), "check_score", "not NDCG@10"),
     (
