@@ -85,17 +85,29 @@ def check_recommend_shapes_and_padding(name: str, estimator: BaseEstimator) -> N
     np.testing.assert_array_equal(pred, model.recommend(X, k=1)[0][:, 0])
 
 
-def _eligible_sets(D, seen, candidates=None):
+def _candidate_kinds(n_users, n_items, random_state):
+    """``(items, mask)`` for each kind of ``recommend``'s ``items`` argument.
+
+    ``items`` is passed to ``recommend`` (None, shared ids, a per-user mask)
+    and ``mask`` is the boolean ``(n_users, n_items)`` matrix of candidates.
+    """
+    rng = np.random.RandomState(random_state)
+    ids = np.sort(rng.choice(n_items, size=n_items // 2, replace=False))
+    shared = np.zeros((n_users, n_items), dtype=bool)
+    shared[:, ids] = True
+    per_user = rng.rand(n_users, n_items) < 0.5
+    return [(None, np.ones((n_users, n_items), dtype=bool)), (ids, shared), (per_user, per_user)]
+
+
+def _eligible_sets(D, seen, candidates):
     """Per row, the items ``recommend`` must list when ``k`` covers them all.
 
-    Items with a finite or ``+inf`` score, restricted to ``candidates`` (a
-    boolean mask), minus ``seen`` when given (a list of sets).
+    Items with a finite or ``+inf`` score among ``candidates`` (a boolean
+    mask), minus ``seen`` when given (a list of sets).
     """
     out = []
     for i in range(D.shape[0]):
-        ok = D[i] > -np.inf
-        if candidates is not None:
-            ok &= candidates[i]
+        ok = (D[i] > -np.inf) & candidates[i]
         items = set(np.flatnonzero(ok).tolist())
         out.append(items - seen[i] if seen is not None else items)
     return out
@@ -117,12 +129,7 @@ def check_recommend_exclude_seen(name: str, estimator: BaseEstimator) -> None:
     D = model.decision_function(X)
     assert D.shape == X.shape, f"decision_function shape {D.shape} != {X.shape}"
     assert np.isfinite(D).any(), "decision_function scores no item above -inf"
-    rng = np.random.RandomState(0)
-    cand = np.sort(rng.choice(n_items, size=n_items // 2, replace=False))
-    cand_mask = np.zeros((n_users, n_items), dtype=bool)
-    cand_mask[:, cand] = True
-    per_user = rng.rand(n_users, n_items) < 0.5
-    for items, mask in ((None, None), (cand, cand_mask), (per_user, per_user)):
+    for items, mask in _candidate_kinds(n_users, n_items, random_state=0):
         for exclude in (True, False):
             ids, scores = model.recommend(X, k=n_items, exclude_seen=exclude, items=items)
             expected = _eligible_sets(D, seen if exclude else None, mask)
@@ -166,13 +173,8 @@ def check_recommend_matches_decision_function(name: str, estimator: BaseEstimato
     n_users, n_items = X.shape
     D = model.decision_function(X)
     seen = sp.csr_matrix(X).toarray() != 0
-    rng = np.random.RandomState(2)
-    cand = rng.choice(n_items, size=n_items // 2, replace=False)
-    cand_mask = np.zeros((n_users, n_items), dtype=bool)
-    cand_mask[:, cand] = True
-    per_user = rng.rand(n_users, n_items) < 0.5
     k = 7
-    for items, mask in ((None, np.ones_like(seen)), (cand, cand_mask), (per_user, per_user)):
+    for items, mask in _candidate_kinds(n_users, n_items, random_state=2):
         for exclude in (True, False):
             ids, scores = model.recommend(X, k=k, exclude_seen=exclude, items=items)
             eligible = np.where(mask & ~(seen & exclude), D, -np.inf)
