@@ -1,20 +1,284 @@
-"""What the lastfm-2k benchmarks share: the split and the quality metrics.
+"""What the benchmark scripts share: command line, machine, memory, results, data.
 
-Every quality benchmark on lastfm-2k uses the protocol of docs/facts.md: users
-with at least 5 artists, a per-user random 80/20 holdout of play records
-(``holdout_split``, seed 0), full-catalogue ranking with training items
-excluded, K = 20.
+- :func:`benchmark_parser`: every script's ``argparse`` parser, with the
+  ``--out`` directory (default ``benchmarks/results``).
+- :func:`machine_description`: CPU model, cores, memory, load, Python and
+  package versions and the git commit of the checkout of the
+  ``sklearn_musicrec`` that was imported (the code measured).
+- :func:`peak_rss_gb`: peak memory, measured one way everywhere: the peak
+  resident set size of the calling process, ``VmHWM`` of
+  ``/proc/self/status`` (the kernel's high-water mark, which starts afresh
+  in every new process; ``ru_maxrss`` instead where ``/proc`` is missing).
+  Scripts that compare peak memory run each cell in a fresh subprocess
+  (:func:`run_worker`) so that each peak is the cell's own.
+- :func:`write_results`: the ``.json`` and ``.md`` result files, written
+  only at the very end of a successful run, each to a temporary file in
+  the output folder then renamed over the old one, so that a failed or
+  interrupted run leaves the committed results as they were.
+- :func:`require_data`: load a real dataset or exit non-zero with a clear
+  message (and write nothing).
+- The lastfm-2k protocol of docs/facts.md (:func:`lastfm_holdout`,
+  :func:`ranking_quality`): users with at least 5 artists, a per-user random
+  80/20 holdout of play records (``holdout_split``, seed 0), full-catalogue
+  ranking with training items excluded, K = 20.
 """
 
+import argparse
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
 import warnings
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
-from sklearn_musicrec.datasets import fetch_lastfm_2k
-from sklearn_musicrec.metrics import ndcg_at_k, recall_at_k
-from sklearn_musicrec.model_selection import holdout_split
-
 K = 20
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+_BASE_PACKAGES = ("numpy", "scipy", "scikit-learn", "numba", "threadpoolctl")
+
+
+def benchmark_parser(doc):
+    """An ``ArgumentParser`` described by the script's docstring, with ``--out``.
+
+    Parameters
+    ----------
+    doc : str
+        The script's module docstring: its first line is the description,
+        the rest is shown after the options by ``--help``.
+    """
+    first, _, rest = doc.strip().partition("\n")
+    parser = argparse.ArgumentParser(
+        description=first,
+        epilog=rest.strip() or None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        help="directory for the .json and .md result files (default: benchmarks/results); "
+        "they are written only when the whole run succeeds",
+    )
+    return parser
+
+
+def command_line(argv=None):
+    """The command that reproduces this run, from the repository root."""
+    script = Path(sys.argv[0]).resolve()
+    try:
+        script = script.relative_to(ROOT)
+    except ValueError:
+        pass
+    args = sys.argv[1:] if argv is None else list(argv)
+    prefix = ""
+    if os.environ.get("SKLEARN_MUSICREC_DATA"):
+        prefix = f"SKLEARN_MUSICREC_DATA={shlex.quote(os.environ['SKLEARN_MUSICREC_DATA'])} "
+    return prefix + shlex.join(["python", str(script), *args])
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _git_commit(folder):
+    """HEAD of the checkout holding ``folder`` (``-dirty`` with tracked changes)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
+def _version(package):
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_description(*packages):
+    """The machine and software of this run, as a JSON-ready dict.
+
+    Parameters
+    ----------
+    *packages : str
+        Distribution names whose versions to record besides numpy, scipy,
+        scikit-learn, numba, threadpoolctl and sklearn-musicrec (peers such
+        as ``"implicit"``; ``None`` when not installed).
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    import sklearn_musicrec
+
+    versions = {name: _version(name) for name in (*_BASE_PACKAGES, *packages)}
+    versions["sklearn-musicrec"] = sklearn_musicrec.__version__
+    package_dir = Path(sklearn_musicrec.__file__).resolve().parent
+    memory = _memory_gb()
+    return {
+        "cpu": _cpu_model(),
+        "cores_visible": cores,
+        "cpu_count": os.cpu_count(),
+        "memory_gb": None if memory is None else round(memory, 1),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "packages": versions,
+        "git_commit": _git_commit(package_dir),
+        "package_dir": str(package_dir),
+    }
+
+
+def machine_line(machine):
+    """One markdown sentence describing ``machine`` (from :func:`machine_description`)."""
+    load = ", ".join(f"{x:.2f}" for x in machine["load_average_at_start"])
+    memory = "" if machine["memory_gb"] is None else f", {machine['memory_gb']:.0f} GB memory"
+    versions = ", ".join(f"{name} {v}" for name, v in machine["packages"].items() if v is not None)
+    return (
+        f"Machine: {machine['cpu']}, {machine['cores_visible']} cores visible{memory} "
+        f"(shared with other jobs; load average at start {load}); Python "
+        f"{machine['python']}, {versions}; commit {machine['git_commit']}."
+    )
+
+
+def peak_rss_gb():
+    """Peak resident memory of this process in GiB (``VmHWM``; see the module docstring)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:  # not Linux
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def run_worker(script, *args):
+    """Run ``script *args`` in a fresh Python process; return the dict it reported.
+
+    The worker prints its result as one line ``RESULT <json>``
+    (:func:`report_worker_result`). A worker that fails, or prints no result,
+    ends the whole benchmark with its error (and nothing is written).
+    """
+    cmd = [sys.executable, str(script), *map(str, args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(
+            f"worker {shlex.join(cmd[1:])} failed (exit status {proc.returncode}); "
+            "no results written"
+        )
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def report_worker_result(result):
+    """Print a worker's result for :func:`run_worker`."""
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def read_previous(out, stem):
+    """The result dict of an earlier run in ``out``, or None."""
+    path = Path(out) / f"{stem}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_results(out, stem, result, markdown):
+    """Write ``<out>/<stem>.json`` and ``<out>/<stem>.md`` at the end of a run.
+
+    Both files are written to temporary files in ``out`` first and renamed
+    over the old ones only once both are complete, so an error while
+    formatting them, or a crash, leaves the previous results intact.
+
+    Parameters
+    ----------
+    out : path-like
+        Output directory (created if missing).
+    stem : str
+        File name without extension.
+    result : dict
+        JSON-serialisable results.
+    markdown : str or list of str
+        The report; a list is joined with newlines.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not isinstance(markdown, str):
+        markdown = "\n".join(markdown)
+    contents = {
+        ".json": json.dumps(result, indent=2) + "\n",
+        ".md": markdown.rstrip("\n") + "\n",
+    }
+    staged = []
+    try:
+        for suffix, text in contents.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{stem}", suffix=suffix + ".tmp", dir=out)
+            staged.append((tmp, out / f"{stem}{suffix}"))
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    print(f"results written to {out / stem}.json and .md", file=sys.stderr)
+
+
+def require_data(load, what):
+    """``load()`` a real dataset, or exit non-zero saying what is missing.
+
+    ``load`` must not download (pass ``download_if_missing=False``); an
+    ``OSError`` from it ends the script with status 1 before anything is
+    measured or written.
+    """
+    try:
+        return load()
+    except OSError as exc:
+        raise SystemExit(
+            f"{what} is not available ({exc}). Set SKLEARN_MUSICREC_DATA to the data "
+            "home (e.g. /work/shared/data); no results written."
+        ) from exc
 
 
 def lastfm_holdout(*, binarize=False, data_home=None):
@@ -23,7 +287,12 @@ def lastfm_holdout(*, binarize=False, data_home=None):
     ``data_home`` is passed to ``fetch_lastfm_2k`` (``None``: the
     ``SKLEARN_MUSICREC_DATA`` environment variable or the default home).
     """
-    X = fetch_lastfm_2k(data_home=data_home, download_if_missing=False).data.tocsr()
+    from sklearn_musicrec.datasets import fetch_lastfm_2k
+    from sklearn_musicrec.model_selection import holdout_split
+
+    X = require_data(
+        lambda: fetch_lastfm_2k(data_home=data_home, download_if_missing=False), "lastfm-2k"
+    ).data.tocsr()
     X = X[np.diff(X.indptr) >= 5]
     if binarize:
         X = (X > 0).astype(np.float64)
@@ -35,6 +304,8 @@ def lastfm_holdout(*, binarize=False, data_home=None):
 
 def ranking_quality(ids, test, k=K):
     """NDCG@k and Recall@k of recommended ``ids`` against held-out ``test``."""
+    from sklearn_musicrec.metrics import ndcg_at_k, recall_at_k
+
     return {
         f"ndcg@{k}": float(ndcg_at_k(test, ids, k=k)),
         f"recall@{k}": float(recall_at_k(test, ids, k=k)),

@@ -22,31 +22,38 @@ ours and implicit, and the table shows medians; the ratio column is the
 median of the per-repeat ratios (each pair ran back to back), with their range.
 On shared cores this is much steadier than a single run.
 
-Results go to ``benchmarks/results/bench_als_speed.{json,md}``.
+Results go to ``bench_als_speed.{json,md}`` in ``--out`` (default
+``benchmarks/results``), only when every cell succeeded. A quick run::
+
+    python benchmarks/bench_als_speed.py --sizes tiny --out /tmp/als
 """
 
-import argparse
-import json
-import os
-import platform
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from _common import (
+    benchmark_parser,
+    command_line,
+    machine_description,
+    machine_line,
+    peak_rss_gb,
+    report_worker_result,
+    run_worker,
+    write_results,
+)
 
 SIZES = {
     # name: (n_users, n_items, mean_items_per_user)
     "1.5M": (50_000, 20_000, 30.0),
     "6M": (200_000, 30_000, 30.0),
     "20M": (500_000, 50_000, 42.0),
+    # a smoke test of the script itself (seconds), not a measurement
+    "tiny": (2_000, 1_000, 20.0),
 }
 FACTORS, ITERATIONS, REG, CG_STEPS, K = 64, 15, 0.01, 3, 20
-RESULTS = Path(__file__).parent / "results"
 
 
 def dataset(name):
@@ -63,17 +70,6 @@ def dataset(name):
     cache.parent.mkdir(parents=True, exist_ok=True)
     sp.save_npz(cache, X)
     return X
-
-
-def peak_rss_gb():
-    """Peak resident memory of this process (VmHWM: reset by exec, unlike ru_maxrss)."""
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 2**20
-    except OSError:  # pragma: no cover - not Linux
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def worker(library, name, threads, recommend, device):
@@ -143,37 +139,7 @@ def worker(library, name, threads, recommend, device):
                 )
                 out["recommend_all_s"] = time.perf_counter() - tic
     out["peak_rss_gb"] = peak_rss_gb()
-    print(json.dumps(out))
-
-
-def machine():
-    import numba
-    import threadpoolctl
-
-    try:
-        import implicit
-
-        implicit_version = implicit.__version__
-    except ImportError:  # pragma: no cover
-        implicit_version = None
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:  # pragma: no cover
-        pass
-    return {
-        "cpu": cpu,
-        "cores_visible": len(os.sched_getaffinity(0)),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "implicit": implicit_version,
-        "threadpoolctl": threadpoolctl.__version__,
-        "load_average_at_start": os.getloadavg(),
-    }
+    report_worker_result(out)
 
 
 def _ratio_cell(row, key):
@@ -184,9 +150,13 @@ def _ratio_cell(row, key):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1.5M,6M,20M")
-    parser.add_argument("--threads", type=int, default=2)
+    parser = benchmark_parser(__doc__)
+    parser.add_argument(
+        "--sizes",
+        default="1.5M,6M,20M",
+        help=f"comma-separated sizes among {', '.join(SIZES)} (default: 1.5M,6M,20M)",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="threads of both libraries")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument(
         "--repeats",
@@ -194,7 +164,12 @@ def main():
         default=1,
         help="runs per cell, alternating the libraries; medians are reported",
     )
-    parser.add_argument("--worker", nargs=4, metavar=("LIB", "SIZE", "RECOMMEND", "DEVICE"))
+    parser.add_argument(
+        "--worker",
+        nargs=4,
+        metavar=("LIB", "SIZE", "RECOMMEND", "DEVICE"),
+        help="(internal) run one cell in this process",
+    )
     args = parser.parse_args()
     if args.worker:
         lib, name, rec, device = args.worker
@@ -202,6 +177,10 @@ def main():
         return
 
     sizes = args.sizes.split(",")
+    unknown = [name for name in sizes if name not in SIZES]
+    if unknown:
+        parser.error(f"--sizes: unknown {unknown}; choose among {list(SIZES)}")
+    machine = machine_description("implicit", "torch")
     rows = []
     for name in sizes:
         dataset(name)  # generate outside the timed subprocesses
@@ -213,22 +192,16 @@ def main():
             for lib in libs:
                 device = "cuda" if lib == "ours-cuda" else "cpu"
                 rec = "1" if name == sizes[0] else "0"
-                cmd = [
-                    sys.executable,
+                run = run_worker(
                     __file__,
                     "--threads",
-                    str(args.threads),
+                    args.threads,
                     "--worker",
                     lib.split("-")[0],
                     name,
                     rec,
                     device,
-                ]
-                res = subprocess.run(cmd, capture_output=True, text=True)
-                if res.returncode != 0:
-                    print(res.stderr, file=sys.stderr)
-                    raise SystemExit(f"worker {lib} {name} failed")
-                run = json.loads(res.stdout.strip().splitlines()[-1])
+                )
                 print(lib, run, flush=True)
                 runs[lib].append(run)
         for lib in libs:
@@ -246,7 +219,7 @@ def main():
             rows.append(row)
 
     report = {
-        "command": "python " + " ".join(sys.argv),
+        "command": command_line(),
         "settings": dict(
             factors=FACTORS,
             iterations=ITERATIONS,
@@ -260,20 +233,15 @@ def main():
             k=K,
             repeats=args.repeats,
         ),
-        "machine": machine(),
+        "machine": machine,
         "rows": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_als_speed.json").write_text(json.dumps(report, indent=2))
     lines = [
         "# ALSFactorizer vs implicit ALS: speed",
         "",
         f"Command: `{report['command']}`",
         "",
-        f"Machine: {report['machine']['cpu']}, {report['machine']['cores_visible']} cores "
-        f"(shared with other engineers' jobs; load average at start "
-        f"{', '.join(f'{x:.2f}' for x in report['machine']['load_average_at_start'])}), "
-        f"numba {report['machine']['numba']}, implicit {report['machine']['implicit']}.",
+        machine_line(machine),
         "",
         f"Settings: {FACTORS} factors, {ITERATIONS} iterations, CG {CG_STEPS} steps, "
         f"regularization {REG}, {args.threads} threads for both, BLAS 1 thread; "
@@ -328,7 +296,7 @@ def main():
         "CPU time (all threads of the process) is less sensitive to that. "
         "Peak RSS is VmHWM of the worker process (data loading included).",
     ]
-    (RESULTS / "bench_als_speed.md").write_text("\n".join(lines) + "\n")
+    write_results(args.out, "bench_als_speed", report, lines)
     print("\n".join(lines))
 
 

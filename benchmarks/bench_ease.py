@@ -21,7 +21,7 @@ reference measured here side by side (skrecsys took 0.55x the numpy time
 there).
 
 Every model runs in its own subprocess so that its peak resident memory
-(``ru_maxrss``) is its own. BLAS/LAPACK use the machine's 2 cores (shared
+(``VmHWM``, see ``_common.peak_rss_gb``) is its own. BLAS/LAPACK use the machine's 2 cores (shared
 with other engineers' jobs).
 
 Usage::
@@ -30,24 +30,30 @@ Usage::
     # re-run some models only, keeping the others' latest results:
     SKLEARN_MUSICREC_DATA=/path/to/data python benchmarks/bench_ease.py --models ours-all-items
 
-Results go to ``benchmarks/results/bench_ease.{json,md}``.
+Results go to ``bench_ease.{json,md}`` in ``--out`` (default
+``benchmarks/results``), only when every model's run succeeded; a missing
+dataset exits with status 1 and writes nothing.
 """
 
-import json
-import os
-import platform
-import resource
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from _common import (
+    K,
+    benchmark_parser,
+    command_line,
+    lastfm_holdout,
+    machine_description,
+    machine_line,
+    peak_rss_gb,
+    ranking_quality,
+    read_previous,
+    report_worker_result,
+    run_worker,
+    write_results,
+)
 
 LAMBDA = 200.0
-from _common import K  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
 MODELS = ["ours", "ours-all-items", "numpy-inv", "lenskit"]
 
 
@@ -61,8 +67,6 @@ def top_k_unseen(scores, train):
 
 
 def worker(model):
-    from _common import lastfm_holdout, ranking_quality
-
     train, test = lastfm_holdout(binarize=True)
     out = {"model": model}
     if model == "ours":
@@ -127,33 +131,38 @@ def worker(model):
         out["library"] = f"lenskit {lenskit.__version__}"
         out["n_items_solved"] = int(data.item_count)
     out.update(ranking_quality(ids, test, k=K))
-    out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    out["peak_rss_gb"] = peak_rss_gb()
     return out
 
 
 def main():
-    if len(sys.argv) > 2 and sys.argv[1] == "--worker":
-        print("RESULT " + json.dumps(worker(sys.argv[2])))
+    parser = benchmark_parser(__doc__)
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=MODELS,
+        default=MODELS,
+        help="models to run; with a subset, the other models' rows are kept from "
+        "the previous results in --out (default: all)",
+    )
+    parser.add_argument("--worker", choices=MODELS, help="(internal) run one model")
+    args = parser.parse_args()
+    if args.worker:
+        report_worker_result(worker(args.worker))
         return
-    models = sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "--models" else MODELS
-    load_avg = os.getloadavg()
-    previous = RESULTS / "bench_ease.json"
+    lastfm_holdout()  # fail here, before any run, when the data is missing
+    machine = machine_description("lenskit")
+    models = args.models
     kept = []
-    if models != MODELS and previous.exists():  # re-run some models, keep the others
-        kept = [r for r in json.loads(previous.read_text())["rows"] if r["model"] not in models]
+    previous = read_previous(args.out, "bench_ease")
+    if models != MODELS and previous:  # re-run some models, keep the others
+        kept = [r for r in previous["rows"] if r["model"] not in models]
     rows = []
     for model in models:
-        proc = subprocess.run(
-            [sys.executable, __file__, "--worker", model], capture_output=True, text=True
-        )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode != 0 or not lines:
-            rows.append({"model": model, "skipped": f"failed: {proc.stderr[-500:]}"})
-        else:
-            rows.append(json.loads(lines[-1][7:]))
+        rows.append(run_worker(__file__, "--worker", model))
         print(rows[-1], flush=True)
     for r in rows:
-        r["load_average_at_start"] = list(load_avg)
+        r["load_average_at_start"] = machine["load_average_at_start"]
     rows = sorted(kept + rows, key=lambda r: MODELS.index(r["model"]))
     by = {r["model"]: r for r in rows}
     ratio = None
@@ -162,27 +171,20 @@ def main():
         ratio = by["ours"]["fit_s"] / by["numpy-inv"]["fit_s"]
     if "fit_s" in by.get("ours-all-items", {}) and "fit_s" in by.get("numpy-inv", {}):
         solver_ratio = by["ours-all-items"]["fit_s"] / by["numpy-inv"]["fit_s"]
-    machine = (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with "
-        f"other engineers' jobs (load average at start {load_avg[0]:.2f}, "
-        f"{load_avg[1]:.2f}, {load_avg[2]:.2f}), numpy {np.__version__}"
-    )
     result = {
-        "command": "SKLEARN_MUSICREC_DATA=/work/shared/data python benchmarks/bench_ease.py",
+        "command": command_line(),
         "machine": machine,
         "lambda": LAMBDA,
         "rows": rows,
         "fit_ratio_ours_over_numpy_inverse": ratio,
         "fit_ratio_ours_all_items_over_numpy_inverse": solver_ratio,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_ease.json").write_text(json.dumps(result, indent=2))
     md = [
         "# EASE on lastfm-2k (lambda = 200, binarised plays)",
         "",
         f"Command: `{result['command']}`",
         "",
-        f"Machine: {machine}. Each model in its own subprocess.",
+        machine_line(machine) + " Each model in its own subprocess.",
         "",
         "| model | items solved | fit s | recommend-all s | NDCG@20 | Recall@20 | peak RSS GB | load avg at start |",
         "|---|---|---|---|---|---|---|---|",
@@ -224,7 +226,7 @@ def main():
         "skrecsys is not installable here; docs/facts.md: skrecsys EASE (lambda 200) "
         "NDCG@20 0.269, Recall@20 0.265, fit 98.4 s; numpy float64 inverse 179 s.",
     ]
-    (RESULTS / "bench_ease.md").write_text("\n".join(md) + "\n")
+    write_results(args.out, "bench_ease", result, md)
     print("\n".join(md))
 
 

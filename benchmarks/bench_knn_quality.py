@@ -24,20 +24,27 @@ Usage::
 
     SKLEARN_MUSICREC_DATA=/path/to/data python benchmarks/bench_knn_quality.py
 
-Results go to ``benchmarks/results/bench_knn_quality.{json,md}``.
+Results go to ``bench_knn_quality.{json,md}`` in ``--out`` (default
+``benchmarks/results``), only when the run succeeds; a missing dataset exits
+with status 1 and writes nothing.
 """
 
-import json
-import os
-import platform
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from _common import K, lastfm_holdout, ranking_quality  # noqa: E402
+from _common import (
+    K,
+    benchmark_parser,
+    command_line,
+    lastfm_holdout,
+    machine_description,
+    machine_line,
+    ranking_quality,
+    write_results,
+)
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Binarizer
@@ -45,8 +52,6 @@ from sklearn.preprocessing import Binarizer
 from sklearn_musicrec.metrics import make_recommendation_scorer
 from sklearn_musicrec.neighbors import ItemKNNRecommender, UserKNNRecommender
 from sklearn_musicrec.preprocessing import BM25Weighting
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def ours(pipe, train, test):
@@ -165,8 +170,9 @@ def lenskit_models(train, test, rows):
 
 
 def main():
+    args = benchmark_parser(__doc__).parse_args()
     train, test = lastfm_holdout()
-    load_avg = os.getloadavg()
+    machine = machine_description("implicit", "lenskit")
     rows, searches = [], []
 
     # --- ours at their defaults --------------------------------------------
@@ -234,13 +240,8 @@ def main():
     implicit_models(train, test, rows)
     lenskit_models(train, test, rows)
 
-    machine = (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with "
-        f"other engineers' jobs (load average at start {load_avg[0]:.2f}, "
-        f"{load_avg[1]:.2f}, {load_avg[2]:.2f}), Python {platform.python_version()}"
-    )
     result = {
-        "command": "SKLEARN_MUSICREC_DATA=/work/shared/data python benchmarks/bench_knn_quality.py",
+        "command": command_line(),
         "machine": machine,
         "data": {
             "n_users": train.shape[0],
@@ -250,14 +251,12 @@ def main():
         },
         "rows": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_knn_quality.json").write_text(json.dumps(result, indent=2))
     lines = [
         "# Neighbourhood recommenders on lastfm-2k: quality",
         "",
         f"Command: `{result['command']}`",
         "",
-        f"Machine: {machine}.",
+        machine_line(machine),
         "",
         f"Data: {train.shape[0]} users (>= 5 artists) x {train.shape[1]} artists, "
         f"per-user random 80/20 holdout (seed 0): {train.nnz} training and {test.nnz} "
@@ -285,7 +284,7 @@ def main():
         "skrecsys could not be installed here; its figures on one such split "
         "(docs/facts.md): ItemKNN NDCG@20 0.225, RP3Beta 0.192, EASE (lambda 200) 0.269.",
     ]
-    (RESULTS / "bench_knn_quality.md").write_text("\n".join(lines) + "\n")
+    write_results(args.out, "bench_knn_quality", result, lines)
     print("\n".join(lines))
 
 

@@ -30,28 +30,32 @@ Usage::
 
     python benchmarks/bench_knn_speed.py [--lenskit-users 2000] [--cells ...] [--no-numba]
 
-Results go to ``benchmarks/results/bench_knn_speed.{json,md}``; with
-``--no-numba`` (our NumPy/SciPy kernels, used when numba is not installed) to
-``benchmarks/results/bench_knn_speed_no_numba.{json,md}``.
+Results go to ``bench_knn_speed.{json,md}`` in ``--out`` (default
+``benchmarks/results``); with ``--no-numba`` (our NumPy/SciPy kernels, used
+when numba is not installed) to ``bench_knn_speed_no_numba.{json,md}``. They
+are written only when every cell succeeded (a peer that is not installed is
+reported as skipped). Peak memory is ``VmHWM`` (``_common.peak_rss_gb``).
 """
 
-import argparse
-import json
-import os
-import platform
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from _common import (
+    benchmark_parser,
+    command_line,
+    machine_description,
+    machine_line,
+    peak_rss_gb,
+    report_worker_result,
+    run_worker,
+    write_results,
+)
 
 N_USERS, N_ITEMS, MEAN = 50_000, 20_000, 30.0
 K = 20
-RESULTS = Path(__file__).parent / "results"
 CELLS = [
     "ours-item",
     "ours-item-target",
@@ -77,10 +81,6 @@ def dataset():
     X = sp.csr_matrix(X, dtype=np.float32)
     X.data[:] = 1.0
     return X
-
-
-def rss_gb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def timed(func):
@@ -118,7 +118,7 @@ def worker(cell, lenskit_users, no_numba=False):
 
         _similarity._USE_NUMBA = False
     X = dataset()
-    out = {"cell": cell, "data_rss_gb": rss_gb()}
+    out = {"cell": cell, "data_rss_gb": peak_rss_gb()}
     if cell.startswith("ours"):
         from sklearn_musicrec.neighbors import ItemKNNRecommender, UserKNNRecommender
 
@@ -156,35 +156,43 @@ def worker(cell, lenskit_users, no_numba=False):
             else ItemKNNScorer(max_nbrs=20, feedback="implicit")
         )
         out.update(lenskit_cell(X, scorer, lenskit_users))
-    out["peak_rss_gb"] = rss_gb()
+    out["peak_rss_gb"] = peak_rss_gb()
     return out
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--worker")
-    parser.add_argument("--lenskit-users", type=int, default=2000)
-    parser.add_argument("--cells", nargs="*", default=CELLS)
-    parser.add_argument("--no-numba", action="store_true")
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("--worker", choices=CELLS, help="(internal) run one cell")
+    parser.add_argument(
+        "--lenskit-users",
+        type=int,
+        default=2000,
+        help="users LensKit recommends for (the rest is extrapolated; default: 2000)",
+    )
+    parser.add_argument(
+        "--cells", nargs="*", choices=CELLS, default=CELLS, help="cells to run (default: all)"
+    )
+    parser.add_argument(
+        "--no-numba", action="store_true", help="our NumPy/SciPy kernels instead of numba's"
+    )
     args = parser.parse_args()
     if args.worker:
-        print("RESULT " + json.dumps(worker(args.worker, args.lenskit_users, args.no_numba)))
+        report_worker_result(worker(args.worker, args.lenskit_users, args.no_numba))
         return
     dataset()  # build the cache outside the cells
-    load_avg = os.getloadavg()
+    machine = machine_description("implicit", "lenskit")
     rows = []
     for cell in args.cells:
-        proc = subprocess.run(
-            [sys.executable, __file__, "--worker", cell, "--lenskit-users", str(args.lenskit_users)]
-            + (["--no-numba"] if args.no_numba else []),
-            capture_output=True,
-            text=True,
+        rows.append(
+            run_worker(
+                __file__,
+                "--worker",
+                cell,
+                "--lenskit-users",
+                args.lenskit_users,
+                *(["--no-numba"] if args.no_numba else []),
+            )
         )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode != 0 or not lines:
-            rows.append({"cell": cell, "skipped": f"failed: {proc.stderr[-500:]}"})
-        else:
-            rows.append(json.loads(lines[-1][7:]))
         print(rows[-1], flush=True)
     by = {r["cell"]: r for r in rows if "skipped" not in r}
     ratios = {}
@@ -204,27 +212,16 @@ def main():
         ratios["user fit+recommend-all speed-up, LensKit / ours"] = (
             by["lenskit-user"]["fit_s"] + by["lenskit-user"]["recommend_s"]
         ) / (by["ours-user"]["fit_s"] + by["ours-user"]["recommend_s"])
-    machine = (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with "
-        f"other engineers' jobs (load average at start {load_avg[0]:.2f}, "
-        f"{load_avg[1]:.2f}, {load_avg[2]:.2f}), Python {platform.python_version()}"
-    )
-    command = "python benchmarks/bench_knn_speed.py " + " ".join(
-        [f"--lenskit-users {args.lenskit_users}"]
-        + (["--cells " + " ".join(args.cells)] if args.cells != CELLS else [])
-        + (["--no-numba"] if args.no_numba else [])
-    )
+    command = command_line()
     stem = "bench_knn_speed_no_numba" if args.no_numba else "bench_knn_speed"
     result = {"command": command, "machine": machine, "rows": rows, "ratios": ratios}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2))
     md = [
         "# Neighbourhood recommenders: speed and memory (50k users x 20k items, 1.49M interactions)"
         + (" - NumPy/SciPy kernels (numba switched off)" if args.no_numba else ""),
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {machine}. Each cell in its own subprocess; binarised synthetic data "
+        machine_line(machine) + " Each cell in its own subprocess; binarised synthetic data "
         "from `make_interactions(50_000, 20_000, mean_items_per_user=30, random_state=0)`."
         + (
             ""
@@ -251,7 +248,7 @@ def main():
             f"{r['data_rss_gb']:.2f} | {r['peak_rss_gb']:.2f} |"
         )
     md += ["", "Ratios:", ""] + [f"- {k}: **{v:.2f}**" for k, v in ratios.items()]
-    (RESULTS / f"{stem}.md").write_text("\n".join(md) + "\n")
+    write_results(args.out, stem, result, md)
     print("\n".join(md))
 
 

@@ -14,21 +14,18 @@ number of relevant items per user) and random recommendation lists of length
   checked against the vectorised ones;
 - the beyond-accuracy metrics.
 
-Writes ``benchmarks/results/metrics.md`` and ``metrics.json``.
+Writes ``metrics.json`` and ``metrics.md`` in ``--out`` (default
+``benchmarks/results``), only when the run succeeds. A quick run:
+``python benchmarks/bench_metrics.py --n-users 2000 --n-items 500 --out /tmp/m``.
 """
 
-import argparse
-import json
 import math
-import os
-import platform
-import sys
 import time
 import warnings
 
 import numpy as np
-import scipy
 import scipy.sparse as sp
+from _common import benchmark_parser, command_line, machine_description, machine_line, write_results
 from sklearn.exceptions import UndefinedMetricWarning
 
 from sklearn_musicrec.metrics import (
@@ -141,14 +138,14 @@ def best_of(func, repeat):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--n-users", type=int, default=100_000)
     parser.add_argument("--n-items", type=int, default=20_000)
     parser.add_argument("--n-relevant", type=int, default=20)
     parser.add_argument("--k", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args(argv)
+    machine = machine_description()
     warnings.simplefilter("ignore", UndefinedMetricWarning)
 
     truth, recs = make_data(args.n_users, args.n_items, args.n_relevant, args.k)
@@ -191,20 +188,8 @@ def main(argv=None):
         t, value = best_of(func, args.repeat)
         beyond_rows.append({"metric": name, "seconds": t, "value": value})
 
-    machine = {
-        "python": sys.version.split()[0],
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "load_average_at_end": os.getloadavg(),
-    }
-    command = "python benchmarks/bench_metrics.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
     result = {
-        "command": command.strip(),
+        "command": command_line(argv),
         "machine": machine,
         "n_users": args.n_users,
         "n_items": args.n_items,
@@ -216,10 +201,6 @@ def main(argv=None):
         "speedup_all_six": ref_time / vec_all,
         "beyond_accuracy": beyond_rows,
     }
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "metrics.json"), "w") as f:
-        json.dump(result, f, indent=2)
-
     lines = [
         "# Metric speed",
         "",
@@ -230,10 +211,7 @@ def main(argv=None):
         "random duplicates). Times are the best of "
         f"{args.repeat} runs; the reference runs once.",
         "",
-        f"Machine: {machine['platform']}, {machine['cpu_count']} CPUs ({machine['processor']}), "
-        f"Python {machine['python']}, numpy {machine['numpy']}, scipy {machine['scipy']}; "
-        f"load average at the end {tuple(round(x, 2) for x in machine['load_average_at_end'])} "
-        "(the machine is shared with other jobs; single-threaded numpy code).",
+        machine_line(machine) + " Single-threaded numpy code.",
         "",
         "## Ranking metrics",
         "",
@@ -259,8 +237,7 @@ def main(argv=None):
         "|---|---|---|",
     ]
     lines += [f"| {r['metric']} | {r['seconds']:.3f} | {r['value']:.5f} |" for r in beyond_rows]
-    with open(os.path.join(args.out, "metrics.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_results(args.out, "metrics", result, lines)
     print("\n".join(lines))
 
 

@@ -28,24 +28,28 @@ Usage::
 
     SKLEARN_MUSICREC_DATA=/work/shared/data python benchmarks/bench_mf_explicit.py
 
-Results go to ``benchmarks/results/bench_mf_explicit.{json,md}``.
+Results go to ``bench_mf_explicit.{json,md}`` in ``--out`` (default
+``benchmarks/results``), only when the run succeeds; a missing dataset exits
+with status 1 and writes nothing. ``--folds 1`` runs u1 only (a shorter
+check of the script; the committed results are of all five folds).
 """
 
-import json
-import os
-import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from _common import (
+    benchmark_parser,
+    command_line,
+    machine_description,
+    machine_line,
+    require_data,
+    write_results,
+)
 
 from sklearn_musicrec.datasets import fetch_movielens
 from sklearn_musicrec.decomposition import ALSFactorizer, SGDFactorizer
 from sklearn_musicrec.metrics import rmse
 from sklearn_musicrec.model_selection import holdout_split
-
-RESULTS = Path(__file__).parent / "results"
 
 ALS = "ALSFactorizer(explicit)"
 SGD = "SGDFactorizer(squared)"
@@ -179,24 +183,26 @@ def select_sgd(X_base):
 
 
 def main():
+    parser = benchmark_parser(__doc__)
+    parser.add_argument(
+        "--folds",
+        type=int,
+        choices=range(1, 6),
+        default=5,
+        metavar="N",
+        help="run the official folds u1..uN (default: 5, all of them)",
+    )
+    args = parser.parse_args()
     t_start = time.perf_counter()
-    bunch = fetch_movielens("100k", folds=True)
-    folds = bunch.folds
+    bunch = require_data(
+        lambda: fetch_movielens("100k", folds=True, download_if_missing=False), "MovieLens-100K"
+    )
+    folds = bunch.folds[: args.folds]
+    machine = machine_description("scikit-surprise")
+    machine["note"] = "our fits use n_jobs=1"
     report = {
-        "command": "python " + " ".join(sys.argv),
-        "machine": {
-            "cpu": next(
-                (
-                    line.split(":", 1)[1].strip()
-                    for line in open("/proc/cpuinfo")
-                    if line.startswith("model name")
-                ),
-                "unknown",
-            ),
-            "cores_visible": len(os.sched_getaffinity(0)),
-            "python": platform.python_version(),
-            "note": "2 cores shared with other engineers' jobs; our fits use n_jobs=1",
-        },
+        "command": command_line(),
+        "machine": machine,
         "selection": {},
         "folds": [],
     }
@@ -244,15 +250,12 @@ def main():
     }
     report["mean_rmse"] = means
     report["wall_s"] = time.perf_counter() - t_start
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_mf_explicit.json").write_text(json.dumps(report, indent=2))
     lines = [
         "# Explicit ratings: MovieLens-100K u1-u5 RMSE",
         "",
-        f"Command: `SKLEARN_MUSICREC_DATA=/work/shared/data {report['command']}`",
+        f"Command: `{report['command']}`",
         "",
-        f"Machine: {report['machine']['cpu']}, {report['machine']['cores_visible']} cores "
-        "(shared with other engineers' jobs; our fits use n_jobs=1). "
+        machine_line(machine) + " Our fits use n_jobs=1. "
         f"Wall time of the script: {report['wall_s'] / 60:.1f} min.",
         "",
         "Hyper-parameters are never chosen on a test fold: both models are chosen "
@@ -293,7 +296,7 @@ def main():
         + " | ".join("n/a" if means[n] is None else f"**{means[n]:.4f}**" for n in names)
         + " |"
     )
-    (RESULTS / "bench_mf_explicit.md").write_text("\n".join(lines) + "\n" + HISTORY)
+    write_results(args.out, "bench_mf_explicit", report, "\n".join(lines) + "\n" + HISTORY)
     print("\n".join(lines))
 
 

@@ -26,20 +26,27 @@ Usage::
 
     SKLEARN_MUSICREC_DATA=/work/shared/data python benchmarks/bench_mf_lastfm.py
 
-Results go to ``benchmarks/results/bench_mf_lastfm.{json,md}``.
+Results go to ``bench_mf_lastfm.{json,md}`` in ``--out`` (default
+``benchmarks/results``), only when the run succeeds; a missing dataset exits
+with status 1 and writes nothing.
 """
 
-import json
-import os
-import platform
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from _common import K, lastfm_holdout, ranking_quality  # noqa: E402
+from _common import (
+    K,
+    benchmark_parser,
+    command_line,
+    lastfm_holdout,
+    machine_description,
+    machine_line,
+    ranking_quality,
+    write_results,
+)
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Binarizer
@@ -47,8 +54,6 @@ from sklearn.preprocessing import Binarizer
 from sklearn_musicrec.decomposition import ALSFactorizer, SGDFactorizer
 from sklearn_musicrec.metrics import make_recommendation_scorer
 from sklearn_musicrec.preprocessing import BM25Weighting, LogScaling
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def fit_recommend(model, X_fit, X_rec, test):
@@ -129,8 +134,9 @@ def lenskit_implicit_mf(train, test):
 
 
 def main():
+    args = benchmark_parser(__doc__).parse_args()
     train, test = lastfm_holdout()
-    load_avg = os.getloadavg()
+    machine = machine_description("implicit", "lenskit")
     rows, tuned = [], []
 
     # -- ours, tuned on the training part -------------------------------------
@@ -269,39 +275,23 @@ def main():
         print("lenskit is not installed: skipping ImplicitMF", file=sys.stderr)
 
     report = {
-        "command": "SKLEARN_MUSICREC_DATA=/work/shared/data python " + " ".join(sys.argv),
+        "command": command_line(),
         "data": {
             "train_nnz": int(train.nnz),
             "test_nnz": int(test.nnz),
             "shape": list(train.shape),
         },
-        "machine": {
-            "cpu": next(
-                (
-                    line.split(":", 1)[1].strip()
-                    for line in open("/proc/cpuinfo")
-                    if line.startswith("model name")
-                ),
-                "unknown",
-            ),
-            "cores_visible": len(os.sched_getaffinity(0)),
-            "load_average_at_start": load_avg,
-            "python": platform.python_version(),
-        },
+        "machine": machine,
         "rows": rows,
         "tuning": tuned,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_mf_lastfm.json").write_text(json.dumps(report, indent=2))
     lines = [
         "# Matrix factorisation on lastfm-2k (NDCG@20, full ranking)",
         "",
         f"Command: `{report['command']}`",
         "",
-        f"Machine: {report['machine']['cpu']}, {report['machine']['cores_visible']} cores, shared "
-        f"with other engineers' jobs (load average at start {load_avg[0]:.2f}); timings are "
-        "indicative only (ours run with the default n_jobs=None, one thread; implicit "
-        "with num_threads=2).",
+        machine_line(machine) + " Timings are indicative only (ours run with the default "
+        "n_jobs=None, one thread; implicit with num_threads=2).",
         "",
         f"Data: users with >= 5 artists, per-user random 80/20 holdout (seed 0): "
         f"{train.nnz} training and {test.nnz} test play records, {train.shape[1]} artists.",
@@ -328,7 +318,7 @@ def main():
             f"- {t['model']}: {t['best_params']} (CV NDCG@20 {t['cv_ndcg@20']:.4f}, "
             f"{t['n_candidates']} candidates, {t['search_s']:.0f} s)"
         )
-    (RESULTS / "bench_mf_lastfm.md").write_text("\n".join(lines) + "\n")
+    write_results(args.out, "bench_mf_lastfm", report, lines)
     print("\n".join(lines))
 
 

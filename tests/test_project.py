@@ -98,3 +98,10 @@ def test_demo_covers_every_recommender():
     from sklearn_musicrec.utils.discovery import all_recommenders
 
     assert set(_demo_models(0)) == {name for name, _ in all_recommenders()}
+
+
+def test_package_ships_its_type_hints():
+    # PEP 561: type checkers read the package's hints only with this marker
+    from importlib.resources import files
+
+    assert files("sklearn_musicrec").joinpath("py.typed").is_file()

@@ -50,7 +50,7 @@ _CHUNK_SIZE = 1 << 16
     {"data_home": [str, os.PathLike, None]},
     prefer_skip_nested_validation=True,
 )
-def get_data_home(data_home=None):
+def get_data_home(data_home: str | os.PathLike[str] | None = None) -> str:
     """Return the path of the sklearn_musicrec data home, creating it if missing.
 
     The data home caches the datasets fetched by ``fetch_*`` loaders, one folder
@@ -88,7 +88,7 @@ def get_data_home(data_home=None):
     {"data_home": [str, os.PathLike, None]},
     prefer_skip_nested_validation=True,
 )
-def clear_data_home(data_home=None):
+def clear_data_home(data_home: str | os.PathLike[str] | None = None) -> None:
     """Delete all the content of the data home.
 
     Parameters

@@ -74,7 +74,14 @@ def _id_name_table(path, encoding):
     },
     prefer_skip_nested_validation=True,
 )
-def fetch_lastfm_2k(*, data_home=None, download_if_missing=True, n_retries=3, delay=1.0, verbose=0):
+def fetch_lastfm_2k(
+    *,
+    data_home: str | os.PathLike[str] | None = None,
+    download_if_missing: bool = True,
+    n_retries: int = 3,
+    delay: float = 1.0,
+    verbose: int = 0,
+) -> Bunch:
     """Load the HetRec 2011 Last.fm 2K dataset (plays, artist tags, friends).
 
     1,892 users, 17,632 artists, 92,834 user-artist play counts, 11,946 tags

@@ -3,6 +3,7 @@
 import csv
 import os
 from numbers import Integral, Real
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -308,15 +309,15 @@ def _load_1m(paths):
     prefer_skip_nested_validation=True,
 )
 def fetch_movielens(
-    variant="100k",
+    variant: Literal["100k", "latest-small", "1m", "20m"] = "100k",
     *,
-    data_home=None,
-    download_if_missing=True,
-    folds=False,
-    n_retries=3,
-    delay=1.0,
-    verbose=0,
-):
+    data_home: str | os.PathLike[str] | None = None,
+    download_if_missing: bool = True,
+    folds: bool = False,
+    n_retries: int = 3,
+    delay: float = 1.0,
+    verbose: int = 0,
+) -> Bunch:
     """Load a MovieLens ratings dataset (GroupLens) as sparse matrices.
 
     =================  =======  =======  ==========  ====================

@@ -82,18 +82,18 @@ def _unique_sorted(sorted_keys):
     prefer_skip_nested_validation=True,
 )
 def make_interactions(
-    n_users=1000,
-    n_items=500,
+    n_users: int = 1000,
+    n_items: int = 500,
     *,
-    n_genres=8,
-    n_moods=4,
-    mean_items_per_user=20.0,
-    popularity_exponent=1.0,
-    taste_concentration=0.3,
-    noise=0.1,
-    return_timestamps=False,
-    random_state=None,
-):
+    n_genres: int = 8,
+    n_moods: int = 4,
+    mean_items_per_user: float = 20.0,
+    popularity_exponent: float = 1.0,
+    taste_concentration: float = 0.3,
+    noise: float = 0.1,
+    return_timestamps: bool = False,
+    random_state: int | np.random.RandomState | None = None,
+) -> Bunch:
     """Generate a user x item play-count matrix with planted taste structure.
 
     Every item has one genre, one mood and a power-law popularity. Every user

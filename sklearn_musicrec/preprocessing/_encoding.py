@@ -1,15 +1,21 @@
 """Encode raw (user, item[, value[, timestamp]]) records into a sparse matrix."""
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from numbers import Integral
+from typing import Any, Literal, Self
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike, DTypeLike
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
 
 __all__ = ["InteractionEncoder"]
+
+# Records: a pandas DataFrame, a mapping of column name to 1-D array-like, or a
+# 2-D array-like (pandas is optional, so its type is not named here).
+Records = Any
 
 _DUPLICATES = ("sum", "last")
 _HANDLE_UNKNOWN = ("error", "ignore")
@@ -158,14 +164,14 @@ class InteractionEncoder:
     def __init__(
         self,
         *,
-        user_col=0,
-        item_col=1,
-        value_col=None,
-        timestamp_col=None,
-        duplicates="sum",
-        handle_unknown="error",
-        dtype=np.float64,
-    ):
+        user_col: Hashable = 0,
+        item_col: Hashable = 1,
+        value_col: Hashable | None = None,
+        timestamp_col: Hashable | None = None,
+        duplicates: Literal["sum", "last"] = "sum",
+        handle_unknown: Literal["error", "ignore"] = "error",
+        dtype: DTypeLike = np.float64,
+    ) -> None:
         self.user_col = user_col
         self.item_col = item_col
         self.value_col = value_col
@@ -183,7 +189,7 @@ class InteractionEncoder:
         signature = inspect.signature(cls.__init__)
         return sorted(p.name for p in signature.parameters.values() if p.name != "self")
 
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Get the parameters of this encoder.
 
         Parameters
@@ -198,7 +204,7 @@ class InteractionEncoder:
         """
         return {name: getattr(self, name) for name in self._get_param_names()}
 
-    def set_params(self, **params):
+    def set_params(self, **params: Any) -> Self:
         """Set the parameters of this encoder.
 
         Parameters
@@ -384,7 +390,7 @@ class InteractionEncoder:
     # Fit / transform
     # ------------------------------------------------------------------
 
-    def fit(self, X, y=None):
+    def fit(self, X: Records, y: None = None) -> Self:
         """Learn the distinct user and item ids of the records ``X``.
 
         Parameters
@@ -415,7 +421,9 @@ class InteractionEncoder:
             self._fitted_on_ = "mapping" if isinstance(X, Mapping) else "array"
         return self
 
-    def transform(self, X, *, return_timestamps=False):
+    def transform(
+        self, X: Records, *, return_timestamps: bool = False
+    ) -> sp.csr_matrix | tuple[sp.csr_matrix, sp.csr_matrix]:
         """Build the users x items matrix of the records ``X``.
 
         Parameters
@@ -462,7 +470,9 @@ class InteractionEncoder:
         matrix, times = self._combine(rows, cols, values, timestamps)
         return (matrix, times) if return_timestamps else matrix
 
-    def fit_transform(self, X, y=None, *, return_timestamps=False):
+    def fit_transform(
+        self, X: Records, y: None = None, *, return_timestamps: bool = False
+    ) -> sp.csr_matrix | tuple[sp.csr_matrix, sp.csr_matrix]:
         """Fit to the records ``X``, then build their matrix.
 
         Parameters
@@ -531,7 +541,7 @@ class InteractionEncoder:
     # Back to raw ids
     # ------------------------------------------------------------------
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: ArrayLike | sp.spmatrix | sp.sparray) -> Records:
         """Turn a users x items matrix back into raw records.
 
         Parameters
@@ -551,7 +561,7 @@ class InteractionEncoder:
             array (object dtype when the ids are not all numbers).
         """
         self._check_fitted()
-        matrix = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
+        matrix = sp.csr_matrix(X)  # (a copy-free view of CSR input; converts the others)
         if matrix.shape != (self.n_users_, self.n_items_):
             raise ValueError(
                 f"X has shape {matrix.shape}; this encoder produces matrices of shape "
@@ -607,7 +617,7 @@ class InteractionEncoder:
                 out = out.astype(categories.dtype)
         return out
 
-    def transform_users(self, user_ids):
+    def transform_users(self, user_ids: ArrayLike) -> np.ndarray:
         """Row index of each raw user id (-1 if unknown and ``handle_unknown="ignore"``).
 
         Parameters
@@ -621,7 +631,7 @@ class InteractionEncoder:
         """
         return self._encode_ids(self.user_ids_, user_ids, "user")
 
-    def transform_items(self, item_ids):
+    def transform_items(self, item_ids: ArrayLike) -> np.ndarray:
         """Column index of each raw item id (-1 if unknown and ``handle_unknown="ignore"``).
 
         Parameters
@@ -636,7 +646,7 @@ class InteractionEncoder:
         """
         return self._encode_ids(self.item_ids_, item_ids, "item")
 
-    def inverse_transform_users(self, indices, *, fill_value=None):
+    def inverse_transform_users(self, indices: ArrayLike, *, fill_value: Any = None) -> np.ndarray:
         """Raw user id of each row index.
 
         Parameters
@@ -653,7 +663,7 @@ class InteractionEncoder:
         """
         return self._decode_ids(self.user_ids_, indices, fill_value, "user")
 
-    def inverse_transform_items(self, indices, *, fill_value=None):
+    def inverse_transform_items(self, indices: ArrayLike, *, fill_value: Any = None) -> np.ndarray:
         """Raw item id of each column index, e.g. of the ids ``recommend`` returns.
 
         Parameters

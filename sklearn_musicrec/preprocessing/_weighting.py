@@ -14,14 +14,20 @@ it sparse (``Binarizer(threshold=0)`` maps every play count to 1), so it
 needs no re-implementation here.
 """
 
+from typing import Self, TypeAlias
+
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._sklearn_compat import Interval, Real, StrOptions, _fit_context, validate_data
 
 __all__ = ["BM25Weighting", "TfidfWeighting", "LogScaling"]
+
+# what the transformers accept: dense array-likes and scipy sparse matrices/arrays
+MatrixLike: TypeAlias = ArrayLike | sp.spmatrix | sp.sparray
 
 
 class _BaseWeighting(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -50,7 +56,7 @@ class _BaseWeighting(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Learn the weighting from training interactions.
 
         Parameters
@@ -69,7 +75,7 @@ class _BaseWeighting(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self._fit(sp.csr_matrix(X))
         return self
 
-    def transform(self, X):
+    def transform(self, X: MatrixLike) -> np.ndarray | sp.csr_matrix:
         """Re-weight the interactions of ``X``.
 
         Parameters

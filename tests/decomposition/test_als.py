@@ -13,8 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 
 from sklearn_musicrec.decomposition import ALSFactorizer
-from sklearn_musicrec.decomposition._als import _as_float32_csr, _CPUBackend, _TorchBackend
-from sklearn_musicrec.decomposition._base import _cpu_threads
+from sklearn_musicrec.decomposition._als import _as_float32_csr, _TorchBackend
 from sklearn_musicrec.metrics import auc_score, rmse
 from sklearn_musicrec.model_selection import holdout_split
 
@@ -100,6 +99,9 @@ def test_fold_in_solves_the_normal_equations(plays):
 
 
 def test_cg_and_cholesky_agree(plays):
+    # (the CG fits' losses before the last iteration come from the loss
+    # terms the CG kernel fuses into its item half-step; the exact solver's
+    # from a separate pass: the curves agreeing checks the fused loss too)
     common = dict(n_components=6, max_iter=6, tol=0, random_state=0)
     cg = ALSFactorizer(solver="cg", cg_steps=6, **common).fit(plays)
     chol = ALSFactorizer(solver="cholesky", **common).fit(plays)
@@ -107,20 +109,22 @@ def test_cg_and_cholesky_agree(plays):
     np.testing.assert_allclose(
         cg.decision_function(plays[:20]), chol.decision_function(plays[:20]), atol=5e-2
     )
-    # one half-step: CG solves each row's system (exactly in k steps in exact
-    # arithmetic; float32 and confidences in the thousands need a few more)
-    R = _as_float32_csr(plays)
-    backend = _CPUBackend(None)
-    exact = np.zeros_like(chol.user_factors_)
-    iterative = np.random.RandomState(0).random_sample(exact.shape).astype(np.float32)
-    Y = chol.item_factors_.copy()  # (the CG step rotates it into its eigenbasis)
-    with _cpu_threads(None):
-        backend.implicit_exact_step(R, chol.item_factors_, exact, 0.01, 1.0)
-        ok, P = backend.implicit_cg_step(R, Y, iterative, 0.01, 1.0, 12, backend.gram(Y))
-    assert ok
-    np.testing.assert_allclose(Y @ P.T, chol.item_factors_, atol=1e-5)
-    iterative = iterative @ P.T
-    np.testing.assert_allclose(iterative, exact, rtol=1e-3, atol=1e-3 * np.abs(exact).max())
+
+
+def test_cg_half_steps_converge_to_the_exact_solves(plays):
+    # one iteration from the same initial factors: with enough steps, CG
+    # solves each row's system (exactly in k steps in exact arithmetic;
+    # float32 and confidences in the thousands need a few more)
+    common = dict(n_components=6, max_iter=1, tol=0, random_state=0)
+    chol = ALSFactorizer(solver="cholesky", **common).fit(plays)
+    cg = ALSFactorizer(solver="cg", cg_steps=12, **common).fit(plays)
+    few = ALSFactorizer(solver="cg", cg_steps=1, **common).fit(plays)
+    scale = np.abs(chol.item_factors_).max()
+    np.testing.assert_allclose(cg.item_factors_, chol.item_factors_, atol=1e-3 * scale)
+    U = chol.user_factors_
+    np.testing.assert_allclose(cg.user_factors_, U, atol=1e-3 * np.abs(U).max())
+    # (and the comparison can fail: one CG step is not an exact solve)
+    assert np.abs(few.item_factors_ - chol.item_factors_).max() > 1e-2 * scale
 
 
 @pytest.mark.parametrize("feedback", ["implicit", "explicit"])
@@ -168,6 +172,20 @@ def test_implicit_ranking_beats_popularity_auc(plays):
         pop = np.tile(model.item_counts_.astype(float), (plays.shape[0], 1))
         auc_pop = auc_score(X_test, pop, exclude=X_train)
     assert auc > auc_pop + 0.02
+
+
+@pytest.mark.parametrize("feedback, default", [("implicit", 0.01), ("explicit", 0.1)])
+def test_default_regularization_is_the_documented_one(plays, ratings, feedback, default):
+    X = plays if feedback == "implicit" else ratings[0]
+    params = dict(feedback=feedback, n_components=4, max_iter=3, tol=0, random_state=0)
+    unset = ALSFactorizer(**params).fit(X)
+    documented = ALSFactorizer(regularization=default, **params).fit(X)
+    other = ALSFactorizer(regularization=3 * default, **params).fit(X)
+    np.testing.assert_array_equal(unset.item_factors_, documented.item_factors_)
+    assert unset.loss_curve_ == documented.loss_curve_
+    assert not np.allclose(unset.item_factors_, other.item_factors_)
+    # fold-in uses the same penalty as training
+    np.testing.assert_array_equal(unset.transform(X), unset.user_factors_)
 
 
 def test_ill_posed_problem_raises_a_clear_error():
@@ -336,23 +354,6 @@ def test_importing_the_package_imports_neither_torch_nor_numba():
     assert out.stdout.split() == ["False", "False"]
 
 
-def test_fused_loss_of_the_cg_kernel_matches_the_separate_pass(plays):
-    from sklearn_musicrec.decomposition import _als_cpu
-
-    model = ALSFactorizer(n_components=6, max_iter=2, random_state=0).fit(plays)
-    RT = _as_float32_csr(plays.T)
-    backend = _CPUBackend(None)
-    U, V = model.user_factors_.copy(), model.item_factors_.copy()
-    fused = np.zeros(RT.shape[0])
-    separate = np.zeros(RT.shape[0])
-    with _cpu_threads(None):
-        ok, _ = backend.implicit_cg_step(RT, U, V, 0.01, 1.0, 3, backend.gram(U), fused)
-        # U and V are now in the same rotated basis, where dot products are unchanged
-        _als_cpu.implicit_row_loss(RT.indptr, RT.indices, RT.data, 1.0, U, V, separate)
-    assert ok
-    np.testing.assert_allclose(fused, separate, rtol=1e-4, atol=1e-4 * np.abs(separate).max())
-
-
 @pytest.mark.parametrize("bias_factor", [None, 0.5, 0.0])
 @pytest.mark.parametrize("exponent", [1.0, 0.5])
 def test_explicit_objective_with_regularization_exponent(ratings, exponent, bias_factor):
@@ -397,58 +398,45 @@ def test_explicit_objective_with_regularization_exponent(ratings, exponent, bias
     np.testing.assert_allclose(model.user_factors_[4], sol[1:], rtol=1e-3, atol=1e-5)
 
 
-def test_blocked_blas_products_do_not_depend_on_threads():
-    # the rotations and Gram matrices are split into fixed blocks of rows
-    # run on the numba threads; several blocks here
-    rng = np.random.default_rng(0)
-    Y = rng.normal(size=(20_000, 8)).astype(np.float32)
-    Q = np.linalg.qr(rng.normal(size=(8, 8)))[0].astype(np.float32)
-    results = []
-    for n_jobs in (1, 2):
-        backend = _CPUBackend(n_jobs)
-        with _cpu_threads(n_jobs):
-            results.append((backend.gram(Y), backend._rotate(Y, Q, np.empty_like(Y))))
-    np.testing.assert_array_equal(results[0][0], results[1][0])
-    np.testing.assert_array_equal(results[0][1], results[1][1])
-    np.testing.assert_allclose(results[0][0], Y.T.astype(np.float64) @ Y, rtol=1e-4)
-    np.testing.assert_allclose(results[0][1], Y @ Q, rtol=1e-4, atol=1e-5)
+@pytest.mark.parametrize("feedback", ["implicit", "explicit"])
+def test_same_model_at_any_number_of_threads_on_many_rows(feedback):
+    # the eigenbasis rotations and Gram matrices are split into fixed blocks
+    # of rows (2048 and 8192) run on the numba threads; several blocks here
+    from sklearn_musicrec.datasets import make_interactions
+
+    X = make_interactions(n_users=20_000, n_items=100, mean_items_per_user=5, random_state=0).data
+    params = dict(n_components=8, max_iter=2, tol=0, random_state=0, feedback=feedback)
+    one = ALSFactorizer(n_jobs=1, **params).fit(X)
+    two = ALSFactorizer(n_jobs=2, **params).fit(X)
+    np.testing.assert_array_equal(one.item_factors_, two.item_factors_)
+    np.testing.assert_array_equal(one.user_factors_, two.user_factors_)
+    assert one.loss_curve_ == two.loss_curve_
 
 
 @pytest.mark.parametrize("exclude_seen", [False, True])
-def test_compiled_topk_selects_the_best_and_breaks_ties_by_column(exclude_seen):
-    """The factor models' chunked top-k kernel against a full stable sort.
+def test_recommend_selects_the_best_and_breaks_ties_by_item_id(plays, exclude_seen):
+    """The factor models' compiled top-k path against a full stable sort.
 
-    Rows span several chunks; integer scores make many ties (the lower column
-    wins, also at the k-th place), and NaN / -inf entries are never selected.
+    Item factors with one non-zero component taking four values make every
+    user's scores exactly tied in four groups (also at the k-th place): the
+    lower item id must win, as in a stable sort. 200 items span several of
+    the kernel's chunks of columns.
     """
-    from sklearn_musicrec.decomposition import _als_cpu
-
-    rng = np.random.RandomState(0)
-    for n_cols, k in ((1, 3), (63, 5), (64, 64), (300, 7), (1000, 40), (1000, 1500)):
-        S = rng.randint(0, 8, size=(20, n_cols)).astype(np.float32)
-        S[rng.random_sample(S.shape) < 0.05] = np.nan
-        S[rng.random_sample(S.shape) < 0.05] = -np.inf
-        seen = sp.random(20, n_cols, density=0.1, format="csr", random_state=0)
-        eligible = np.where(np.isnan(S), -np.inf, S)
-        if exclude_seen:
-            eligible[seen.toarray() != 0] = -np.inf
+    model = ALSFactorizer(n_components=4, max_iter=2, random_state=0).fit(plays)
+    V = np.zeros_like(model.item_factors_)
+    V[:, 0] = np.random.RandomState(0).randint(1, 5, size=V.shape[0])
+    model.item_factors_ = V
+    X = plays[:40]
+    D = model.decision_function(X)
+    eligible = np.where((X.toarray() != 0) & exclude_seen, -np.inf, D)
+    n_items = X.shape[1]
+    for k in (1, 5, 64, n_items, n_items + 30):
+        ids, scores = model.recommend(X, k=k, exclude_seen=exclude_seen)
         order = np.argsort(-eligible, axis=1, kind="stable")[:, :k]
         best = np.take_along_axis(eligible, order, axis=1)
-        ids_ref = np.full((20, k), -1)
-        vals_ref = np.full((20, k), -np.inf, dtype=np.float32)
-        kk = order.shape[1]
-        ids_ref[:, :kk] = np.where(best > -np.inf, order, -1)
-        vals_ref[:, :kk] = best
-        ids = np.empty((20, k), dtype=np.int64)
-        vals = np.empty((20, k), dtype=np.float32)
-        _als_cpu.topk_rows(
-            S.copy(),
-            seen.indptr.astype(np.int64),
-            seen.indices.astype(np.int64),
-            exclude_seen,
-            k,
-            ids,
-            vals,
-        )
-        np.testing.assert_array_equal(vals, vals_ref)
+        ids_ref = np.full((X.shape[0], k), -1)
+        vals_ref = np.full((X.shape[0], k), -np.inf)
+        ids_ref[:, : order.shape[1]] = np.where(best > -np.inf, order, -1)
+        vals_ref[:, : order.shape[1]] = best
         np.testing.assert_array_equal(ids, ids_ref)
+        np.testing.assert_allclose(scores, vals_ref, rtol=1e-6)

@@ -134,3 +134,31 @@ def test_bias_regularization(ratings):
     U, bias = heavy._fold_in(X_train)
     np.testing.assert_allclose(bias - heavy.global_mean_, heavy.user_bias_, atol=1e-6)
     assert rmse(X_test, free.decision_function(X_train)) < 0.5
+
+
+@pytest.mark.parametrize("loss", ["squared", "bpr"])
+def test_init_std_sets_the_scale_of_the_initial_factors(ratings, plays, loss):
+    X = ratings[0] if loss == "squared" else plays
+    common = dict(loss=loss, n_components=16, max_iter=1, random_state=0)
+    # a learning rate too small to move the factors: they stay at their draw
+    for init_std in (0.01, 0.3):
+        model = SGDFactorizer(init_std=init_std, learning_rate=1e-7, **common).fit(X)
+        assert np.std(model.item_factors_) == pytest.approx(init_std, rel=0.05)
+    # and init_std changes the trained model, not only its start
+    small = SGDFactorizer(init_std=0.01, **common).fit(X)
+    large = SGDFactorizer(init_std=0.3, **common).fit(X)
+    assert not np.allclose(small.item_factors_, large.item_factors_, atol=1e-3)
+
+
+@pytest.mark.parametrize("loss", ["squared", "bpr"])
+def test_zero_init_std_leaves_only_the_biases(ratings, plays, loss):
+    # at zero factors every factor gradient is zero: the factors never move
+    # and the model is the biases alone (why the default init_std is positive)
+    X = ratings[0] if loss == "squared" else plays
+    model = SGDFactorizer(loss=loss, init_std=0.0, n_components=4, max_iter=3, random_state=0)
+    model.fit(X)
+    assert not model.item_factors_.any()
+    assert model.item_bias_.any()
+    D = model.decision_function(X[:5])
+    expected = np.broadcast_to(model.item_bias_ - model.item_bias_[0], D.shape)
+    np.testing.assert_allclose(D - D[:, :1], expected, atol=1e-5)

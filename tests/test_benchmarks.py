@@ -1,0 +1,93 @@
+"""The benchmark scripts' shared plumbing: command line, results files, data.
+
+The benchmarks themselves take minutes and are run by hand; these tests
+check that every script answers ``--help``, that results are written whole
+or not at all, and that a missing dataset writes nothing and fails.
+"""
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+if not (BENCHMARKS / "_common.py").exists():  # an installed package, not a checkout
+    pytest.skip("benchmarks/ is not beside the tests", allow_module_level=True)
+SCRIPTS = sorted(BENCHMARKS.glob("bench_*.py"))
+
+
+@pytest.fixture
+def benchmarks_path(monkeypatch):
+    """Put ``benchmarks/`` on ``sys.path``, as running a script there does."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+
+
+@pytest.fixture
+def common(benchmarks_path):
+    import _common
+
+    return _common
+
+
+def _run_main(script, args, monkeypatch):
+    """Run ``script`` as ``__main__`` with ``args`` in this process; its exit code."""
+    monkeypatch.setattr(sys, "argv", [str(script), *args])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(str(script), run_name="__main__")
+    return exc.value.code
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+def test_every_script_answers_help_with_an_out_option(script, benchmarks_path, monkeypatch, capsys):
+    assert _run_main(script, ["--help"], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "--out" in out and out.startswith("usage:")
+
+
+@pytest.mark.parametrize(
+    "stem",
+    ["bench_ease", "bench_knn_quality", "bench_mf_lastfm", "bench_mf_explicit"],
+)
+def test_missing_data_exits_non_zero_and_writes_nothing(
+    stem, tmp_path, benchmarks_path, monkeypatch
+):
+    out = tmp_path / "out"
+    monkeypatch.setenv("SKLEARN_MUSICREC_DATA", str(tmp_path / "no-data"))
+    code = _run_main(BENCHMARKS / f"{stem}.py", ["--out", str(out)], monkeypatch)
+    # a string code: Python prints it to stderr and exits with status 1
+    assert isinstance(code, str)
+    assert "not available" in code and "no results written" in code
+    assert not out.exists()
+
+
+def test_results_are_written_whole_or_not_at_all(common, tmp_path):
+    common.write_results(tmp_path, "bench_x", {"a": 1}, ["# title", "", "text"])
+    assert json.loads((tmp_path / "bench_x.json").read_text()) == {"a": 1}
+    assert (tmp_path / "bench_x.md").read_text() == "# title\n\ntext\n"
+    # a result that cannot be written leaves the previous files as they were
+    with pytest.raises(TypeError):
+        common.write_results(tmp_path, "bench_x", {"a": object()}, "new")
+    assert json.loads((tmp_path / "bench_x.json").read_text()) == {"a": 1}
+    assert (tmp_path / "bench_x.md").read_text() == "# title\n\ntext\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench_x.json", "bench_x.md"]
+
+
+def test_failed_worker_ends_the_run(common, tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text("import sys\nprint('RESULT {\"x\": 2}')\nsys.exit(int(sys.argv[1]))\n")
+    assert common.run_worker(script, 0) == {"x": 2}
+    with pytest.raises(SystemExit, match="failed .*no results written"):
+        common.run_worker(script, 3)
+
+
+def test_machine_description_names_the_code_measured(common):
+    machine = common.machine_description("a-package-that-is-not-installed")
+    assert machine["cores_visible"] >= 1 and machine["cpu"]
+    assert machine["packages"]["numpy"] and machine["packages"]["sklearn-musicrec"]
+    assert machine["packages"]["a-package-that-is-not-installed"] is None
+    assert Path(machine["package_dir"], "__init__.py").exists()
+    line = common.machine_line(machine)
+    assert machine["cpu"] in line and "numpy" in line
+    assert common.peak_rss_gb() > 0
