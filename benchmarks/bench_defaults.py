@@ -25,16 +25,12 @@ Usage::
     python benchmarks/bench_defaults.py --data-home /work/shared/data
     python benchmarks/bench_defaults.py --models EASERecommender ALSFactorizer
 
-Results go to ``<out>.md`` and ``<out>.json`` (default
+Results go to ``<out>/<stem>.md`` and ``<out>/<stem>.json`` (default
 ``benchmarks/results/bench_defaults``), written only when every requested
 model was measured (a failing model counts as measured, with its error).
 The exit status is 1 when a target is missed.
 """
 
-import argparse
-import json
-import os
-import platform
 import sys
 import time
 import traceback
@@ -44,9 +40,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import K, lastfm_holdout, ranking_quality  # noqa: E402
+from _common import (  # noqa: E402
+    K,
+    benchmark_parser,
+    command_line,
+    lastfm_holdout,
+    machine_description,
+    machine_line,
+    ranking_quality,
+    write_results,
+)
 
-RESULTS = Path(__file__).parent / "results"
 NON_PERSONALISED = {"PopularityRecommender", "RandomRecommender"}
 RATIO_TARGET = 0.95
 
@@ -84,13 +88,10 @@ def fmt(x, spec=".4f"):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = benchmark_parser(__doc__)
     parser.add_argument(
         "--data-home",
-        default=os.environ.get("SKLEARN_MUSICREC_DATA"),
+        default=None,
         help="data home holding lastfm-2k/ (default: $SKLEARN_MUSICREC_DATA)",
     )
     parser.add_argument(
@@ -100,9 +101,9 @@ def main(argv=None):
         "--seed", type=int, default=0, help="seed of the global NumPy generator before each fit"
     )
     parser.add_argument(
-        "--out",
-        default=str(RESULTS / "bench_defaults"),
-        help="output path without extension (default: benchmarks/results/bench_defaults)",
+        "--stem",
+        default="bench_defaults",
+        help="file name of the results, without extension (default: bench_defaults)",
     )
     args = parser.parse_args(argv)
 
@@ -142,18 +143,10 @@ def main(argv=None):
             else (raw is not None and raw > pop_ndcg)
         )
 
-    import sklearn_musicrec
-
-    load = os.getloadavg()
-    command = "python benchmarks/bench_defaults.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    machine = machine_description()
     meta = {
-        "command": command.strip(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "load_avg_at_end": [round(x, 2) for x in load],
-        "numpy": np.__version__,
-        "package": sklearn_musicrec.__version__,
+        "command": command_line(argv),
+        "machine": machine,
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "protocol": (
             "lastfm-2k, users with >= 5 artists, per-user random 80/20 holdout (seed 0), "
@@ -171,9 +164,8 @@ def main(argv=None):
         f"Command: `{meta['command']}`",
         "",
         f"{meta['protocol']}. Every recommender constructed with no arguments "
-        f"(global NumPy seed {args.seed} before each fit). Machine: {meta['machine']} "
-        f"(shared; load average at end {meta['load_avg_at_end'][0]}), numpy {meta['numpy']}, "
-        f"{meta['date_utc']} UTC.",
+        f"(global NumPy seed {args.seed} before each fit), {meta['date_utc']} UTC. "
+        + machine_line(machine),
         "",
         f"Targets: raw/binarised NDCG@{K} >= {RATIO_TARGET}; every personalised model's raw "
         "NDCG above popularity's.",
@@ -202,13 +194,7 @@ def main(argv=None):
     print()
     print(text)
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(
-        json.dumps({"meta": meta, "results": rows, "all_targets_met": ok}, indent=2) + "\n"
-    )
-    out.with_suffix(".md").write_text(text)
-    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
+    write_results(args.out, args.stem, {"meta": meta, "results": rows, "all_targets_met": ok}, text)
     return 0 if ok else 1
 
 
