@@ -115,7 +115,17 @@ def test_cg_half_steps_converge_to_the_exact_solves(plays):
     # one iteration from the same initial factors: with enough steps, CG
     # solves each row's system (exactly in k steps in exact arithmetic;
     # float32 and confidences in the thousands need a few more)
-    common = dict(n_components=6, max_iter=1, tol=0, random_state=0)
+    # (raw counts, confidence 1 and a weak penalty: ill-conditioned systems,
+    # where one CG step is far from the solution)
+    common = dict(
+        n_components=6,
+        max_iter=1,
+        tol=0,
+        random_state=0,
+        weighting=None,
+        confidence_scale=1.0,
+        regularization=0.01,
+    )
     chol = ALSFactorizer(solver="cholesky", **common).fit(plays)
     cg = ALSFactorizer(solver="cg", cg_steps=12, **common).fit(plays)
     few = ALSFactorizer(solver="cg", cg_steps=1, **common).fit(plays)
@@ -174,7 +184,7 @@ def test_implicit_ranking_beats_popularity_auc(plays):
     assert auc > auc_pop + 0.02
 
 
-@pytest.mark.parametrize("feedback, default", [("implicit", 0.01), ("explicit", 0.1)])
+@pytest.mark.parametrize("feedback, default", [("implicit", 10.0), ("explicit", 0.1)])
 def test_default_regularization_is_the_documented_one(plays, ratings, feedback, default):
     X = plays if feedback == "implicit" else ratings[0]
     params = dict(feedback=feedback, n_components=4, max_iter=3, tol=0, random_state=0)
