@@ -18,16 +18,14 @@ Issue 10's case: ``Binarizer(threshold=200)`` (keep only heavy plays) before
   items;
 - ``GridSearchCV`` over a BM25 + item-kNN pipeline with no ``scoring=``.
 
-Writes ``benchmarks/results/bench_pipeline.md`` and ``bench_pipeline.json``.
+Writes ``<out>/bench_pipeline.md`` and ``bench_pipeline.json`` (default
+``benchmarks/results``) when the run succeeds.
 """
 
-import argparse
-import json
-import os
-import platform
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,7 +40,16 @@ from sklearn_musicrec.model_selection import evaluate, holdout_split
 from sklearn_musicrec.pipeline import make_recommender_pipeline
 from sklearn_musicrec.preprocessing import BM25Weighting
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import (  # noqa: E402
+    benchmark_parser,
+    command_line,
+    machine_description,
+    machine_line,
+    require_data,
+    write_results,
+)
 
 
 def _raw_seen_listed(X, ids):
@@ -61,14 +68,18 @@ def _best_time(func, repeat):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("--repeat", type=int, default=3, help="timing repeats (best of)")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UserWarning)
 
-    X = sp.csr_matrix(fetch_lastfm_2k(download_if_missing=False).data)
+    X = sp.csr_matrix(
+        require_data(lambda: fetch_lastfm_2k(download_if_missing=False), "lastfm-2k").data
+    )
     X_train, X_test = holdout_split(X, 0.2, random_state=0)
-    pipe = make_recommender_pipeline(Binarizer(threshold=200), ItemKNNRecommender()).fit(X_train)
+    pipe = make_recommender_pipeline(
+        Binarizer(threshold=200), ItemKNNRecommender(weighting=None)
+    ).fit(X_train)
     plain = Pipeline(pipe.steps)
 
     t_work, work = _best_time(
@@ -95,24 +106,23 @@ def main(argv=None):
 
     t0 = time.perf_counter()
     search = GridSearchCV(
-        make_recommender_pipeline(BM25Weighting(), ItemKNNRecommender()),
+        make_recommender_pipeline(BM25Weighting(), ItemKNNRecommender(weighting=None)),
         {"itemknnrecommender__n_neighbors": [5, 20, 100]},
         cv=KFold(5, shuffle=True, random_state=0),
     ).fit(X)
     res["default_score_search_s"] = time.perf_counter() - t0
     res["default_score_search_mean_test_score"] = search.cv_results_["mean_test_score"].tolist()
     res["default_score_search_best"] = search.best_params_
-    res["machine"] = f"{platform.machine()} {platform.processor()} {os.cpu_count()} CPUs"
-    res["python"] = sys.version.split()[0]
-    res["command"] = "python benchmarks/bench_pipeline.py " + " ".join(argv or sys.argv[1:])
+    machine = machine_description()
+    res["machine"] = machine
+    res["command"] = command_line(argv)
 
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "bench_pipeline.json"), "w") as f:
-        json.dump(res, f, indent=2)
     lines = ["# RecommenderPipeline on lastfm-2k (Binarizer(threshold=200) + item-kNN)", ""]
-    lines += [f"- {key}: {value}" for key, value in res.items()]
-    with open(os.path.join(RESULTS, "bench_pipeline.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    lines += [f"Command: `{res['command']}`", "", machine_line(machine), ""]
+    lines += [
+        f"- {key}: {value}" for key, value in res.items() if key not in ("machine", "command")
+    ]
+    write_results(args.out, "bench_pipeline", res, lines)
     print("\n".join(lines))
     return 0
 
