@@ -29,7 +29,7 @@ from ._ranking import (
     precision_at_k,
     recall_at_k,
 )
-from ._rating import mae, rmse
+from ._rating import mae, predict_held_out_ratings, rmse
 from ._validation import _lookup, _row_ids
 
 __all__ = ["make_recommendation_scorer", "get_metric_names"]
@@ -321,8 +321,8 @@ class _RecommendationScorer:
         n_items = X.shape[1]
 
         if spec.kind == "ratings":
-            scores = _scores(final, Xt, history.shape[0], n_items)
-            return float(spec.sign * spec.func(truth, scores, **self.metric_params))
+            predicted = predict_held_out_ratings(final, Xt, truth)
+            return float(spec.sign * spec.func(truth, predicted, **self.metric_params))
 
         items = None
         if self.n_negatives is not None:

@@ -16,7 +16,7 @@ from ..utils._sklearn_compat import (
     get_chunk_n_rows,
 )
 from ..utils._sparse import clean_csr_copy
-from ..utils.validation import check_k
+from ..utils.validation import check_item_ids, check_k
 from ._similarity import (
     SIMILARITIES,
     as_int64_csr_arrays,
@@ -618,8 +618,10 @@ class ItemKNNRecommender(_BaseKNN):
 
         Parameters
         ----------
-        item_ids : int or array-like of int of shape (n_queries,)
-            Item ids (columns of the training matrix).
+        item_ids : int, str or array-like of shape (n_queries,)
+            Query items: column indices of the training matrix, or item
+            names when the model was fitted on a DataFrame with named
+            columns (see :meth:`get_item_names`).
         k : int, default=10
             Number of items per query; at most ``n_neighbors`` are stored,
             the rest is padding.
@@ -633,18 +635,7 @@ class ItemKNNRecommender(_BaseKNN):
         """
         check_is_fitted(self)
         k = check_k(k)
-        ids = np.atleast_1d(np.asarray(item_ids))
-        if ids.ndim != 1:
-            raise ValueError(
-                f"item_ids must be an item id or a 1-D array of item ids, got an "
-                f"array of shape {ids.shape}."
-            )
-        if ids.size and (ids.dtype.kind not in "iu" or isinstance(item_ids, bool)):
-            raise TypeError(f"item_ids must hold integer item ids, got dtype {ids.dtype}.")
-        n_items = self.n_features_in_
-        if ids.size and (ids.min() < 0 or ids.max() >= n_items):
-            raise ValueError(
-                f"item_ids must be in [0, {n_items}) (columns of the training "
-                f"matrix), got ids from {ids.min()} to {ids.max()}."
-            )
+        ids = check_item_ids(
+            item_ids, self.n_features_in_, item_names=getattr(self, "feature_names_in_", None)
+        )
         return _sparse_topk_lists(self.similarity_[ids.astype(np.int64)], k)
