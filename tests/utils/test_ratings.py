@@ -1,4 +1,4 @@
-"""predict_ratings of the explicit-feedback factor models, and the sparse RMSE/MAE path."""
+"""predict_ratings of every rating model (utils/_ratings.py), and the sparse RMSE/MAE path."""
 
 import tracemalloc
 
@@ -6,16 +6,34 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from sklearn_musicrec.datasets import make_interactions
 from sklearn_musicrec.decomposition import ALSFactorizer, SGDFactorizer
 from sklearn_musicrec.metrics import mae, make_recommendation_scorer, rmse
 from sklearn_musicrec.model_selection import evaluate
+from sklearn_musicrec.neighbors import ItemKNNRecommender, UserKNNRecommender
 
 RATING_MODELS = {
     "als": lambda: ALSFactorizer(
         feedback="explicit", n_components=3, regularization=0.05, max_iter=10, random_state=0
     ),
     "sgd": lambda: SGDFactorizer(loss="squared", n_components=3, max_iter=20, random_state=0),
+    "itemknn": lambda: ItemKNNRecommender(aggregation="mean_centered", n_neighbors=20),
+    "userknn": lambda: UserKNNRecommender(
+        aggregation="mean_centered", similarity="pearson", min_similarity=-1.0, n_neighbors=20
+    ),
 }
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    from tests.decomposition.conftest import planted_ratings
+
+    return planted_ratings()
+
+
+@pytest.fixture(scope="module")
+def plays():
+    return make_interactions(n_users=300, n_items=200, random_state=0).data
 
 
 @pytest.fixture(scope="module", params=sorted(RATING_MODELS))
@@ -35,7 +53,7 @@ def test_one_item_per_row_matches_the_full_scores(fitted, ratings):
     items = rng.integers(0, X_train.shape[1], size=X_train.shape[0])
     full = fitted.decision_function(X_train)[np.arange(X_train.shape[0]), items]
     raw = fitted.predict_ratings(X_train, items, clip=False)
-    assert raw.shape == (X_train.shape[0],) and raw.dtype == np.float32
+    assert raw.shape == (X_train.shape[0],) and raw.dtype.kind == "f"
     np.testing.assert_allclose(raw, full, rtol=1e-5, atol=1e-5)
     low, high = fitted.rating_range_
     np.testing.assert_allclose(fitted.predict_ratings(X_train, items), np.clip(raw, low, high))
@@ -99,13 +117,20 @@ def test_does_not_modify_its_arguments(fitted, ratings):
 
 
 def test_implicit_models_have_no_predict_ratings(plays):
-    for model in (ALSFactorizer(n_components=2, max_iter=2), SGDFactorizer(loss="bpr")):
+    implicit = (
+        ALSFactorizer(n_components=2, max_iter=2),
+        SGDFactorizer(loss="bpr", max_iter=2),
+        ItemKNNRecommender(),
+        UserKNNRecommender(),
+    )
+    for model in implicit:
         assert not hasattr(model, "predict_ratings")
-        model.set_params(max_iter=2).fit(plays)
+        model.fit(plays)
         assert model.rating_range_ is None
         with pytest.raises(AttributeError, match="predict_ratings"):
             model.predict_ratings(plays, np.zeros(plays.shape[0], dtype=int))
-    assert hasattr(ALSFactorizer(feedback="explicit"), "predict_ratings")
+    for make in RATING_MODELS.values():
+        assert hasattr(make(), "predict_ratings")
 
 
 @pytest.mark.parametrize(
