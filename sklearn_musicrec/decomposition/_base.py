@@ -60,23 +60,25 @@ def _resolve_device(device, whom):
     return device
 
 
-# (user, item) pairs scored per block by predict_ratings: bounds the gathered
-# factors to block * n_components floats
-_PAIR_BLOCK = 1 << 18
+# factor entries gathered per block of pairs by predict_ratings: 2 MiB of
+# float32 per gathered matrix stays in cache (a block of 2**18 pairs of 150
+# factors, 150 MiB, was 5x slower on ML-100K)
+_PAIR_BLOCK_ENTRIES = 1 << 19
 
 
 def _pair_scores(U, user_term, V, item_term, rows, cols):
     """``U[r] . V[c] + user_term[r] + item_term[c]`` for every pair, in blocks."""
     out = np.empty(rows.size, dtype=np.float32)
-    for start in range(0, rows.size, _PAIR_BLOCK):
-        r = rows[start : start + _PAIR_BLOCK]
-        c = cols[start : start + _PAIR_BLOCK]
-        block = np.einsum("ij,ij->i", U[r], V[c])
+    block = max(256, _PAIR_BLOCK_ENTRIES // max(1, U.shape[1]))
+    for start in range(0, rows.size, block):
+        r = rows[start : start + block]
+        c = cols[start : start + block]
+        dots = np.einsum("ij,ij->i", U[r], V[c])
         if user_term is not None:
-            block += user_term[r]
+            dots += user_term[r]
         if item_term is not None:
-            block += item_term[c]
-        out[start : start + r.size] = block
+            dots += item_term[c]
+        out[start : start + r.size] = dots
     return out
 
 
