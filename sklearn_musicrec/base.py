@@ -379,6 +379,48 @@ class RecommenderMixin:
         X_csr = self._validate_X(X, method="score")
         return default_score(self, X, y, X_csr)
 
+    def get_item_names(self, item_ids=None, *, fill_value=None):
+        """Names of items, for a model fitted on named columns.
+
+        When ``fit`` gets a pandas DataFrame (dense or sparse) whose columns
+        are item names (strings), scikit-learn records them in
+        ``feature_names_in_``; every method still returns integer column
+        positions, and this maps them back. Methods that take query items
+        (``similar_items``) accept the names too.
+
+        Parameters
+        ----------
+        item_ids : array-like of int, any shape, default=None
+            Item ids, e.g. the ``item_ids`` of :meth:`recommend`; ``None``
+            for the names of all items, in column order.
+        fill_value : object, default=None
+            The name given to negative ids (the ``-1`` padding of short
+            lists); ``None`` raises on them.
+
+        Returns
+        -------
+        names : ndarray of the shape of ``item_ids``
+            ``feature_names_in_[item_ids]`` (object dtype).
+
+        Raises
+        ------
+        ValueError
+            If the model was fitted without column names.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn_musicrec.baselines import PopularityRecommender
+        >>> X = pd.DataFrame({"Muse": [3, 0, 1], "Björk": [1, 2, 0], "Air": [0, 0, 5]})
+        >>> model = PopularityRecommender().fit(X)
+        >>> ids, _ = model.recommend(X.iloc[[0]], k=2)
+        >>> model.get_item_names(ids, fill_value="").tolist()
+        [['Air', '']]
+        """
+        from .utils.validation import item_names_of
+
+        return item_names_of(self, item_ids, fill_value=fill_value)
+
 
 class BaseRecommender(RecommenderMixin, BaseEstimator):
     """Base class for recommenders: :class:`RecommenderMixin` + ``BaseEstimator``.

@@ -422,6 +422,9 @@ class ALSFactorizer(_BaseFactorizer):
         User biases (explicit feedback only).
     item_bias_ : ndarray of float32 of shape (n_items,) or None
         Item biases (explicit feedback only).
+    rating_range_ : tuple of (float, float) or None
+        Lowest and highest rating seen in ``fit`` (explicit feedback; None
+        for implicit). :meth:`predict_ratings` clips to it by default.
     loss_curve_ : list of float
         Training objective (as written above, unnormalised) after every
         iteration; the last entry includes the final exact user half-step.
@@ -772,3 +775,9 @@ class ALSFactorizer(_BaseFactorizer):
 
     def _item_term(self):
         return self.item_bias_
+
+    def _predicts_ratings(self):
+        return self.feedback == "explicit"
+
+    def _rating_setting_hint(self):
+        return 'feedback="explicit" makes it a rating model'

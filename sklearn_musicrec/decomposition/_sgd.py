@@ -120,6 +120,9 @@ class SGDFactorizer(_BaseFactorizer):
         Item biases.
     global_mean_ : float
         Mean stored rating (squared loss; 0.0 for BPR).
+    rating_range_ : tuple of (float, float) or None
+        Lowest and highest rating seen in ``fit`` (squared loss; None for
+        BPR). :meth:`predict_ratings` clips to it by default.
     seed_ : int
         Seed drawn from ``random_state`` for BPR fold-in.
     loss_curve_ : list of float
@@ -373,3 +376,9 @@ class SGDFactorizer(_BaseFactorizer):
 
     def _item_term(self):
         return self.item_bias_
+
+    def _predicts_ratings(self):
+        return self.loss == "squared"
+
+    def _rating_setting_hint(self):
+        return 'loss="squared" makes it a rating model'

@@ -35,11 +35,11 @@ from ._rating import mae, rmse
 __all__ = ["EvaluationData", "Metric", "METRICS", "custom_metric", "get_metric"]
 
 # What each kind of metric reads: the truth, and either the recommended id
-# lists or the full score matrix.
+# lists, the full score matrix, or predictions at the held-out entries only.
 _INPUTS = {
     "ranking": ("truth", "ids"),  # f(y_true, y_recommended, *, k, ...)
     "scores": ("truth", "scores"),  # f(y_true, y_score, *, exclude, ...)
-    "ratings": ("truth", "scores"),  # f(y_true, y_pred)
+    "ratings": ("truth", "predictions"),  # f(y_true, y_pred), y_pred sparse like y_true
     "lists": ("ids",),  # f(y_recommended, [catalogue data], *, k, ...)
 }
 # Arguments the adapter fills in itself (never metric parameters).
@@ -61,6 +61,9 @@ class EvaluationData:
         Recommended ids, best first, ``-1`` padding.
     scores : ndarray of shape (n_users, n_items), or None
         ``decision_function`` of the rows.
+    predictions : csr_matrix of shape (n_users, n_items), or None
+        Predicted ratings at the stored entries of ``truth`` only (its
+        pattern), so rating metrics never need a dense matrix.
     exclude : {ndarray, sparse matrix} of shape (n_users, n_items), or None
         Items not ranked by ``"scores"`` metrics (the history, or the
         non-candidates of the sampled protocol).
@@ -71,11 +74,20 @@ class EvaluationData:
     """
 
     def __init__(
-        self, *, truth=None, ids=None, scores=None, exclude=None, n_items, item_popularity=None
+        self,
+        *,
+        truth=None,
+        ids=None,
+        scores=None,
+        predictions=None,
+        exclude=None,
+        n_items,
+        item_popularity=None,
     ):
         self.truth = truth
         self.ids = ids
         self.scores = scores
+        self.predictions = predictions
         self.exclude = exclude
         self.n_items = n_items
         self.item_popularity = item_popularity
@@ -137,7 +149,7 @@ class Metric:
 
     @property
     def reads(self):
-        """``"ids"`` or ``"scores"``: what the caller must compute for it."""
+        """``"ids"``, ``"scores"`` or ``"predictions"``: what the caller must compute."""
         return _INPUTS[self.kind][-1]
 
     @property
@@ -195,7 +207,7 @@ class Metric:
         if self.kind == "scores":
             return self.func(data.truth, data.scores, exclude=data.exclude, **params, **extra)
         if self.kind == "ratings":
-            return self.func(data.truth, data.scores, **params)
+            return self.func(data.truth, data.predictions, **params)
         # list metrics: fill the catalogue argument from the data
         params = dict(params)
         if "n_items" in self._signature:

@@ -32,6 +32,7 @@ from ..utils._sklearn_compat import (
     validate_params,
 )
 from ..utils.validation import check_interactions
+from ._rating import predict_held_out_ratings
 from ._registry import EvaluationData, custom_metric, get_metric, scorer_names
 
 __all__ = ["get_metric_names", "get_recommendation_scorer", "make_recommendation_scorer"]
@@ -125,7 +126,10 @@ class _RecommendationScorer:
             )
             data.truth = target
 
-        if metric.reads == "scores":
+        if metric.reads == "predictions":
+            # only the held-out (user, item) pairs are predicted: bounded memory
+            data.predictions = predict_held_out_ratings(final, Xt, data.truth)
+        elif metric.reads == "scores":
             data.scores = dense_scores(final, Xt, history.shape[0], n_items)
             if items is not None:
                 data.exclude = np.ones(data.scores.shape, dtype=bool)

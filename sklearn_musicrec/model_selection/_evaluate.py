@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import UndefinedMetricWarning
 
+from ..metrics._rating import predict_held_out_ratings
 from ..metrics._registry import EvaluationData, custom_metric, get_metric
 from ..utils._protocol import (
     dense_scores,
@@ -89,7 +90,10 @@ def evaluate(
         ``"rmse"``/``"mae"``).
     metrics : str or list of str, default=("ndcg", "recall")
         Names from :func:`~sklearn_musicrec.metrics.get_metric_names`
-        (``"rmse"`` and ``"mae"`` are reported as positive errors), or
+        (``"rmse"`` and ``"mae"`` are reported as positive errors, computed
+        at the held-out pairs only, with ``predict_ratings`` (clipped to the
+        training rating range) where the model has it; memory does not grow
+        with ``n_users x n_items``), or
         callables ``f(y_true, y_recommended, *, k)`` (reported under their
         ``__name__``). ``"coverage"``, ``"gini"`` and ``"personalization"``
         describe all lists at once and have no standard error.
@@ -181,12 +185,19 @@ def evaluate(
         Xt = transform_history(pre, history)
         data.ids = recommend_excluding_history(final, Xt, history, ks[-1])[0]
         results["recommend_time"] = time.perf_counter() - t0
+    if any(entry.reads == "predictions" for _, entry in entries):
+        # only the held-out (user, item) pairs are predicted: bounded memory
+        t0 = time.perf_counter()
+        if Xt is None:
+            Xt = transform_history(pre, history)
+        data.predictions = predict_held_out_ratings(final, Xt, data.truth)
+        results["score_time"] = time.perf_counter() - t0
     if any(entry.reads == "scores" for _, entry in entries):
         t0 = time.perf_counter()
         if Xt is None:
             Xt = transform_history(pre, history)
         data.scores = dense_scores(final, Xt, history.shape[0], X_train.shape[1])
-        results["score_time"] = time.perf_counter() - t0
+        results["score_time"] = results.get("score_time", 0.0) + time.perf_counter() - t0
     results["n_users"] = int(users.shape[0])
     results["evaluated_users"] = users
 

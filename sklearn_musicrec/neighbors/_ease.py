@@ -1,6 +1,7 @@
 """EASE: the closed-form item-item model of Steck (WWW 2019)."""
 
 import os
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -9,7 +10,9 @@ from sklearn.utils import gen_batches
 
 from ..base import BaseRecommender
 from ..utils._sklearn_compat import Interval, Real, _fit_context
+from ..utils._topk import topk_per_row
 from ..utils._weighting import weighting_constraints
+from ..utils.validation import check_item_ids, check_k
 
 __all__ = ["EASERecommender"]
 
@@ -74,7 +77,37 @@ def _symmetrize_from_upper(A):
         A[block, block] = np.triu(rows) + np.triu(rows, 1).T
 
 
-def ease_weights(R, regularization):
+class _Progress:
+    """sklearn-style ``verbose`` progress of the EASE solve, printed to stdout."""
+
+    def __init__(self, verbose, n_items, dtype):
+        self.verbose = verbose
+        self.start = self.tic = time.perf_counter()
+        if verbose:
+            print(
+                f"[EASERecommender] solving for {n_items} x {n_items} item weights "
+                f"in {np.dtype(dtype).name} (4 steps)",
+                flush=True,
+            )
+
+    def step(self, number, what):
+        if self.verbose:
+            print(f"[EASERecommender] step {number}/4: {what} ...", end="", flush=True)
+        self.tic = time.perf_counter()
+
+    def done(self):
+        if self.verbose:
+            print(f" done in {time.perf_counter() - self.tic:.1f}s", flush=True)
+
+    def finish(self):
+        if self.verbose:
+            print(
+                f"[EASERecommender] fitted in {time.perf_counter() - self.start:.1f}s",
+                flush=True,
+            )
+
+
+def ease_weights(R, regularization, verbose=0):
     """The EASE item-item weights ``B`` for interactions ``R``.
 
     ``P = (R^T R + regularization I)^-1`` is obtained from a Cholesky
@@ -89,6 +122,8 @@ def ease_weights(R, regularization):
         Training interactions.
     regularization : float
         L2 strength ``lambda`` (> 0).
+    verbose : int, default=0
+        If positive, print each step of the solve and its time to stdout.
 
     Returns
     -------
@@ -98,10 +133,14 @@ def ease_weights(R, regularization):
     potrf, potri = (
         (lapack.dpotrf, lapack.dpotri) if dtype == np.float64 else (lapack.spotrf, lapack.spotri)
     )
+    progress = _Progress(verbose, R.shape[1], dtype)
+    progress.step(1, "Gram matrix X^T X + regularization I")
     G = _gram(R, regularization, dtype)
+    progress.done()
     # G is symmetric, so its Fortran-ordered view G.T is the same matrix; the
     # "lower" triangle of that view is the upper triangle of G in C order.
     F = G.T
+    progress.step(2, "Cholesky factorisation (LAPACK potrf, 1/3 of the solve's flops)")
     c, info = potrf(F, lower=1, clean=0, overwrite_a=1)
     if info != 0:
         raise np.linalg.LinAlgError(
@@ -109,12 +148,16 @@ def ease_weights(R, regularization):
             f"numerically positive definite in float32 (LAPACK potrf info={info}); "
             f"increase regularization (got {regularization})."
         )
+    progress.done()
+    progress.step(3, "inverse from the factor (LAPACK potri, 2/3 of the solve's flops)")
     P, info = potri(c, lower=1, overwrite_c=1)
     if info != 0:
         raise np.linalg.LinAlgError(
             f"Inverting the Cholesky factor failed (LAPACK potri info={info}); "
             f"increase regularization (got {regularization})."
         )
+    progress.done()
+    progress.step(4, "weights B = I - P diag(1 / diag(P))")
     B = P.T  # C-ordered view holding P in its upper triangle
     if not np.shares_memory(B, G):  # LAPACK wrapper had to copy
         B = np.ascontiguousarray(B)
@@ -122,7 +165,10 @@ def ease_weights(R, regularization):
     diag = B.diagonal().copy()
     B /= -diag[None, :]
     B[np.diag_indices_from(B)] = 0.0
-    return B.astype(_DTYPE, copy=False)
+    B = B.astype(_DTYPE, copy=False)
+    progress.done()
+    progress.finish()
+    return B
 
 
 class EASERecommender(BaseRecommender):
@@ -158,6 +204,10 @@ class EASERecommender(BaseRecommender):
         ``fit`` fails, and raising ``regularization`` until it succeeds gives
         popularity-level lists; binarised, the default reaches NDCG@20 0.276
         (per-user 80/20, ``benchmarks/bench_defaults.py``; popularity: 0.099).
+    verbose : int, default=0
+        If positive, ``fit`` prints each step of the solve (Gram matrix,
+        Cholesky factorisation, inverse, weights) and its time to stdout, as
+        scikit-learn estimators do; large catalogues take minutes.
 
     Attributes
     ----------
@@ -211,11 +261,13 @@ class EASERecommender(BaseRecommender):
     _parameter_constraints = {
         "regularization": [Interval(Real, 0, None, closed="neither")],
         "weighting": weighting_constraints(),
+        "verbose": ["verbose"],
     }
 
-    def __init__(self, *, regularization=200.0, weighting="binary"):
+    def __init__(self, *, regularization=200.0, weighting="binary", verbose=0):
         self.regularization = regularization
         self.weighting = weighting
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -256,9 +308,9 @@ class EASERecommender(BaseRecommender):
                 "ItemKNNRecommender, whose memory grows with n_items * n_neighbors."
             )
         if active.size == n_items:
-            self.coef_ = ease_weights(X, float(self.regularization))
+            self.coef_ = ease_weights(X, float(self.regularization), self.verbose)
         else:
-            B = ease_weights(sp.csr_matrix(X)[:, active], float(self.regularization))
+            B = ease_weights(sp.csr_matrix(X)[:, active], float(self.regularization), self.verbose)
             self.coef_ = np.zeros((n_items, n_items), dtype=_DTYPE)
             self.coef_[np.ix_(active, active)] = B
         return self
@@ -266,3 +318,49 @@ class EASERecommender(BaseRecommender):
     def _decision_function(self, X):
         X = sp.csr_matrix(X, dtype=_DTYPE)
         return np.asarray(X @ self.coef_)
+
+    def similar_items(self, item_ids, k=10):
+        """The items each query item raises most in the model's scores.
+
+        Similarity of item ``i`` to query ``j`` is the learned weight
+        ``coef_[j, i]``: how much having ``j`` in a history raises the score
+        of ``i`` (``coef_`` is not symmetric). Items with no interaction in
+        ``fit`` have no learned weights and are never returned.
+
+        Parameters
+        ----------
+        item_ids : int, str or array-like of shape (n_queries,)
+            Query items: column indices of the training matrix, or item
+            names when the model was fitted on a DataFrame with named
+            columns (see :meth:`get_item_names`).
+        k : int, default=10
+            Number of items per query; the query item itself is excluded.
+
+        Returns
+        -------
+        ids : ndarray of int64 of shape (n_queries, k)
+            Items with the largest weights first, padded with ``-1``.
+        scores : ndarray of float32 of shape (n_queries, k)
+            Their weights ``coef_[query, id]``, padded with ``-inf``.
+
+        Examples
+        --------
+        >>> from sklearn_musicrec.datasets import make_interactions
+        >>> from sklearn_musicrec.neighbors import EASERecommender
+        >>> X = make_interactions(n_users=60, n_items=40, random_state=0).data
+        >>> model = EASERecommender(regularization=10.0).fit(X)
+        >>> ids, scores = model.similar_items([0, 5], k=3)
+        >>> ids.shape, bool((ids[0] != 0).all())
+        ((2, 3), True)
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        k = check_k(k)
+        ids = check_item_ids(
+            item_ids, self.coef_.shape[0], item_names=getattr(self, "feature_names_in_", None)
+        )
+        weights = self.coef_[ids].copy()
+        weights[:, self.item_counts_ == 0] = -np.inf
+        weights[np.arange(ids.size), ids] = -np.inf
+        return topk_per_row(weights, k)

@@ -7,6 +7,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import BaseRecommender
 from ..utils._parallel import map_in_threads, resolve_n_jobs
+from ..utils._ratings import RatingPredictorMixin
 from ..utils._sklearn_compat import (
     Integral,
     Interval,
@@ -75,6 +76,43 @@ def _sparse_topk_lists(S, k):
     ids[r, c] = S.indices[order][take]
     scores[r, c] = S.data[order][take]
     return ids, scores
+
+
+# stored entries gathered per batch of pairs by _pair_products
+_PAIR_BATCH_ENTRIES = 1 << 22
+
+
+def _pair_products(left, right_t, rows, cols, abs_left=None, right_t_indicator=None):
+    """``(left @ right_t.T)[rows, cols]`` for every pair, without the full product.
+
+    ``left`` (n_rows, n) and ``right_t`` (n_cols, n) are CSR; each pair is the
+    dot product of one row of each, gathered in batches of bounded size. With
+    ``abs_left`` and ``right_t_indicator`` the second product
+    ``(abs_left @ right_t_indicator.T)[rows, cols]`` is returned too (the
+    denominators of the mean-centred aggregation).
+    """
+    num = np.zeros(rows.size, dtype=np.float64)
+    den = None if abs_left is None else np.zeros(rows.size, dtype=np.float64)
+    cost = np.diff(left.indptr)[rows] + np.diff(right_t.indptr)[cols] + 1
+    ends = np.searchsorted(
+        np.cumsum(cost), np.arange(1, 1 + cost.sum() // _PAIR_BATCH_ENTRIES) * _PAIR_BATCH_ENTRIES
+    )
+    bounds = np.unique(np.r_[0, ends, rows.size])
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        r, c = rows[start:stop], cols[start:stop]
+        num[start:stop] = np.asarray(left[r].multiply(right_t[c]).sum(axis=1)).ravel()
+        if den is not None:
+            den[start:stop] = np.asarray(
+                abs_left[r].multiply(right_t_indicator[c]).sum(axis=1)
+            ).ravel()
+    return num, den
+
+
+def _mean_plus_ratio(means, num, den):
+    """``means + num / den`` where ``den > 0``, else ``means``, as float32."""
+    ratio = np.zeros_like(num)
+    np.divide(num, den, out=ratio, where=den > 0)
+    return (means + ratio).astype(_DTYPE)
 
 
 def _topk_compiled(kernels, left, W, seen, k, n_jobs):
@@ -160,7 +198,7 @@ def _topk_from_sparse(P, seen, k):
     return ids, scores
 
 
-class _BaseKNN(BaseRecommender):
+class _BaseKNN(RatingPredictorMixin, BaseRecommender):
     """Parameters and helpers shared by the two neighbourhood recommenders."""
 
     _parameter_constraints = {
@@ -182,6 +220,12 @@ class _BaseKNN(BaseRecommender):
         if isinstance(self.weighting, str) and self.weighting == "auto":
             return self._auto_weighting if self.aggregation == "weighted_sum" else None
         return self.weighting
+
+    def _predicts_ratings(self):
+        return self.aggregation == "mean_centered"
+
+    def _rating_setting_hint(self):
+        return 'aggregation="mean_centered" makes it a rating model'
 
     def _scores_are_sparse(self):
         """Whether every stored score is positive and unstored scores are 0.
@@ -269,7 +313,8 @@ class UserKNNRecommender(_BaseKNN):
         (explicit ratings): ``decision_function`` predicts ratings,
         ``mean(u) + sum_v s(u, v) (r_vi - mean(v)) / sum_v |s(u, v)|`` over the
         neighbours who rated ``i`` (the user's mean where none did), means
-        taken over non-zero entries.
+        taken over non-zero entries; :meth:`predict_ratings` computes it at
+        chosen (user, item) pairs only, clipped to ``rating_range_``.
     weighting : {"auto", "bm25", "binary", "log"}, transformer or None, \
             default="auto"
         How ``X`` is weighted before similarities and scores are computed,
@@ -303,6 +348,9 @@ class UserKNNRecommender(_BaseKNN):
     global_mean_ : float
         Mean of all non-zero training entries (the prediction for an empty
         row under ``"mean_centered"``).
+    rating_range_ : tuple of (float, float) or None
+        Lowest and highest rating seen in ``fit`` with
+        ``aggregation="mean_centered"`` (None otherwise).
     item_counts_ : ndarray of int64 of shape (n_items,)
         Number of training users with a non-zero entry for each item.
     n_features_in_ : int
@@ -432,6 +480,16 @@ class UserKNNRecommender(_BaseKNN):
         out += np.where(den > 0, num, 0)
         return out
 
+    def _predict_pairs(self, X, rows, cols):
+        # decision_function of the mean-centred aggregation at the pairs only
+        S = self._neighbours(X, self.n_neighbors)
+        R = self.interactions_
+        means, counts = row_means(X)
+        means[counts == 0] = self.global_mean_
+        Rc = _centered(R, np.repeat(self.user_means_, np.diff(R.indptr)))
+        num, den = _pair_products(S, Rc.T.tocsr(), rows, cols, abs(S), _indicator(R).T.tocsr())
+        return _mean_plus_ratio(means[rows], num, den)
+
     def similar_users(self, X, k=10):
         """The ``k`` training users most similar to each row of ``X``.
 
@@ -501,7 +559,8 @@ class ItemKNNRecommender(_BaseKNN):
         over the neighbours of ``i`` the user rated (the item's mean where
         there is none), item means taken over non-zero training entries.
         (With ``neighborhood="history"``, ``s(j, i)`` over the items ``j``
-        that list ``i``.)
+        that list ``i``.) :meth:`predict_ratings` computes it at chosen
+        (user, item) pairs only, clipped to ``rating_range_``.
     neighborhood : {"target", "history"}, default="target"
         Which pruned neighbourhood the scores use. ``"target"``: the score
         of item ``i`` sums over the neighbours of ``i`` in the user's history
@@ -545,6 +604,9 @@ class ItemKNNRecommender(_BaseKNN):
         for items without any).
     global_mean_ : float
         Mean of all non-zero training entries.
+    rating_range_ : tuple of (float, float) or None
+        Lowest and highest rating seen in ``fit`` with
+        ``aggregation="mean_centered"`` (None otherwise).
     item_counts_ : ndarray of int64 of shape (n_items,)
         Number of training users with a non-zero entry for each item.
     n_features_in_ : int
@@ -673,13 +735,23 @@ class ItemKNNRecommender(_BaseKNN):
         out += np.where(den > 0, num, 0)
         return out
 
+    def _predict_pairs(self, X, rows, cols):
+        # decision_function of the mean-centred aggregation at the pairs only
+        X = _as_float32_csr(X)
+        W_t = sp.csr_matrix(self._weights().T)  # row i: what each item gives item i
+        Xc = _centered(X, self.item_means_[X.indices])
+        num, den = _pair_products(Xc, W_t, rows, cols, _indicator(X), abs(W_t))
+        return _mean_plus_ratio(self.item_means_[cols], num, den)
+
     def similar_items(self, item_ids, k=10):
         """The ``k`` items most similar to each of ``item_ids``.
 
         Parameters
         ----------
-        item_ids : int or array-like of int of shape (n_queries,)
-            Item ids (columns of the training matrix).
+        item_ids : int, str or array-like of shape (n_queries,)
+            Query items: column indices of the training matrix, or item
+            names when the model was fitted on a DataFrame with named
+            columns (see :meth:`get_item_names`).
         k : int, default=10
             Number of items per query; at most ``n_neighbors`` are stored,
             the rest is padding.
@@ -693,5 +765,7 @@ class ItemKNNRecommender(_BaseKNN):
         """
         check_is_fitted(self)
         k = check_k(k)
-        ids = check_item_ids(item_ids, self.n_features_in_)
-        return _sparse_topk_lists(self.similarity_[ids], k)
+        ids = check_item_ids(
+            item_ids, self.n_features_in_, item_names=getattr(self, "feature_names_in_", None)
+        )
+        return _sparse_topk_lists(self.similarity_[ids.astype(np.int64)], k)

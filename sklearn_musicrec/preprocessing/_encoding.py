@@ -1,6 +1,7 @@
 """Encode raw (user, item[, value[, timestamp]]) records into a sparse matrix."""
 
 import inspect
+import warnings
 from collections.abc import Hashable, Mapping
 from numbers import Integral
 from typing import Any, Literal, Self
@@ -142,8 +143,8 @@ class InteractionEncoder:
     Rows of the output always follow ``user_ids_``: users present in ``fit``
     but absent from the records passed to ``transform`` get empty rows, which
     keeps train and test matrices aligned. To recommend for users unseen in
-    ``fit`` (fold-in), encode their records with a second encoder fitted on
-    them and ``item_ids_`` kept fixed, or use :meth:`transform_items`.
+    ``fit`` (fold-in), encode their records with :meth:`transform_new_users`,
+    which builds one row per user of the records against the fitted items.
 
     Examples
     --------
@@ -159,6 +160,13 @@ class InteractionEncoder:
     (['ann', 'bob'], ['Björk', 'Muse'])
     >>> enc.inverse_transform_items([[1, 0]]).tolist()
     [['Muse', 'Björk']]
+
+    A new listener, encoded against the fitted artists for fold-in:
+
+    >>> X_new, users = enc.transform_new_users(
+    ...     {"user": ["cid", "cid"], "artist": ["Björk", "Air"]}, handle_unknown="ignore")
+    >>> users.tolist(), X_new.toarray()
+    (['cid'], array([[1., 0.]]))
     """
 
     def __init__(
@@ -470,6 +478,72 @@ class InteractionEncoder:
         matrix, times = self._combine(rows, cols, values, timestamps)
         return (matrix, times) if return_timestamps else matrix
 
+    def transform_new_users(self, X, *, handle_unknown=None):
+        """Encode the records of new users against the fitted items.
+
+        Unlike :meth:`transform`, whose rows are always the users seen in
+        ``fit``, this builds one row per distinct user of ``X`` (seen in
+        ``fit`` or not), over the fitted item columns: the histories to pass
+        to ``recommend`` (or ``transform``, ``predict_ratings``...) of a model
+        fitted on :meth:`transform`'s output, which folds them in. Records
+        combine as in :meth:`transform` (see ``duplicates``).
+
+        Parameters
+        ----------
+        X : pandas DataFrame, mapping of 1-D arrays, or array-like of shape (n_records, n_columns)
+            The new users' interaction records, in the layout used in ``fit``.
+
+        handle_unknown : {"error", "ignore", "warn"} or None, default=None
+            What to do with records of items not seen in ``fit`` (they have
+            no column): ``"error"`` raises a ``ValueError`` with their number
+            and some of the ids; ``"ignore"`` drops them; ``"warn"`` drops
+            them with a ``UserWarning`` giving their number. ``None`` uses
+            the encoder's ``handle_unknown`` parameter. A user all of whose
+            records are dropped keeps an empty row (recommenders answer such
+            rows with popular items).
+
+        Returns
+        -------
+        X_new : scipy.sparse.csr_matrix of shape (n_new_users, n_items_)
+            One row per user of ``X``, in the order of ``user_ids``.
+
+        user_ids : ndarray of shape (n_new_users,)
+            The sorted distinct raw user ids of ``X``; row ``i`` of ``X_new``
+            is ``user_ids[i]`` (pass it to :meth:`inverse_transform` as
+            ``user_ids`` to map ``X_new`` back to records).
+        """
+        self._check_fitted()
+        self._check_params()
+        mode = self.handle_unknown if handle_unknown is None else handle_unknown
+        if mode not in ("error", "ignore", "warn"):
+            raise ValueError(
+                "handle_unknown must be 'error', 'ignore', 'warn' or None (the "
+                f"encoder's handle_unknown parameter); got {handle_unknown!r}."
+            )
+        users, items, values, timestamps = self._as_records(X)
+        user_ids = _sorted_categories(users, "user") if users.size else np.asarray(users)[:0].copy()
+        rows = _lookup(user_ids, users)
+        cols = _lookup(self.item_ids_, items)
+        unknown = cols < 0
+        if unknown.any():
+            ids = list(dict.fromkeys(items[unknown].tolist()))
+            message = (
+                f"{int(unknown.sum())} records of {len(ids)} items not seen in fit (e.g. {ids[:5]})"
+            )
+            if mode == "error":
+                raise ValueError(
+                    f"X holds {message}. Pass handle_unknown='ignore' or 'warn' to drop "
+                    "those records."
+                )
+            if mode == "warn":
+                warnings.warn(f"Dropped {message}.", UserWarning, stacklevel=2)
+            keep = ~unknown
+            rows, cols, values = rows[keep], cols[keep], values[keep]
+            if timestamps is not None:
+                timestamps = timestamps[keep]
+        matrix, _ = self._combine(rows, cols, values, timestamps, n_users=user_ids.size)
+        return matrix, user_ids
+
     def fit_transform(
         self, X: Records, y: None = None, *, return_timestamps: bool = False
     ) -> sp.csr_matrix | tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -496,8 +570,9 @@ class InteractionEncoder:
         """
         return self.fit(X).transform(X, return_timestamps=return_timestamps)
 
-    def _combine(self, rows, cols, values, timestamps):
-        n_users, n_items = self.n_users_, self.n_items_
+    def _combine(self, rows, cols, values, timestamps, n_users=None):
+        n_users = self.n_users_ if n_users is None else n_users
+        n_items = self.n_items_
         if n_users * n_items >= 2**63:  # pragma: no cover - astronomically large
             raise ValueError("Too many users x items to index with int64 keys.")
         keys = rows.astype(np.int64) * n_items + cols
@@ -541,7 +616,9 @@ class InteractionEncoder:
     # Back to raw ids
     # ------------------------------------------------------------------
 
-    def inverse_transform(self, X: ArrayLike | sp.spmatrix | sp.sparray) -> Records:
+    def inverse_transform(
+        self, X: ArrayLike | sp.spmatrix | sp.sparray, *, user_ids: ArrayLike | None = None
+    ) -> Records:
         """Turn a users x items matrix back into raw records.
 
         Parameters
@@ -550,6 +627,12 @@ class InteractionEncoder:
             A matrix in the encoded space (e.g. the output of
             :meth:`transform`). Every stored entry of a sparse matrix (every
             non-zero entry of a dense one) becomes a record.
+
+        user_ids : array-like of shape (n_rows,), default=None
+            The raw user id of each row of ``X``, for a matrix whose rows are
+            not ``user_ids_`` (e.g. the ``user_ids`` returned by
+            :meth:`transform_new_users`); then ``X`` has shape
+            ``(n_rows, n_items_)``.
 
         Returns
         -------
@@ -562,15 +645,19 @@ class InteractionEncoder:
         """
         self._check_fitted()
         matrix = sp.csr_matrix(X)  # (a copy-free view of CSR input; converts the others)
-        if matrix.shape != (self.n_users_, self.n_items_):
+        row_ids = self.user_ids_ if user_ids is None else np.asarray(user_ids)
+        if row_ids.ndim != 1:
+            raise ValueError(f"user_ids must be 1-D; got an array of shape {row_ids.shape}.")
+        if matrix.shape != (row_ids.size, self.n_items_):
+            rows_are = "n_users_" if user_ids is None else "len(user_ids)"
             raise ValueError(
-                f"X has shape {matrix.shape}; this encoder produces matrices of shape "
-                f"({self.n_users_}, {self.n_items_})."
+                f"X has shape {matrix.shape}; this encoder expects matrices of shape "
+                f"({rows_are}, n_items_) = ({row_ids.size}, {self.n_items_})."
             )
         matrix = matrix.copy()
         matrix.sort_indices()
-        rows = np.repeat(np.arange(self.n_users_), np.diff(matrix.indptr))
-        users = self.user_ids_[rows]
+        rows = np.repeat(np.arange(row_ids.size), np.diff(matrix.indptr))
+        users = row_ids[rows]
         items = self.item_ids_[matrix.indices]
         values = np.asarray(matrix.data)
         value_name = self.value_col if self.value_col is not None else "value"

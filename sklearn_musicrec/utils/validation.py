@@ -15,7 +15,13 @@ from sklearn.utils import check_array
 
 from ._sklearn_compat import validate_data
 
-__all__ = ["check_candidate_items", "check_interactions", "check_item_ids", "check_k"]
+__all__ = [
+    "check_k",
+    "check_candidate_items",
+    "check_interactions",
+    "check_item_ids",
+    "item_names_of",
+]
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 _N_FEATURES_MSG = re.compile(r"X has (\d+) features, but (\w+) is expecting (\d+) features")
@@ -261,65 +267,6 @@ def check_interactions(
     return X_checked
 
 
-def check_item_ids(item_ids, n_items, *, name="item_ids"):
-    """Validate item ids (column indices of the interaction matrix).
-
-    The one item-id validator: ``similar_items`` of every model and the
-    ``items`` argument of ``recommend`` use it, so a bad id gets the same
-    exception and message everywhere.
-
-    Parameters
-    ----------
-    item_ids : int or array-like of int of shape (n_ids,)
-        One item id or a 1-D array of them.
-    n_items : int
-        Number of items (columns of the training matrix); ids must be in
-        ``[0, n_items)``.
-    name : str, default="item_ids"
-        Name of the argument, for error messages.
-
-    Returns
-    -------
-    ids : ndarray of int64 of shape (n_ids,)
-
-    Raises
-    ------
-    ValueError
-        If ``item_ids`` has more than one dimension or an id is out of range.
-    TypeError
-        If the ids are not integers (booleans and floats are rejected).
-
-    Examples
-    --------
-    >>> from sklearn_musicrec.utils.validation import check_item_ids
-    >>> check_item_ids(3, n_items=5)
-    array([3])
-    >>> check_item_ids([[0, 1]], n_items=5)
-    Traceback (most recent call last):
-    ...
-    ValueError: item_ids must be an item id or a 1-D array of item ids, got ... shape (1, 2).
-    """
-    ids = np.asarray(item_ids)
-    if ids.ndim == 0:
-        ids = ids.reshape(1)
-    if ids.ndim != 1:
-        raise ValueError(
-            f"{name} must be an item id or a 1-D array of item ids, got an "
-            f"array of shape {ids.shape}."
-        )
-    if ids.size and ids.dtype.kind not in "iu":
-        raise TypeError(
-            f"{name} must hold integer item ids (column indices of X), got dtype {ids.dtype}."
-        )
-    ids = ids.astype(np.int64, copy=False)
-    if ids.size and (ids.min() < 0 or ids.max() >= n_items):
-        raise ValueError(
-            f"{name} must be in [0, {n_items}) (item ids are the columns of the "
-            f"training matrix), got ids from {ids.min()} to {ids.max()}."
-        )
-    return ids
-
-
 def check_candidate_items(items, n_users, n_items):
     """Validate the ``items`` argument of ``recommend``.
 
@@ -383,3 +330,117 @@ def check_candidate_items(items, n_users, n_items):
             )
         return "ids", np.flatnonzero(arr).astype(np.int64)
     return "ids", np.unique(check_item_ids(arr, n_items, name="items"))
+
+
+def check_item_ids(item_ids, n_items, *, item_names=None, name="item_ids"):
+    """Validate query items, such as the ``item_ids`` of ``similar_items``.
+
+    The one item-id validator: ``similar_items`` of every model, the
+    ``items`` argument of ``recommend`` and ``predict_ratings`` use it, so a
+    bad id gets the same exception and message everywhere.
+
+    Parameters
+    ----------
+    item_ids : int, str or array-like of shape (n_queries,)
+        Item ids (column indices of the training matrix), or item names
+        (strings) when ``item_names`` is given.
+    n_items : int
+        Number of items the model was fitted on.
+    item_names : ndarray of str of shape (n_items,), default=None
+        The model's ``feature_names_in_`` (the columns of the DataFrame it was
+        fitted on), so that names can be used in place of ids.
+    name : str, default="item_ids"
+        Name of the argument, used in error messages.
+
+    Returns
+    -------
+    ids : ndarray of int64 of shape (n_queries,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_musicrec.utils.validation import check_item_ids
+    >>> check_item_ids(2, 5)
+    array([2])
+    >>> check_item_ids(["Muse"], 2, item_names=np.array(["Björk", "Muse"], dtype=object))
+    array([1])
+    >>> check_item_ids([7], 5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: item_ids must be item ids in [0, 5) (columns of the training matrix), got ...
+    """
+    ids = np.atleast_1d(np.asarray(item_ids))
+    if ids.ndim != 1:
+        raise ValueError(
+            f"{name} must be an item id or a 1-D array of item ids, got an array "
+            f"of shape {ids.shape}."
+        )
+    if ids.size and ids.dtype.kind in "OUS" and item_names is not None:
+        index = {str(v): i for i, v in enumerate(item_names.tolist())}
+        positions = [index.get(v, -1) if isinstance(v, str) else -1 for v in ids.tolist()]
+        positions = np.asarray(positions, dtype=np.int64)
+        if (positions < 0).any():
+            bad = list(dict.fromkeys(ids[positions < 0].tolist()))
+            raise ValueError(
+                f"{name} holds {len(bad)} names that are not items the model was "
+                f"fitted on (its feature_names_in_), e.g. {bad[:5]}."
+            )
+        return positions
+    if ids.size and (ids.dtype.kind not in "iu" or isinstance(item_ids, (bool, np.bool_))):
+        names = (
+            " or item names (the model was fitted on named columns)"
+            if item_names is not None
+            else ""
+        )
+        raise TypeError(
+            f"{name} must hold integer item ids (columns of the training matrix)"
+            f"{names}, got dtype {ids.dtype}."
+        )
+    ids = ids.astype(np.int64, copy=False)
+    if ids.size and (ids.min() < 0 or ids.max() >= n_items):
+        raise ValueError(
+            f"{name} must be item ids in [0, {n_items}) (columns of the training "
+            f"matrix), got ids from {ids.min()} to {ids.max()}."
+        )
+    return ids
+
+
+def item_names_of(estimator, item_ids=None, *, fill_value=None):
+    """Item names (``feature_names_in_``) of ids returned by ``estimator``.
+
+    The shared implementation of ``get_item_names``; see
+    :meth:`sklearn_musicrec.base.RecommenderMixin.get_item_names`.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        raise ValueError(
+            f"This {type(estimator).__name__} was fitted on X without column "
+            "names, so its items have no names: fit it on a pandas DataFrame "
+            "whose columns are the item names (strings), or map the ids back "
+            "with InteractionEncoder.inverse_transform_items."
+        )
+    if item_ids is None:
+        return names.copy()
+    ids = np.asarray(item_ids)
+    if ids.size and ids.dtype.kind not in "iu":
+        raise TypeError(f"item_ids must be integer item ids, got dtype {ids.dtype}.")
+    ids = ids.astype(np.int64, copy=False)
+    if ids.size and ids.max() >= names.size:
+        raise ValueError(
+            f"item_ids must be item ids in [0, {names.size}) (columns of the "
+            f"training matrix), or -1 for padding; got ids up to {ids.max()}."
+        )
+    missing = ids < 0
+    if missing.any() and fill_value is None:
+        raise ValueError(
+            "item_ids contain negative values (the padding of recommend and "
+            "similar_items); pass fill_value to map them to a placeholder name."
+        )
+    out = names[np.where(missing, 0, ids)]
+    if missing.any():
+        out = out.astype(object)
+        out[missing] = fill_value
+    return out

@@ -147,8 +147,15 @@ def test_rating_metrics():
         rmse(truth, pred[:3])
     with pytest.raises(ValueError, match="no ratings"):
         mae(sp.csr_matrix((2, 2)), np.zeros((2, 2)))
+    # sparse predictions at exactly the held-out entries: the scalable path
+    at_truth = sp.csr_matrix((pred[r, c], (r, c)), shape=truth.shape)
+    assert rmse(truth, at_truth) == pytest.approx(rmse(truth, pred))
+    assert mae(truth, at_truth) == pytest.approx(mae(truth, pred))
+    assert mae(truth, truth) == 0.0
+    with pytest.raises(ValueError, match="exactly the stored entries"):
+        rmse(truth, at_truth[:, ::-1])
     with pytest.raises(TypeError, match="'y_pred' parameter"):
-        mae(truth, truth)
+        mae(truth, "x")
 
 
 def test_intra_list_diversity_blocks_agree(random_lists, monkeypatch):

@@ -98,3 +98,35 @@ def test_items_without_interactions_are_left_out_exactly(binary):
         model.coef_, _reference_B(X, 4.0), atol=1e-6 * np.abs(model.coef_).max()
     )
     assert np.all(model.coef_[[3, 50]] == 0) and np.all(model.coef_[:, [3, 50]] == 0)
+
+
+def test_similar_items_are_the_largest_weights(binary):
+    X = binary.tolil()
+    X[:, 7] = 0  # an item without interactions has no learned weights
+    X = X.tocsr()
+    model = EASERecommender(regularization=5.0).fit(X)
+    ids, scores = model.similar_items([0, 3], k=5)
+    assert ids.shape == scores.shape == (2, 5) and scores.dtype == np.float32
+    for row, query in enumerate([0, 3]):
+        weights = model.coef_[query].astype(np.float64)
+        weights[[query, 7]] = -np.inf
+        expected = np.argsort(-weights, kind="stable")[:5]
+        np.testing.assert_array_equal(ids[row], expected)
+        np.testing.assert_array_equal(scores[row], model.coef_[query, expected])
+    all_ids, all_scores = model.similar_items(0, k=X.shape[1] + 2)
+    # everything but the query and the empty item, then padding
+    assert sorted(all_ids[0, : X.shape[1] - 2]) == sorted(set(range(X.shape[1])) - {0, 7})
+    assert all_ids[0, -4:].tolist() == [-1] * 4 and np.all(all_scores[0, -4:] == -np.inf)
+
+
+def test_verbose_prints_the_steps_of_the_solve(binary, capsys):
+    EASERecommender(regularization=5.0).fit(binary)
+    assert capsys.readouterr().out == ""
+    EASERecommender(regularization=5.0, verbose=1).fit(binary)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("[EASERecommender] solving for 90 x 90 item weights")
+    assert [line.split(":")[0] for line in out[1:5]] == [
+        f"[EASERecommender] step {i}/4" for i in range(1, 5)
+    ]
+    assert all(" done in " in line for line in out[1:5])
+    assert out[5].startswith("[EASERecommender] fitted in")

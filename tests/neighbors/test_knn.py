@@ -114,8 +114,8 @@ def test_similar_items(plays):
 @pytest.mark.parametrize(
     "bad, error, match",
     [
-        ([60], ValueError, r"item_ids must be in \[0, 60\)"),
-        ([-1], ValueError, r"item_ids must be in"),
+        ([60], ValueError, r"item_ids must be item ids in \[0, 60\)"),
+        ([-1], ValueError, r"item_ids must be item ids in"),
         ([[0, 1]], ValueError, "1-D array"),
         ([0.5], TypeError, "integer item ids"),
     ],

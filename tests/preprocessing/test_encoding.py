@@ -144,7 +144,7 @@ def test_inverse_transform_items_of_recommendations():
 
 def test_inverse_transform_checks_shape_and_mapping_layout():
     enc = _encoder().fit(LOG)
-    with pytest.raises(ValueError, match=r"shape \(3, 3\)"):
+    with pytest.raises(ValueError, match=r"= \(3, 3\)"):
         enc.inverse_transform(sp.csr_matrix((2, 3)))
     back = enc.inverse_transform(np.array([[0, 1, 0], [0, 0, 0], [5, 0, 0]]))
     assert back["user"].tolist() == ["ann", "cy"] and back["artist"].tolist() == ["Björk", "Air"]
@@ -261,3 +261,68 @@ def test_property_matches_a_dictionary_reference(records, duplicates):
     back = enc.inverse_transform(X)
     untimed = clone(enc).set_params(timestamp_col=None).fit(log)
     np.testing.assert_array_equal(untimed.transform(back).toarray(), X.toarray())
+
+
+NEW = {
+    "user": np.array(["zoe", "dan", "zoe", "zoe", "eve"]),
+    "artist": np.array(["Air", "Muse", "Air", "Adele", "Adele"]),
+    "plays": np.array([1.0, 2.0, 3.0, 9.0, 4.0]),
+    "time": np.array([1, 2, 3, 4, 5]),
+}
+
+
+def test_transform_new_users_encodes_against_fitted_items():
+    enc = _encoder(handle_unknown="ignore").fit(LOG)
+    fitted = (enc.user_ids_.copy(), enc.item_ids_.copy())
+    X_new, users = enc.transform_new_users(NEW)
+    # one row per distinct new user, sorted; eve's only item is unknown: empty row
+    assert users.tolist() == ["dan", "eve", "zoe"]
+    assert X_new.shape == (3, enc.n_items_) and X_new.format == "csr"
+    np.testing.assert_array_equal(X_new.toarray(), [[0, 0, 2], [0, 0, 0], [4, 0, 0]])
+    # the fitted vocabulary is untouched
+    np.testing.assert_array_equal(enc.user_ids_, fitted[0])
+    np.testing.assert_array_equal(enc.item_ids_, fitted[1])
+    # round trip back to raw records
+    back = enc.inverse_transform(X_new, user_ids=users)
+    assert back["user"].tolist() == ["dan", "zoe"]
+    assert back["artist"].tolist() == ["Muse", "Air"]
+    assert back["plays"].tolist() == [2.0, 4.0]
+    with pytest.raises(ValueError, match=r"\(len\(user_ids\), n_items_\) = \(2, 3\)"):
+        enc.inverse_transform(X_new, user_ids=users[:2])
+
+
+def test_transform_new_users_unknown_items():
+    enc = _encoder().fit(LOG)  # handle_unknown="error"
+    with pytest.raises(
+        ValueError, match=r"2 records of 1 items not seen in fit \(e.g. \['Adele'\]\)"
+    ):
+        enc.transform_new_users(NEW)
+    with pytest.warns(UserWarning, match="Dropped 2 records of 1 items"):
+        X_warn, _ = enc.transform_new_users(NEW, handle_unknown="warn")
+    X_ignore, _ = enc.transform_new_users(NEW, handle_unknown="ignore")
+    assert (X_warn != X_ignore).nnz == 0
+    with pytest.raises(ValueError, match="handle_unknown must be"):
+        enc.transform_new_users(NEW, handle_unknown="drop")
+    with pytest.raises(NotFittedError):
+        _encoder().transform_new_users(NEW)
+
+
+def test_transform_new_users_folds_into_a_recommender():
+    enc = _encoder(handle_unknown="ignore")
+    model = PopularityRecommender().fit(enc.fit_transform(LOG))
+    X_new, users = enc.transform_new_users(NEW)
+    ids, _ = model.recommend(X_new, k=2)
+    names = enc.inverse_transform_items(ids, fill_value="")
+    assert names.shape == (3, 2)
+    # a user's own artists are never recommended back
+    for user, row in zip(users, names):
+        own = set(NEW["artist"][NEW["user"] == user])
+        assert not own & set(row)
+    empty = {
+        "user": np.array([], dtype=str),
+        "artist": np.array([], dtype=str),
+        "plays": np.array([]),
+        "time": np.array([], dtype=int),
+    }
+    X_empty, no_users = enc.transform_new_users(empty)
+    assert X_empty.shape == (0, enc.n_items_) and no_users.size == 0
