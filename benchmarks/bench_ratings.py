@@ -20,12 +20,10 @@ Usage::
 
     SKLEARN_MUSICREC_DATA=/work/shared/data python benchmarks/bench_ratings.py
 
-Results go to ``benchmarks/results/bench_ratings.{json,md}``.
+Results go to ``<out>/bench_ratings.{json,md}`` (default ``benchmarks/results``),
+written only when the run succeeds.
 """
 
-import json
-import os
-import platform
 import sys
 import time
 import tracemalloc
@@ -40,7 +38,16 @@ from sklearn_musicrec.metrics import rmse
 from sklearn_musicrec.metrics._rating import predict_held_out_ratings
 from sklearn_musicrec.model_selection import evaluate
 
-RESULTS = Path(__file__).parent / "results"
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import (  # noqa: E402
+    benchmark_parser,
+    command_line,
+    machine_description,
+    machine_line,
+    require_data,
+    write_results,
+)
 
 # per-fold choices of bench_mf_explicit.py's nested selection
 # (n_components, regularization, regularization_exponent, bias_regularization)
@@ -95,7 +102,9 @@ def dense_scores(model, X):
 
 
 def movielens():
-    ml = fetch_movielens("100k", folds=True, download_if_missing=False)
+    ml = require_data(
+        lambda: fetch_movielens("100k", folds=True, download_if_missing=False), "ml-100k"
+    )
     rows = []
     for i, (train, test) in enumerate(ml.folds):
         fold = f"u{i + 1}"
@@ -160,32 +169,20 @@ def large():
     return out
 
 
-def main():
+def main(argv=None):
+    args = benchmark_parser(__doc__).parse_args(argv)
+    machine = machine_description()
+    command = command_line(argv)
     t0 = time.perf_counter()
     rows = movielens()
     big = large()
     wall = time.perf_counter() - t0
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    machine = f"{cpu}, {os.cpu_count()} cores (shared with other engineers' jobs)"
-    command = "SKLEARN_MUSICREC_DATA=/work/shared/data python benchmarks/bench_ratings.py"
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_ratings.json").write_text(
-        json.dumps(
-            dict(command=command, machine=machine, python=sys.version, movielens=rows, large=big),
-            indent=2,
-        )
-    )
     lines = [
         "# Rating prediction: predict_ratings and the pairwise RMSE path",
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {machine}. Wall time of the script: {wall / 60:.1f} min.",
+        f"{machine_line(machine)} Wall time of the script: {wall / 60:.1f} min.",
         "",
         "## MovieLens-100K u1-u5 (hyper-parameters of bench_mf_explicit's per-fold selection)",
         "",
@@ -227,7 +224,8 @@ def main():
         f"{big['rmse']:.3f}, MAE {big['mae']:.3f} (random ratings: no signal).",
         "",
     ]
-    (RESULTS / "bench_ratings.md").write_text("\n".join(lines))
+    result = dict(command=command, machine=machine, movielens=rows, large=big)
+    write_results(args.out, "bench_ratings", result, lines)
 
 
 if __name__ == "__main__":
