@@ -13,10 +13,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 
 from sklearn_musicrec.decomposition import ALSFactorizer
-from sklearn_musicrec.decomposition._als import _as_float32_csr, _CPUBackend, _TorchBackend
-from sklearn_musicrec.decomposition._base import _cpu_threads
+from sklearn_musicrec.decomposition._base import as_float32_csr as _as_float32_csr
 from sklearn_musicrec.metrics import auc_score, rmse
 from sklearn_musicrec.model_selection import holdout_split
+
+
+def _cpu_backend(n_jobs):
+    from sklearn_musicrec.decomposition._als_cpu import CPUBackend
+
+    return CPUBackend(n_jobs)
 
 
 def _cuda_available():
@@ -108,11 +113,11 @@ def test_cg_and_cholesky_agree(plays):
     # one half-step: CG solves each row's system (exactly in k steps in exact
     # arithmetic; float32 and confidences in the thousands need a few more)
     R = _as_float32_csr(plays)
-    backend = _CPUBackend(None)
+    backend = _cpu_backend(None)
     exact = np.zeros_like(chol.user_factors_)
     iterative = np.random.RandomState(0).random_sample(exact.shape).astype(np.float32)
     Y = chol.item_factors_.copy()  # (the CG step rotates it into its eigenbasis)
-    with _cpu_threads(None):
+    with backend.threads():
         backend.implicit_exact_step(R, chol.item_factors_, exact, 0.01, 1.0)
         ok, P = backend.implicit_cg_step(R, Y, iterative, 0.01, 1.0, 12, backend.gram(Y))
     assert ok
@@ -291,7 +296,9 @@ def test_torch_kernels_match_numba_kernels_on_cpu(plays, ratings, chunk_elements
                 U0 = rng.normal(scale=0.1, size=(R.shape[0], k))
                 V0 = rng.normal(scale=0.1, size=(R.shape[1], k))
             other = clone(model)
-            other._fit_loop(_TorchBackend("cpu"), R, U0, V0)
+            from sklearn_musicrec.decomposition._als_torch import TorchBackend
+
+            other._fit_loop(TorchBackend("cpu"), R, U0, V0)
             np.testing.assert_allclose(other.loss_curve_, model.loss_curve_, rtol=1e-3)
             np.testing.assert_allclose(
                 other.user_factors_ @ other.item_factors_.T,
@@ -338,11 +345,11 @@ def test_fused_loss_of_the_cg_kernel_matches_the_separate_pass(plays):
 
     model = ALSFactorizer(n_components=6, max_iter=2, random_state=0).fit(plays)
     RT = _as_float32_csr(plays.T)
-    backend = _CPUBackend(None)
+    backend = _cpu_backend(None)
     U, V = model.user_factors_.copy(), model.item_factors_.copy()
     fused = np.zeros(RT.shape[0])
     separate = np.zeros(RT.shape[0])
-    with _cpu_threads(None):
+    with backend.threads():
         ok, _ = backend.implicit_cg_step(RT, U, V, 0.01, 1.0, 3, backend.gram(U), fused)
         # U and V are now in the same rotated basis, where dot products are unchanged
         _als_cpu.implicit_row_loss(RT.indptr, RT.indices, RT.data, 1.0, U, V, separate)
@@ -402,50 +409,10 @@ def test_blocked_blas_products_do_not_depend_on_threads():
     Q = np.linalg.qr(rng.normal(size=(8, 8)))[0].astype(np.float32)
     results = []
     for n_jobs in (1, 2):
-        backend = _CPUBackend(n_jobs)
-        with _cpu_threads(n_jobs):
+        backend = _cpu_backend(n_jobs)
+        with backend.threads():
             results.append((backend.gram(Y), backend._rotate(Y, Q, np.empty_like(Y))))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
     np.testing.assert_allclose(results[0][0], Y.T.astype(np.float64) @ Y, rtol=1e-4)
     np.testing.assert_allclose(results[0][1], Y @ Q, rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.parametrize("exclude_seen", [False, True])
-def test_compiled_topk_selects_the_best_and_breaks_ties_by_column(exclude_seen):
-    """The factor models' chunked top-k kernel against a full stable sort.
-
-    Rows span several chunks; integer scores make many ties (the lower column
-    wins, also at the k-th place), and NaN / -inf entries are never selected.
-    """
-    from sklearn_musicrec.decomposition import _als_cpu
-
-    rng = np.random.RandomState(0)
-    for n_cols, k in ((1, 3), (63, 5), (64, 64), (300, 7), (1000, 40), (1000, 1500)):
-        S = rng.randint(0, 8, size=(20, n_cols)).astype(np.float32)
-        S[rng.random_sample(S.shape) < 0.05] = np.nan
-        S[rng.random_sample(S.shape) < 0.05] = -np.inf
-        seen = sp.random(20, n_cols, density=0.1, format="csr", random_state=0)
-        eligible = np.where(np.isnan(S), -np.inf, S)
-        if exclude_seen:
-            eligible[seen.toarray() != 0] = -np.inf
-        order = np.argsort(-eligible, axis=1, kind="stable")[:, :k]
-        best = np.take_along_axis(eligible, order, axis=1)
-        ids_ref = np.full((20, k), -1)
-        vals_ref = np.full((20, k), -np.inf, dtype=np.float32)
-        kk = order.shape[1]
-        ids_ref[:, :kk] = np.where(best > -np.inf, order, -1)
-        vals_ref[:, :kk] = best
-        ids = np.empty((20, k), dtype=np.int64)
-        vals = np.empty((20, k), dtype=np.float32)
-        _als_cpu.topk_rows(
-            S.copy(),
-            seen.indptr.astype(np.int64),
-            seen.indices.astype(np.int64),
-            exclude_seen,
-            k,
-            ids,
-            vals,
-        )
-        np.testing.assert_array_equal(vals, vals_ref)
-        np.testing.assert_array_equal(ids, ids_ref)
