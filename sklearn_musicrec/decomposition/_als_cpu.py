@@ -85,6 +85,22 @@ def _prefetch_row(typingctx, arr, i):
     return types.void(arr, i), codegen
 
 
+@njit(inline="always")
+def _block_bounds(blk, n_rows):
+    """The rows ``start:stop`` of block ``blk``."""
+    start = blk * _BLOCK
+    return start, min(n_rows, start + _BLOCK)
+
+
+@njit(inline="always")
+def _longest_row(indptr, start, stop):
+    """The largest number of stored entries of rows ``start:stop``."""
+    maxlen = 0
+    for u in range(start, stop):
+        maxlen = max(maxlen, indptr[u + 1] - indptr[u])
+    return maxlen
+
+
 @njit(fastmath=True, inline="always")
 def _sparse_pass(buf, n, v, w, out, dots, initial, track):
     """One pass over a row's gathered factor rows ``buf[:n]`` (the CG workhorse).
@@ -174,11 +190,8 @@ def implicit_cg_eig(indptr, indices, data, scale, Y, lam, X, cg_steps, row_loss)
         r = np.empty(k, dtype=np.float32)
         p = np.empty(k, dtype=np.float32)
         ap = np.empty(k, dtype=np.float32)
-        start = blk * _BLOCK
-        stop = min(n_rows, start + _BLOCK)
-        maxlen = 0
-        for u in range(start, stop):
-            maxlen = max(maxlen, indptr[u + 1] - indptr[u])
+        start, stop = _block_bounds(blk, n_rows)
+        maxlen = _longest_row(indptr, start, stop)
         buf = np.empty((maxlen, k), dtype=np.float32)
         wbuf = np.empty(maxlen, dtype=np.float32)
         sbuf = np.empty(maxlen if track else 0, dtype=np.float32)
@@ -304,11 +317,8 @@ def implicit_exact_eig(indptr, indices, data, scale, Y, lam, Q, X, failed):
         sq[a] = 1.0 / np.sqrt(lam[a]) if lam[a] > 0.0 else 0.0
     n_blocks = (n_rows + _BLOCK - 1) // _BLOCK
     for blk in prange(n_blocks):
-        start = blk * _BLOCK
-        stop = min(n_rows, start + _BLOCK)
-        maxlen = 0
-        for u in range(start, stop):
-            maxlen = max(maxlen, indptr[u + 1] - indptr[u])
+        start, stop = _block_bounds(blk, n_rows)
+        maxlen = _longest_row(indptr, start, stop)
         Z = np.empty((maxlen, k), dtype=np.float64)
         A = np.empty((k, k), dtype=np.float64)
         mk = min(maxlen, k)
@@ -389,8 +399,7 @@ def implicit_row_loss(indptr, indices, data, scale, Y, X, out):
     n_rows, k = X.shape
     n_blocks = (n_rows + _BLOCK - 1) // _BLOCK
     for blk in prange(n_blocks):
-        start = blk * _BLOCK
-        stop = min(n_rows, start + _BLOCK)
+        start, stop = _block_bounds(blk, n_rows)
         for u in range(start, stop):
             x = X[u]
             acc = 0.0
@@ -422,8 +431,7 @@ def explicit_cholesky(indptr, indices, data, Y, offsets, reg, reg_bias, exponent
         A = np.empty((kk, kk), dtype=np.float64)
         b = np.empty(kk, dtype=np.float64)
         z = np.empty(kk, dtype=np.float64)
-        start = blk * _BLOCK
-        stop = min(n_rows, start + _BLOCK)
+        start, stop = _block_bounds(blk, n_rows)
         for u in range(start, stop):
             n_u = indptr[u + 1] - indptr[u]
             if n_u == 0:
@@ -470,8 +478,7 @@ def explicit_row_loss(indptr, indices, data, Y, offsets, X, bias, out):
     n_rows, k = X.shape
     n_blocks = (n_rows + _BLOCK - 1) // _BLOCK
     for blk in prange(n_blocks):
-        start = blk * _BLOCK
-        stop = min(n_rows, start + _BLOCK)
+        start, stop = _block_bounds(blk, n_rows)
         for u in range(start, stop):
             acc = 0.0
             for jj in range(indptr[u], indptr[u + 1]):

@@ -6,10 +6,10 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
-from sklearn.utils import gen_batches
 
 from ..utils._hashing import row_set_hashes, splitmix64
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, validate_params
+from ..utils._topk import row_batches
 from ..utils.validation import check_k
 from ._beyond import (
     average_popularity,
@@ -186,9 +186,9 @@ def _recommend_unseen(final, Xt, history, k, same_pattern, items=None):
 def _scores(final, Xt, n_rows, n_items):
     """Dense float64 ``decision_function`` of all rows, computed in row batches."""
     out = np.empty((n_rows, n_items), dtype=np.float64)
-    batch = max(1, (1 << 22) // max(n_items, 1))
     Xt = sp.csr_matrix(Xt) if sp.issparse(Xt) else np.asarray(Xt)
-    for rows in gen_batches(n_rows, batch):
+    # 4 Mi scores per batch at most, fewer under a small working_memory
+    for rows in row_batches(n_rows, 8 * max(n_items, 1), max_bytes=8 << 22):
         out[rows] = final.decision_function(Xt[rows])
     return out
 
@@ -229,8 +229,9 @@ def _sampled_candidates(history, target, n_negatives, seed, relevant=None):
     row_hash = splitmix64(history_hash ^ splitmix64(target.astype(u64) + u64(7)))
     n_draw = min(n_negatives, n_items)
     chunks_rows, chunks_cols = [], []
-    batch = max(1, (1 << 21) // max(n_items, 1))
-    for rows in gen_batches(n_rows, batch):
+    # 2 Mi keys (uint64, and a mask) per batch at most, fewer under a small
+    # working_memory; every row's draw depends on that row alone
+    for rows in row_batches(n_rows, 8 * max(n_items, 1), max_bytes=8 << 21):
         keys = splitmix64(row_hash[rows][:, None] ^ item_mix[None, :])
         sub = history[rows]
         r, c = _row_ids(sub.indptr), sub.indices

@@ -69,16 +69,10 @@ def _topk_compiled(kernels, left, W, seen, k, n_jobs):
         s_indptr, s_indices, _ = as_int64_csr_arrays(seen)
     ids = np.full((n_rows, k), -1, dtype=np.int64)
     scores = np.full((n_rows, k), -np.inf, dtype=_DTYPE)
-    l_indptr, l_indices, l_data = as_int64_csr_arrays(sp.csr_matrix(left))
-    w_indptr, w_indices, w_data = as_int64_csr_arrays(sp.csr_matrix(W))
     with numba_threads(n_jobs):
         kernels.sparse_scores_topk(
-            l_indptr,
-            l_indices,
-            l_data,
-            w_indptr,
-            w_indices,
-            w_data,
+            *as_int64_csr_arrays(sp.csr_matrix(left)),
+            *as_int64_csr_arrays(sp.csr_matrix(W)),
             s_indptr,
             s_indices,
             n_items,

@@ -18,13 +18,19 @@ when numba is not installed. This module imports numba: import it lazily.
 import numpy as np
 from numba import njit, prange
 
-from ..utils._topk_numba import heap_drain_best_first, heap_push
+from ..utils._topk_numba import heap_drain_best_first, heap_push, new_heap
 
 __all__ = ["item_similarity_topk", "sparse_scores_topk", "SIMILARITY_CODES"]
 
 SIMILARITY_CODES = {"cosine": 0, "asymmetric_cosine": 1, "jaccard": 2, "pearson": 0}
 # rows per parallel task: fixed, so the work split never depends on the threads
 _ROWS_PER_TASK = 64
+
+
+@njit(inline="always")
+def _accumulator(n):
+    """A zeroed dense scratch row of ``n`` sums, its flags and its touched list."""
+    return np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.bool_), np.empty(n, dtype=np.int64)
 
 
 @njit(inline="always")
@@ -80,11 +86,8 @@ def item_similarity_topk(
     n_refs = b_stats.size
     n_tasks = (n_rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
     for task in prange(n_tasks):
-        acc = np.zeros(n_refs, dtype=np.float64)
-        flag = np.zeros(n_refs, dtype=np.bool_)
-        touched = np.empty(n_refs, dtype=np.int64)
-        hv = np.empty(k, dtype=np.float64)
-        hj = np.empty(k, dtype=np.int64)
+        acc, flag, touched = _accumulator(n_refs)
+        hv, hj = new_heap(k)
         for i in range(task * _ROWS_PER_TASK, min(n_rows, (task + 1) * _ROWS_PER_TASK)):
             m = _gather_row(
                 a_indptr, a_indices, a_data, i, b_indptr, b_indices, b_data, acc, flag, touched
@@ -146,12 +149,9 @@ def sparse_scores_topk(
     n_rows = l_indptr.size - 1
     n_tasks = (n_rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
     for task in prange(n_tasks):
-        acc = np.zeros(n_items, dtype=np.float64)
-        flag = np.zeros(n_items, dtype=np.bool_)
+        acc, flag, touched = _accumulator(n_items)
         seen = np.zeros(n_items, dtype=np.bool_)
-        touched = np.empty(n_items, dtype=np.int64)
-        hv = np.empty(k, dtype=np.float64)
-        hj = np.empty(k, dtype=np.int64)
+        hv, hj = new_heap(k)
         for r in range(task * _ROWS_PER_TASK, min(n_rows, (task + 1) * _ROWS_PER_TASK)):
             m = _gather_row(
                 l_indptr, l_indices, l_data, r, w_indptr, w_indices, w_data, acc, flag, touched

@@ -332,19 +332,10 @@ def similarity_topk(
     b_stats = np.asarray(b_stats, dtype=np.float64)
     kernels = numba_kernels()
     if kernels is not None:
+        code = kernels.SIMILARITY_CODES[similarity]
+        options = (code, float(alpha), float(shrinkage), float(min_similarity))
         return _similarity_topk_compiled(
-            kernels,
-            A,
-            a_stats,
-            BT,
-            b_stats,
-            similarity,
-            n_neighbors,
-            shrinkage,
-            alpha,
-            min_similarity,
-            self_offset,
-            n_jobs,
+            kernels, A, a_stats, BT, b_stats, options, n_neighbors, self_offset, n_jobs
         )
     dense, head = plan_products(A, BT) if plan is None else plan
     prescaled = _separable(similarity, shrinkage)
@@ -410,20 +401,11 @@ def similarity_topk(
 
 
 def _similarity_topk_compiled(
-    kernels,
-    A,
-    a_stats,
-    BT,
-    b_stats,
-    similarity,
-    n_neighbors,
-    shrinkage,
-    alpha,
-    min_similarity,
-    self_offset,
-    n_jobs,
+    kernels, A, a_stats, BT, b_stats, options, n_neighbors, self_offset, n_jobs
 ):
     """:func:`similarity_topk` with the fused numba kernel (same rule).
+
+    ``options`` is ``(similarity code, alpha, shrinkage, min_similarity)``.
 
     Query rows go through the kernel in batches sized by ``working_memory``
     (the dense ``(batch, k)`` outputs); each row is computed alone, so the
@@ -445,10 +427,7 @@ def _similarity_topk_compiled(
                 *b_arrays,
                 a_stats[batch],
                 b_stats,
-                kernels.SIMILARITY_CODES[similarity],
-                float(alpha),
-                float(shrinkage),
-                float(min_similarity),
+                *options,
                 k,
                 offset + batch.start,
                 out_idx,

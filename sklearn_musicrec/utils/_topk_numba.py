@@ -13,13 +13,25 @@ This module imports numba: import it lazily.
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["heap_drain_best_first", "heap_push", "topk_rows"]
+__all__ = ["heap_drain_best_first", "heap_push", "new_heap", "topk_rows"]
+
+
+@njit(inline="always")
+def new_heap(k):
+    """Empty value and id arrays of a heap of at most ``k`` entries."""
+    return np.empty(k, dtype=np.float64), np.empty(k, dtype=np.int64)
 
 
 @njit(inline="always")
 def _worse(v1, j1, v2, j2):
     """Whether entry (v1, j1) ranks below (v2, j2): lower value, then higher id."""
     return v1 < v2 or (v1 == v2 and j1 > j2)
+
+
+@njit(inline="always")
+def _swap(hv, hj, a, b):
+    hv[a], hv[b] = hv[b], hv[a]
+    hj[a], hj[b] = hj[b], hj[a]
 
 
 @njit(inline="always")
@@ -34,8 +46,7 @@ def _sift_down(hv, hj, size, pos):
         if right < size and _worse(hv[right], hj[right], hv[left], hj[left]):
             child = right
         if _worse(hv[child], hj[child], hv[pos], hj[pos]):
-            hv[pos], hv[child] = hv[child], hv[pos]
-            hj[pos], hj[child] = hj[child], hj[pos]
+            _swap(hv, hj, pos, child)
             pos = child
         else:
             return
@@ -52,8 +63,7 @@ def heap_push(hv, hj, size, k, v, j):
         while pos > 0:
             parent = (pos - 1) // 2
             if _worse(hv[pos], hj[pos], hv[parent], hj[parent]):
-                hv[pos], hv[parent] = hv[parent], hv[pos]
-                hj[pos], hj[parent] = hj[parent], hj[pos]
+                _swap(hv, hj, pos, parent)
                 pos = parent
             else:
                 break

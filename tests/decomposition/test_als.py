@@ -209,10 +209,19 @@ def test_tol_stops_early_and_warns_otherwise(plays):
         ALSFactorizer(n_components=6, max_iter=2, tol=1e-12, random_state=0).fit(plays)
 
 
-def test_verbose_logs_progress(plays, caplog):
+def test_verbose_prints_and_logs_progress(plays, caplog, capsys):
     with caplog.at_level(logging.INFO, logger="sklearn_musicrec.decomposition._als"):
-        ALSFactorizer(n_components=4, max_iter=2, tol=0, verbose=1, random_state=0).fit(plays)
+        model = ALSFactorizer(n_components=4, max_iter=2, tol=0, verbose=1, random_state=0)
+        model.fit(plays)
     assert sum("iteration" in r.message for r in caplog.records) == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "ALSFactorizer iteration 1",
+        "ALSFactorizer iteration 2",
+    ]
+    assert f"loss {model.loss_curve_[-1]:.6g}" in lines[-1]
+    ALSFactorizer(n_components=4, max_iter=2, tol=0, random_state=0).fit(plays)
+    assert capsys.readouterr().out == ""
 
 
 def test_does_not_modify_input(plays):

@@ -299,3 +299,22 @@ def test_recommender_score_uses_ndcg_at_10(X):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         assert est.score(X_train, held) == pytest.approx(ndcg_at_k(held, ids, k=10))
+
+
+def test_tiny_working_memory_gives_the_same_sampled_and_dense_scores(X):
+    """The scorer's batches of rows follow working_memory and change nothing."""
+    import sklearn
+
+    _CandidateSpy.seen_items.clear()
+    est = _CandidateSpy(criterion="plays").fit(X)
+    scorers = [
+        make_recommendation_scorer("hit_rate", k=10, holdout=0.2, random_state=0, n_negatives=40),
+        make_recommendation_scorer("auc", holdout=0.2, random_state=0),
+    ]
+    full = [scorer(est, X) for scorer in scorers]
+    mask = _CandidateSpy.seen_items[0]
+    with sklearn.config_context(working_memory=2**-10):  # one KiB: a few rows a batch
+        small = [scorer(est, X) for scorer in scorers]
+    assert small == full
+    assert len(_CandidateSpy.seen_items) == 2
+    assert (_CandidateSpy.seen_items[1] != mask).nnz == 0
