@@ -218,6 +218,12 @@ def _explicit_users_step(backend, settings, state, it):
     )
 
 
+def _explicit_items_step(backend, settings, state, it):
+    _explicit_half_step(
+        backend, settings, state, state.RT, state.U, state.ubias, state.V, state.ibias, "items", it
+    )
+
+
 def _explicit_loss(backend, settings, state):
     sse = backend.explicit_sse(
         state.R, state.V, backend.offsets(state.mean, state.ibias), state.U, state.ubias
@@ -269,10 +275,7 @@ def _iteration(backend, settings, state, it):
         state.G_V = backend.gram(state.V)
     else:
         _explicit_users_step(backend, settings, state, it)
-        _explicit_half_step(
-            backend, settings, state, state.RT, state.U, state.ubias, state.V, state.ibias,
-            "items", it,
-        )  # fmt: skip
+        _explicit_items_step(backend, settings, state, it)
     if it == settings.max_iter:
         return _final_user_step(backend, settings, state, it)
     if settings.implicit:

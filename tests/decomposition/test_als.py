@@ -425,3 +425,23 @@ def test_blocked_blas_products_do_not_depend_on_threads():
     np.testing.assert_array_equal(results[0][1], results[1][1])
     np.testing.assert_allclose(results[0][0], Y.T.astype(np.float64) @ Y, rtol=1e-4)
     np.testing.assert_allclose(results[0][1], Y @ Q, rtol=1e-4, atol=1e-5)
+
+
+def test_both_backends_implement_the_declared_interface():
+    import inspect
+
+    from sklearn_musicrec.decomposition._als_cpu import CPUBackend
+    from sklearn_musicrec.decomposition._als_fit import ALSBackend
+
+    torch_backend = pytest.importorskip("sklearn_musicrec.decomposition._als_torch")
+    members = {
+        name
+        for name, value in vars(ALSBackend).items()
+        if inspect.isfunction(value) and not name.startswith("_")
+    }
+    assert {"threads", "implicit_cg_step", "explicit_step", "row_loss_buffer"} <= members
+    for backend in (CPUBackend, torch_backend.TorchBackend):
+        for name in members:
+            ours = inspect.signature(getattr(backend, name))
+            declared = inspect.signature(getattr(ALSBackend, name))
+            assert list(ours.parameters) == list(declared.parameters), (backend, name)
