@@ -100,6 +100,18 @@ def test_dense_layouts_agree_and_nan_raises():
             topk_dense_compiled(S.copy(), empty, empty[:0], False, k, ids, vals)
 
 
+def test_threaded_dense_selection_follows_the_rule():
+    # large enough for topk_per_row to split the rows between threads; few
+    # distinct values, so ties straddle the cut-off in every row
+    S = np.random.RandomState(3).randint(0, 6, size=(1100, 1000)).astype(np.float32)
+    assert S.size >= _topk._PARALLEL_MIN_SIZE
+    for k in (1, 10, 400):
+        ids_ref, vals_ref = _reference(S, k)
+        ids, vals = topk_per_row(S, k)
+        np.testing.assert_array_equal(ids, ids_ref)
+        np.testing.assert_array_equal(vals, vals_ref)
+
+
 def test_sparse_layouts_follow_the_rule():
     rng = np.random.RandomState(2)
     dense = rng.randint(0, 4, size=(30, 50)).astype(np.float32)
