@@ -1,281 +1,15 @@
 """Alternating least squares matrix factorisation (implicit and explicit)."""
 
-import logging
-import time
-import warnings
-
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ..utils._parallel import map_in_threads
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
-from ..utils._sparse import clean_csr_copy
 from ..utils._weighting import weighting_constraints
-from ._base import _BaseFactorizer, _cpu_threads, _resolve_device
+from ._als_fit import ALSSettings, backend_for, fit_als
+from ._base import _BaseFactorizer, _resolve_device
+from ._base import as_float32_csr as _as_float32_csr
 
 __all__ = ["ALSFactorizer"]
-
-logger = logging.getLogger(__name__)
-
-
-def _as_float32_csr(X):
-    """A float32 CSR copy of ``X`` without explicit zeros, indices sorted."""
-    return clean_csr_copy(X, np.float32)
-
-
-def _ill_posed(whom, n_failed, side, regularization):
-    return ValueError(
-        f"{whom}: the least-squares systems of {n_failed} {side} are not "
-        f"positive definite (regularization={regularization!r}); the problem is "
-        "ill-posed. Use a positive regularization or fewer n_components."
-    )
-
-
-class _CPUBackend:
-    """Numba kernels on host arrays."""
-
-    device = "cpu"
-
-    def __init__(self, n_jobs):
-        self.n_jobs = n_jobs
-        self._buffers = {}
-
-    def matrix(self, R):
-        return R
-
-    def array(self, a):
-        return np.ascontiguousarray(a, dtype=np.float32)
-
-    def host(self, a):
-        return a
-
-    def zeros(self, n):
-        return np.zeros(n, dtype=np.float32)
-
-    def _buffer(self, name, shape):
-        """A reusable float32 work array (fresh memory is slow to fault in)."""
-        buf = self._buffers.get(name)
-        if buf is None or buf.shape != shape:
-            buf = self._buffers[name] = np.empty(shape, dtype=np.float32)
-        return buf
-
-    @staticmethod
-    def _map_blocks(func, n_rows, block):
-        """``[func(start, stop) ...]`` over fixed blocks of rows, on the numba threads.
-
-        The blocks do not depend on the number of threads, and each is one
-        BLAS call on one BLAS thread (numpy releases the GIL), so the results
-        are the same at any thread count.
-        """
-        import numba
-
-        bounds = [(s, min(n_rows, s + block)) for s in range(0, n_rows, block)]
-        return map_in_threads(lambda ab: func(*ab), bounds, numba.get_num_threads())
-
-    def gram(self, Y):
-        """``Y^T Y`` in float64: float32 products over blocks of rows, summed in float64."""
-        k = Y.shape[1]
-        G = np.zeros((k, k), dtype=np.float64)
-        for part in self._map_blocks(lambda a, b: Y[a:b].T @ Y[a:b], Y.shape[0], 2048):
-            G += part
-        return G
-
-    def _rotate(self, A, Q, out):
-        """``out = A @ Q`` by fixed blocks of rows, in parallel."""
-        self._map_blocks(lambda a, b: np.matmul(A[a:b], Q, out=out[a:b]), A.shape[0], 8192)
-        return out
-
-    def _eigensystem(self, Y, reg, G):
-        """Eigenvalues and float64 eigenvectors of ``G + reg * I`` (``G = Y^T Y``)."""
-        G = self.gram(Y) if G is None else G.copy()
-        G[np.diag_indices_from(G)] += reg
-        return np.linalg.eigh(G)
-
-    def implicit_exact_step(self, R, Y, X, reg, scale, G=None):
-        """Solve every row of ``X`` exactly given ``Y``; returns the singular rows' count.
-
-        ``G`` is ``Y^T Y`` (computed when None). ``X`` and ``Y`` may be in any
-        basis as long as it is the same; ``Y`` is not modified.
-        """
-        from . import _als_cpu
-
-        lam, Q64 = self._eigensystem(Y, reg, G)
-        Yr = self._rotate(Y, Q64.astype(np.float32), self._buffer(("Yr", Y.shape[0]), Y.shape))
-        failed = np.zeros(X.shape[0], dtype=np.uint8)
-        _als_cpu.implicit_exact_eig(
-            R.indptr, R.indices, R.data, np.float64(scale), Yr, lam, Q64, X, failed
-        )
-        return int(failed.sum())
-
-    def rotate_in_place(self, A, Q):
-        """``A[:] = A @ Q`` by fixed blocks of rows, in parallel (no full-size copy)."""
-
-        def block(a, b):
-            A[a:b] = A[a:b] @ Q
-
-        self._map_blocks(block, A.shape[0], 8192)
-        return A
-
-    def implicit_cg_step(self, R, Y, X, reg, scale, cg_steps, G, row_loss=None):
-        """``cg_steps`` warm-started CG steps per row of ``X``, in the system's eigenbasis.
-
-        ``G`` is ``Y^T Y`` in the basis the factors are in now. Both ``X`` and
-        ``Y`` are rotated, in place and block by block, into the eigenbasis
-        ``P`` of ``G + reg * I`` and stay there: the next half-step rotates
-        them on from it, so each half-step costs two rotations instead of
-        three (``Y``, ``X`` and ``X`` back) and no second copy of either.
-        ``U V^T``, the CG iterates (CG is invariant under an orthogonal change
-        of basis) and the losses do not depend on the basis; the fit rotates
-        the factors back at the end. ``row_loss`` receives each row's observed
-        loss. Returns ``(True, P)``, or ``(False, None)`` without touching
-        anything if ``G + reg * I`` is not positive definite (CG needs it).
-        """
-        from . import _als_cpu
-
-        lam, P64 = self._eigensystem(Y, reg, G)
-        if not lam[0] > 0:
-            return False, None
-        P = P64.astype(np.float32)
-        self.rotate_in_place(X, P)
-        self.rotate_in_place(Y, P)
-        _als_cpu.implicit_cg_eig(
-            R.indptr,
-            R.indices,
-            R.data,
-            np.float32(scale),
-            Y,
-            lam.astype(np.float32),
-            X,
-            cg_steps,
-            np.zeros(0, dtype=np.float64) if row_loss is None else row_loss,
-        )
-        return True, P.astype(np.float64)
-
-    def implicit_loss(self, R, Y, X, reg, scale, GY=None, GX=None, per_row=None):
-        """The implicit objective; ``per_row``: observed parts already computed."""
-        from . import _als_cpu
-
-        GY = self.gram(Y) if GY is None else GY
-        GX = self.gram(X) if GX is None else GX
-        if per_row is None:
-            per_row = np.zeros(X.shape[0], dtype=np.float64)
-            _als_cpu.implicit_row_loss(
-                R.indptr, R.indices, R.data, np.float64(scale), Y, X, per_row
-            )
-        dense = np.sum(GX * GY)
-        penalty = reg * (np.trace(GX) + np.trace(GY))
-        return float(per_row.sum() + dense + penalty)
-
-    def offsets(self, mean, bias):
-        return mean + bias.astype(np.float64)
-
-    def explicit_step(self, R, Y, offsets, reg, X, bias, exponent=1.0, reg_bias=None):
-        from . import _als_cpu
-
-        failed = np.zeros(X.shape[0], dtype=np.uint8)
-        reg_bias = reg if reg_bias is None else reg_bias
-        _als_cpu.explicit_cholesky(
-            R.indptr,
-            R.indices,
-            R.data,
-            Y,
-            offsets,
-            float(reg),
-            float(reg_bias),
-            float(exponent),
-            X,
-            bias,
-            failed,
-        )
-        return int(failed.sum())
-
-    def explicit_sse(self, R, Y, offsets, X, bias):
-        from . import _als_cpu
-
-        per_row = np.zeros(X.shape[0], dtype=np.float64)
-        _als_cpu.explicit_row_loss(
-            R.indptr,
-            R.indices,
-            R.data,
-            Y,
-            offsets,
-            X,
-            bias,
-            per_row,
-        )
-        return float(per_row.sum())
-
-
-class _TorchBackend:
-    """Batched torch kernels (used for CUDA; runs on any torch device)."""
-
-    def __init__(self, device):
-        self.device = f"torch:{device}"
-        self._device = device
-
-    def matrix(self, R):
-        from ._als_torch import TorchMatrix
-
-        return TorchMatrix(R, self._device)
-
-    def array(self, a):
-        import torch
-
-        return torch.as_tensor(np.asarray(a, dtype=np.float32), device=self._device).clone()
-
-    def host(self, a):
-        return a.detach().cpu().numpy().astype(np.float32)
-
-    def zeros(self, n):
-        import torch
-
-        return torch.zeros(n, dtype=torch.float32, device=self._device)
-
-    def offsets(self, mean, bias):
-        return mean + bias.double()
-
-    def gram(self, Y):
-        from . import _als_torch
-
-        return _als_torch.gram(Y, 0.0)
-
-    def implicit_exact_step(self, R, Y, X, reg, scale, G=None):
-        from . import _als_torch
-
-        return _als_torch.implicit_cholesky(R, Y, X, reg, scale, G)
-
-    def implicit_cg_step(self, R, Y, X, reg, scale, cg_steps, G, row_loss=None):
-        """CG steps in the original basis (``row_loss`` is not computed here)."""
-        from . import _als_torch
-
-        _als_torch.implicit_cg(R, Y, X, reg, scale, cg_steps, G)
-        return True, None
-
-    def implicit_loss(self, R, Y, X, reg, scale, GY=None, GX=None, per_row=None):
-        from . import _als_torch
-
-        return _als_torch.implicit_loss(R, Y, X, reg, scale, GY, GX)
-
-    def explicit_step(self, R, Y, offsets, reg, X, bias, exponent=1.0, reg_bias=None):
-        from . import _als_torch
-
-        reg_bias = reg if reg_bias is None else reg_bias
-        return _als_torch.explicit_cholesky(R, Y, offsets, reg, X, bias, exponent, reg_bias)
-
-    def explicit_sse(self, R, Y, offsets, X, bias):
-        from . import _als_torch
-
-        return _als_torch.explicit_sse(R, Y, offsets, X, bias)
-
-    def all_finite(self, *arrays):
-        import torch
-
-        return all(bool(torch.isfinite(a).all()) for a in arrays)
-
-
-def _all_finite(*arrays):
-    return all(np.isfinite(a).all() for a in arrays)
 
 
 class ALSFactorizer(_BaseFactorizer):
@@ -403,8 +137,8 @@ class ALSFactorizer(_BaseFactorizer):
         Seed of the initial factors. Pass an int for reproducible results
         (the same at any ``n_jobs``).
     verbose : int, default=0
-        Log the loss and time of every iteration at INFO level (logger
-        ``sklearn_musicrec.decomposition._als``).
+        Print the loss and time of every iteration to stdout (and log them
+        at INFO level, logger ``sklearn_musicrec.decomposition._als``).
 
     Attributes
     ----------
@@ -563,215 +297,42 @@ class ALSFactorizer(_BaseFactorizer):
         else:
             U0 = rng.normal(scale=0.1, size=(n_users, k)).astype(np.float32)
             V0 = rng.normal(scale=0.1, size=(n_items, k)).astype(np.float32)
-        if device == "cpu":
-            backend = _CPUBackend(self.n_jobs)
-            with _cpu_threads(self.n_jobs):
-                self._fit_loop(backend, R, U0, V0)
-        else:
-            self._fit_loop(_TorchBackend(device), R, U0, V0)
+        self._fit_loop(backend_for(device, self.n_jobs), R, U0, V0)
         return self
 
     def _fit_loop(self, backend, R, U0, V0):
-        whom = type(self).__name__
-        reg = self._regularization()
-        scale = float(self.confidence_scale)
+        """Run :func:`~._als_fit.fit_als` on ``backend`` and store its results."""
         implicit = self.feedback == "implicit"
-        RT = R.T.tocsr()
-        RT.sort_indices()
-        Rb, RTb = backend.matrix(R), backend.matrix(RT)
-        # (on the CPU these are U0 and V0 themselves, updated in place)
-        U, V = backend.array(U0), backend.array(V0)
-        if implicit:
-            mean = 0.0
-        else:
-            mean = float(R.data.mean())
-            ubias, ibias = backend.zeros(R.shape[0]), backend.zeros(R.shape[1])
-            expo = float(self.regularization_exponent)
-            reg_bias = self._bias_regularization()
-            w_u = np.diff(R.indptr).astype(np.float64) ** expo
-            w_i = np.diff(RT.indptr).astype(np.float64) ** expo
-        finite = getattr(backend, "all_finite", _all_finite)
-
-        def check(failed, side, arrays, it):
-            if failed:
-                raise _ill_posed(whom, failed, side, reg)
-            if not finite(*arrays):
-                raise ValueError(
-                    f"{whom}: the factors became non-finite at iteration {it} "
-                    f"(regularization={reg!r}, confidence_scale={scale!r}); the "
-                    "problem is ill-posed or badly scaled. Increase "
-                    "regularization or scale X down."
-                )
-
-        exact = self.solver == "cholesky"
-        # The CPU CG steps leave both sides in the eigenbasis of the last
-        # half-step's system (see _CPUBackend.implicit_cg_step); the rotation
-        # accumulated since the original basis (None: none) is kept here.
-        basis = None
-        G_V = backend.gram(V) if implicit else None
-
-        def to_original_basis():
-            nonlocal G_V, basis
-            if basis is not None:
-                back = np.ascontiguousarray(basis.T, dtype=np.float32)
-                backend.rotate_in_place(U, back)
-                backend.rotate_in_place(V, back)
-                G_V = backend.gram(V)
-                basis = None
-
-        def implicit_half_step(R, X, Y, G, side, it, row_loss=None):
-            """Solve the ``side`` rows ``X`` in place; returns ``(P, filled)``.
-
-            ``P`` is the rotation both sides went through (None if none) and
-            ``filled`` whether ``row_loss`` was written.
-            """
-            nonlocal basis
-            if not exact:
-                ok, P = backend.implicit_cg_step(R, Y, X, reg, scale, self.cg_steps, G, row_loss)
-                if ok:
-                    if P is not None:
-                        basis = P if basis is None else basis @ P
-                    check(0, side, (X,), it)
-                    return P, row_loss is not None
-            # the exact solve, in whatever basis the factors are in, also
-            # reports the singular rows where CG could not start
-            check(backend.implicit_exact_step(R, Y, X, reg, scale, G), side, (X,), it)
-            return None, False
-
-        def explicit_half_step(R, Y, other_bias, X, bias, side, it):
-            failed = backend.explicit_step(
-                R, Y, backend.offsets(mean, other_bias), reg, X, bias, expo, reg_bias
-            )
-            check(failed, side, (X, bias), it)
-
-        def explicit_loss():
-            return self._explicit_loss(
-                backend, Rb, U, V, ubias, ibias, mean, reg, reg_bias, w_u, w_i
-            )
-
-        def final_user_step(it):
-            """Exact user half-step (fold-in's solve); returns the loss after it."""
-            if implicit:
-                to_original_basis()
-                failed = backend.implicit_exact_step(Rb, V, U, reg, scale, G_V)
-                check(failed, "users", (U,), it)
-                return backend.implicit_loss(Rb, V, U, reg, scale, G_V, None)
-            explicit_half_step(Rb, V, ibias, U, ubias, "users", it)
-            return explicit_loss()
-
-        # Each iteration solves the users, then the items (implicit's order:
-        # starting from the random item factors converges markedly faster
-        # than the other way round). A final exact user half-step then makes
-        # user_factors_ what fold-in computes from item_factors_; the last
-        # entry of loss_curve_ includes it.
-        self.loss_curve_ = []
-        converged = False
-        for it in range(1, self.max_iter + 1):
-            tic = time.perf_counter()
-            last = it == self.max_iter
-            if implicit:
-                implicit_half_step(Rb, U, V, G_V, "users", it)
-                G_U = backend.gram(U)
-                # the CPU CG kernel also returns the loss terms of the rows it
-                # solves (here the items), saving a pass over the data
-                item_loss = (
-                    np.zeros(R.shape[1], dtype=np.float64) if backend.device == "cpu" else None
-                )
-                P, filled = implicit_half_step(RTb, V, U, G_U, "items", it, item_loss)
-                if P is not None:
-                    G_U = P.T @ G_U @ P
-                G_V = backend.gram(V)
-            else:
-                explicit_half_step(Rb, V, ibias, U, ubias, "users", it)
-                explicit_half_step(RTb, U, ubias, V, ibias, "items", it)
-
-            if last:
-                loss = final_user_step(it)
-            elif implicit:
-                loss = backend.implicit_loss(
-                    Rb, V, U, reg, scale, G_V, G_U, item_loss if filled else None
-                )
-            else:
-                loss = explicit_loss()
-            if not np.isfinite(loss):
-                check(0, "", (np.array([np.nan]),), it)
-            self.loss_curve_.append(loss)
-            if self.verbose:
-                logger.info(
-                    "%s iteration %d: loss %.6g (%.2fs)",
-                    whom,
-                    it,
-                    loss,
-                    time.perf_counter() - tic,
-                )
-            if it > 1 and self.tol > 0 and not last:
-                previous = self.loss_curve_[-2]
-                if previous - loss <= self.tol * abs(previous):
-                    converged = True
-                    self.loss_curve_[-1] = final_user_step(it)
-                    break
-        self.n_iter_ = it
-        if self.tol > 0 and not converged:
-            warnings.warn(
-                f"{whom} did not converge: the relative decrease of the loss "
-                f"was still above tol={self.tol} after max_iter={self.max_iter} "
-                "iterations. Increase max_iter or tol.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        self.user_factors_ = backend.host(U)
-        self.item_factors_ = backend.host(V)
-        if implicit:
-            self.global_mean_ = 0.0
-            self.user_bias_ = self.item_bias_ = None
-        else:
-            self.global_mean_ = mean
-            self.user_bias_ = backend.host(ubias)
-            self.item_bias_ = backend.host(ibias)
-
-    @staticmethod
-    def _explicit_loss(backend, Rb, U, V, ubias, ibias, mean, reg, reg_bias, w_u, w_i):
-        sse = backend.explicit_sse(Rb, V, backend.offsets(mean, ibias), U, ubias)
-        Uh = backend.host(U).astype(np.float64)
-        Vh = backend.host(V).astype(np.float64)
-        ub = backend.host(ubias).astype(np.float64)
-        ib = backend.host(ibias).astype(np.float64)
-        penalty = reg * (
-            np.sum(w_u * np.sum(Uh * Uh, axis=1)) + np.sum(w_i * np.sum(Vh * Vh, axis=1))
-        ) + reg_bias * (np.sum(w_u * ub * ub) + np.sum(w_i * ib * ib))
-        return sse + float(penalty)
+        settings = ALSSettings(
+            whom=type(self).__name__,
+            implicit=implicit,
+            reg=self._regularization(),
+            scale=float(self.confidence_scale),
+            exact=self.solver == "cholesky",
+            cg_steps=self.cg_steps,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            exponent=float(self.regularization_exponent),
+            reg_bias=0.0 if implicit else self._bias_regularization(),
+            verbose=self.verbose,
+        )
+        state = fit_als(backend, R, U0, V0, settings)
+        self.loss_curve_ = state.loss_curve
+        self.n_iter_ = len(state.loss_curve)
+        self.user_factors_ = state.U
+        self.item_factors_ = state.V
+        self.global_mean_ = state.mean
+        self.user_bias_ = state.ubias
+        self.item_bias_ = state.ibias
 
     # -- fold-in -----------------------------------------------------------
     def _fold_in(self, X):
-        R = _as_float32_csr(X)
-        k = self.item_factors_.shape[1]
-        U = np.zeros((R.shape[0], k), dtype=np.float32)
-        backend = _CPUBackend(self.n_jobs)
         reg = self._regularization()
-        with _cpu_threads(self.n_jobs):
-            if self.feedback == "implicit":
-                failed = backend.implicit_exact_step(
-                    R, self.item_factors_, U, reg, float(self.confidence_scale)
-                )
-                bias = None
-            else:
-                bias = np.zeros(R.shape[0], dtype=np.float32)
-                offsets = backend.offsets(self.global_mean_, self.item_bias_)
-                failed = backend.explicit_step(
-                    R,
-                    self.item_factors_,
-                    offsets,
-                    reg,
-                    U,
-                    bias,
-                    float(self.regularization_exponent),
-                    self._bias_regularization(),
-                )
-        if failed:
-            raise _ill_posed(type(self).__name__, failed, "rows of X", reg)
         if self.feedback == "explicit":
-            bias = bias + np.float32(self.global_mean_)
-        return U, bias
+            return self._ridge_fold_in(
+                X, reg, float(self.regularization_exponent), self._bias_regularization()
+            )
+        return self._implicit_fold_in(X, reg, float(self.confidence_scale)), None
 
     def _item_term(self):
         return self.item_bias_

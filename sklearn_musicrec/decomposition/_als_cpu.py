@@ -17,14 +17,19 @@ It is solved either by a few warm-started conjugate-gradient steps (the
 product with the system matrix never forms it: ``G p`` plus one pass over the
 row's items) or exactly by a Cholesky factorisation.
 
-This module imports numba; it is imported lazily by the estimators.
+:class:`CPUBackend` runs the kernels for the fit loop of :mod:`._als_fit`
+(and the fold-in of both factor models). This module imports numba; it is
+imported lazily by the estimators.
 """
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange
 from numba.core import cgutils, types
 from numba.extending import intrinsic
+
+from ..utils._parallel import map_in_threads, numba_threads
 
 # Rows are processed in blocks of this many rows; the blocks are independent,
 # so the block size only affects load balance, never the results.
@@ -78,6 +83,22 @@ def _prefetch_row(typingctx, arr, i):
         return context.get_dummy_value()
 
     return types.void(arr, i), codegen
+
+
+@njit(inline="always")
+def _block_bounds(blk, n_rows):
+    """The rows ``start:stop`` of block ``blk``."""
+    start = blk * _BLOCK
+    return start, min(n_rows, start + _BLOCK)
+
+
+@njit(inline="always")
+def _longest_row(indptr, start, stop):
+    """The largest number of stored entries of rows ``start:stop``."""
+    maxlen = 0
+    for u in range(start, stop):
+        maxlen = max(maxlen, indptr[u + 1] - indptr[u])
+    return maxlen
 
 
 @njit(fastmath=True, inline="always")
@@ -169,11 +190,8 @@ def implicit_cg_eig(indptr, indices, data, scale, Y, lam, X, cg_steps, row_loss)
         r = np.empty(k, dtype=np.float32)
         p = np.empty(k, dtype=np.float32)
         ap = np.empty(k, dtype=np.float32)
-        start = blk * _BLOCK
-        stop = min(n_rows, start + _BLOCK)
-        maxlen = 0
-        for u in range(start, stop):
-            maxlen = max(maxlen, indptr[u + 1] - indptr[u])
+        start, stop = _block_bounds(blk, n_rows)
+        maxlen = _longest_row(indptr, start, stop)
         buf = np.empty((maxlen, k), dtype=np.float32)
         wbuf = np.empty(maxlen, dtype=np.float32)
         sbuf = np.empty(maxlen if track else 0, dtype=np.float32)
@@ -299,11 +317,8 @@ def implicit_exact_eig(indptr, indices, data, scale, Y, lam, Q, X, failed):
         sq[a] = 1.0 / np.sqrt(lam[a]) if lam[a] > 0.0 else 0.0
     n_blocks = (n_rows + _BLOCK - 1) // _BLOCK
     for blk in prange(n_blocks):
-        start = blk * _BLOCK
-        stop = min(n_rows, start + _BLOCK)
-        maxlen = 0
-        for u in range(start, stop):
-            maxlen = max(maxlen, indptr[u + 1] - indptr[u])
+        start, stop = _block_bounds(blk, n_rows)
+        maxlen = _longest_row(indptr, start, stop)
         Z = np.empty((maxlen, k), dtype=np.float64)
         A = np.empty((k, k), dtype=np.float64)
         mk = min(maxlen, k)
@@ -384,8 +399,7 @@ def implicit_row_loss(indptr, indices, data, scale, Y, X, out):
     n_rows, k = X.shape
     n_blocks = (n_rows + _BLOCK - 1) // _BLOCK
     for blk in prange(n_blocks):
-        start = blk * _BLOCK
-        stop = min(n_rows, start + _BLOCK)
+        start, stop = _block_bounds(blk, n_rows)
         for u in range(start, stop):
             x = X[u]
             acc = 0.0
@@ -417,8 +431,7 @@ def explicit_cholesky(indptr, indices, data, Y, offsets, reg, reg_bias, exponent
         A = np.empty((kk, kk), dtype=np.float64)
         b = np.empty(kk, dtype=np.float64)
         z = np.empty(kk, dtype=np.float64)
-        start = blk * _BLOCK
-        stop = min(n_rows, start + _BLOCK)
+        start, stop = _block_bounds(blk, n_rows)
         for u in range(start, stop):
             n_u = indptr[u + 1] - indptr[u]
             if n_u == 0:
@@ -465,8 +478,7 @@ def explicit_row_loss(indptr, indices, data, Y, offsets, X, bias, out):
     n_rows, k = X.shape
     n_blocks = (n_rows + _BLOCK - 1) // _BLOCK
     for blk in prange(n_blocks):
-        start = blk * _BLOCK
-        stop = min(n_rows, start + _BLOCK)
+        start, stop = _block_bounds(blk, n_rows)
         for u in range(start, stop):
             acc = 0.0
             for jj in range(indptr[u], indptr[u + 1]):
@@ -479,61 +491,172 @@ def explicit_row_loss(indptr, indices, data, Y, offsets, X, bias, out):
             out[u] = acc
 
 
-# Columns per chunk of the top-k scan: once a row's k best are known, a chunk
-# none of whose scores beats the k-th best is skipped after one vectorised
-# count, which is most chunks of a long row.
-_TOPK_CHUNK = 64
+class CPUBackend:
+    """The :class:`~._als_fit.ALSBackend` of the numba kernels above, on host arrays.
 
-
-@njit(parallel=True, cache=True, nogil=True)
-def topk_rows(S, seen_indptr, seen_indices, exclude_seen, k, ids, vals):
-    """Top ``k`` columns of every row of ``S``, best first.
-
-    Follows ``utils._topk.topk_per_row``: among equal scores the lower column
-    comes first; ``-inf`` and NaN entries are never selected and the free
-    slots are padded with id ``-1`` and ``-inf``. With ``exclude_seen`` the
-    row's stored columns (``seen_indptr``/``seen_indices``, CSR) are
-    overwritten with ``-inf`` first (``S`` is scratch).
-
-    The row is scanned in chunks of ``_TOPK_CHUNK`` columns; when ``k``
-    entries are held, a chunk is first checked for any score above the k-th
-    best (a branch-free count the compiler vectorises) and skipped if there
-    is none, which is exactly what the per-entry test would conclude.
+    Run its methods inside :meth:`threads`: the kernels and the blocked BLAS
+    products use the numba threads, BLAS itself one thread.
     """
-    n_rows, n_cols = S.shape
-    neg_inf = -np.inf
-    for r in prange(n_rows):
-        row = S[r]
-        if exclude_seen:
-            for jj in range(seen_indptr[r], seen_indptr[r + 1]):
-                row[seen_indices[jj]] = neg_inf
-        v = vals[r]
-        d = ids[r]
-        cnt = 0
-        for j0 in range(0, n_cols, _TOPK_CHUNK):
-            j1 = min(n_cols, j0 + _TOPK_CHUNK)
-            if cnt == k:
-                worst = v[k - 1]
-                above = 0
-                for j in range(j0, j1):
-                    above += row[j] > worst
-                if above == 0:
-                    continue
-            for j in range(j0, j1):
-                s = row[j]
-                if not s > neg_inf:
-                    continue
-                if cnt == k and not s > v[k - 1]:
-                    continue
-                pos = cnt if cnt < k else k - 1
-                while pos > 0 and v[pos - 1] < s:
-                    v[pos] = v[pos - 1]
-                    d[pos] = d[pos - 1]
-                    pos -= 1
-                v[pos] = s
-                d[pos] = j
-                if cnt < k:
-                    cnt += 1
-        for pos in range(cnt, k):
-            v[pos] = neg_inf
-            d[pos] = -1
+
+    def __init__(self, n_jobs=None):
+        self.n_jobs = n_jobs
+        self._buffers = {}
+
+    def threads(self):
+        return numba_threads(self.n_jobs, blas="single")
+
+    def all_finite(self, *arrays):
+        return all(np.isfinite(a).all() for a in arrays)
+
+    def row_loss_buffer(self, n):
+        # the CG kernel writes the observed loss terms of the rows it solves
+        return np.zeros(n, dtype=np.float64)
+
+    def matrix(self, R):
+        return R
+
+    def array(self, a):
+        return np.ascontiguousarray(a, dtype=np.float32)
+
+    def host(self, a):
+        return a
+
+    def zeros(self, n):
+        return np.zeros(n, dtype=np.float32)
+
+    def _buffer(self, name, shape):
+        """A reusable float32 work array (fresh memory is slow to fault in)."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[name] = np.empty(shape, dtype=np.float32)
+        return buf
+
+    @staticmethod
+    def _map_blocks(func, n_rows, block):
+        """``[func(start, stop) ...]`` over fixed blocks of rows, on the numba threads.
+
+        The blocks do not depend on the number of threads, and each is one
+        BLAS call on one BLAS thread (numpy releases the GIL), so the results
+        are the same at any thread count.
+        """
+        bounds = [(s, min(n_rows, s + block)) for s in range(0, n_rows, block)]
+        return map_in_threads(lambda ab: func(*ab), bounds, numba.get_num_threads())
+
+    def gram(self, Y):
+        """``Y^T Y`` in float64: float32 products over blocks of rows, summed in float64."""
+        k = Y.shape[1]
+        G = np.zeros((k, k), dtype=np.float64)
+        for part in self._map_blocks(lambda a, b: Y[a:b].T @ Y[a:b], Y.shape[0], 2048):
+            G += part
+        return G
+
+    def _rotate(self, A, Q, out):
+        """``out = A @ Q`` by fixed blocks of rows, in parallel."""
+        self._map_blocks(lambda a, b: np.matmul(A[a:b], Q, out=out[a:b]), A.shape[0], 8192)
+        return out
+
+    def _eigensystem(self, Y, reg, G):
+        """Eigenvalues and float64 eigenvectors of ``G + reg * I`` (``G = Y^T Y``)."""
+        G = self.gram(Y) if G is None else G.copy()
+        G[np.diag_indices_from(G)] += reg
+        return np.linalg.eigh(G)
+
+    def implicit_exact_step(self, R, Y, X, reg, scale, G=None):
+        """Solve every row of ``X`` exactly given ``Y``; returns the singular rows' count.
+
+        ``G`` is ``Y^T Y`` (computed when None). ``X`` and ``Y`` may be in any
+        basis as long as it is the same; ``Y`` is not modified.
+        """
+        lam, Q64 = self._eigensystem(Y, reg, G)
+        Yr = self._rotate(Y, Q64.astype(np.float32), self._buffer(("Yr", Y.shape[0]), Y.shape))
+        failed = np.zeros(X.shape[0], dtype=np.uint8)
+        implicit_exact_eig(R.indptr, R.indices, R.data, np.float64(scale), Yr, lam, Q64, X, failed)
+        return int(failed.sum())
+
+    def rotate_in_place(self, A, Q):
+        """``A[:] = A @ Q`` by fixed blocks of rows, in parallel (no full-size copy)."""
+
+        def block(a, b):
+            A[a:b] = A[a:b] @ Q
+
+        self._map_blocks(block, A.shape[0], 8192)
+        return A
+
+    def implicit_cg_step(self, R, Y, X, reg, scale, cg_steps, G, row_loss=None):
+        """``cg_steps`` warm-started CG steps per row of ``X``, in the system's eigenbasis.
+
+        ``G`` is ``Y^T Y`` in the basis the factors are in now. Both ``X`` and
+        ``Y`` are rotated, in place and block by block, into the eigenbasis
+        ``P`` of ``G + reg * I`` and stay there: the next half-step rotates
+        them on from it, so each half-step costs two rotations instead of
+        three (``Y``, ``X`` and ``X`` back) and no second copy of either.
+        ``U V^T``, the CG iterates (CG is invariant under an orthogonal change
+        of basis) and the losses do not depend on the basis; the fit rotates
+        the factors back at the end. ``row_loss`` receives each row's observed
+        loss. Returns ``(True, P)``, or ``(False, None)`` without touching
+        anything if ``G + reg * I`` is not positive definite (CG needs it).
+        """
+        lam, P64 = self._eigensystem(Y, reg, G)
+        if not lam[0] > 0:
+            return False, None
+        P = P64.astype(np.float32)
+        self.rotate_in_place(X, P)
+        self.rotate_in_place(Y, P)
+        implicit_cg_eig(
+            R.indptr,
+            R.indices,
+            R.data,
+            np.float32(scale),
+            Y,
+            lam.astype(np.float32),
+            X,
+            cg_steps,
+            np.zeros(0, dtype=np.float64) if row_loss is None else row_loss,
+        )
+        return True, P.astype(np.float64)
+
+    def implicit_loss(self, R, Y, X, reg, scale, GY=None, GX=None, per_row=None):
+        """The implicit objective; ``per_row``: observed parts already computed."""
+        GY = self.gram(Y) if GY is None else GY
+        GX = self.gram(X) if GX is None else GX
+        if per_row is None:
+            per_row = np.zeros(X.shape[0], dtype=np.float64)
+            implicit_row_loss(R.indptr, R.indices, R.data, np.float64(scale), Y, X, per_row)
+        dense = np.sum(GX * GY)
+        penalty = reg * (np.trace(GX) + np.trace(GY))
+        return float(per_row.sum() + dense + penalty)
+
+    def offsets(self, mean, bias):
+        return mean + bias.astype(np.float64)
+
+    def explicit_step(self, R, Y, offsets, reg, X, bias, exponent=1.0, reg_bias=None):
+        failed = np.zeros(X.shape[0], dtype=np.uint8)
+        reg_bias = reg if reg_bias is None else reg_bias
+        explicit_cholesky(
+            R.indptr,
+            R.indices,
+            R.data,
+            Y,
+            offsets,
+            float(reg),
+            float(reg_bias),
+            float(exponent),
+            X,
+            bias,
+            failed,
+        )
+        return int(failed.sum())
+
+    def explicit_sse(self, R, Y, offsets, X, bias):
+        per_row = np.zeros(X.shape[0], dtype=np.float64)
+        explicit_row_loss(
+            R.indptr,
+            R.indices,
+            R.data,
+            Y,
+            offsets,
+            X,
+            bias,
+            per_row,
+        )
+        return float(per_row.sum())

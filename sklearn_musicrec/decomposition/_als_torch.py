@@ -11,6 +11,7 @@ This module imports torch; it is imported lazily by the estimators.
 """
 
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -190,3 +191,62 @@ def explicit_sse(R, Y, offsets, X, bias):
     """Sum of squared errors on the stored ratings."""
     pred = R.sddmm(X, Y).double() + offsets[R.indices].double() + bias[R.rows].double()
     return float(((R.data.double() - pred) ** 2).sum())
+
+
+class TorchBackend:
+    """The :class:`~._als_fit.ALSBackend` of the torch kernels above.
+
+    Used for CUDA; it runs on any torch device.
+    """
+
+    def __init__(self, device):
+        self._device = device
+
+    def threads(self):
+        return nullcontext()
+
+    def row_loss_buffer(self, n):
+        return None  # the CG step here does not compute the loss terms
+
+    def rotate_in_place(self, A, Q):
+        A.copy_(A @ torch.as_tensor(Q, dtype=A.dtype, device=A.device))
+        return A
+
+    def matrix(self, R):
+        return TorchMatrix(R, self._device)
+
+    def array(self, a):
+        return torch.as_tensor(np.asarray(a, dtype=np.float32), device=self._device).clone()
+
+    def host(self, a):
+        return a.detach().cpu().numpy().astype(np.float32)
+
+    def zeros(self, n):
+        return torch.zeros(n, dtype=torch.float32, device=self._device)
+
+    def offsets(self, mean, bias):
+        return mean + bias.double()
+
+    def gram(self, Y):
+        return gram(Y, 0.0)
+
+    def implicit_exact_step(self, R, Y, X, reg, scale, G=None):
+        return implicit_cholesky(R, Y, X, reg, scale, G)
+
+    def implicit_cg_step(self, R, Y, X, reg, scale, cg_steps, G, row_loss=None):
+        """CG steps in the original basis (``row_loss`` is not computed here)."""
+        implicit_cg(R, Y, X, reg, scale, cg_steps, G)
+        return True, None
+
+    def implicit_loss(self, R, Y, X, reg, scale, GY=None, GX=None, per_row=None):
+        return implicit_loss(R, Y, X, reg, scale, GY, GX)
+
+    def explicit_step(self, R, Y, offsets, reg, X, bias, exponent=1.0, reg_bias=None):
+        reg_bias = reg if reg_bias is None else reg_bias
+        return explicit_cholesky(R, Y, offsets, reg, X, bias, exponent, reg_bias)
+
+    def explicit_sse(self, R, Y, offsets, X, bias):
+        return explicit_sse(R, Y, offsets, X, bias)
+
+    def all_finite(self, *arrays):
+        return all(bool(torch.isfinite(a).all()) for a in arrays)

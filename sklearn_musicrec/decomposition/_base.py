@@ -1,45 +1,36 @@
 """Shared machinery of the matrix-factorisation recommenders."""
 
-from contextlib import contextmanager
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from threadpoolctl import threadpool_limits
 
 from ..base import BaseRecommender
-from ..utils._parallel import resolve_n_jobs
+from ..utils._parallel import numba_threads
 from ..utils._ratings import RatingPredictorMixin
-from ..utils._topk import topk_per_row
+from ..utils._sparse import clean_csr_copy
+from ..utils._topk import row_batches, topk_dense_compiled, topk_per_row
 from ..utils.validation import check_item_ids, check_k
 
 __all__ = []
 
+# Largest block of float32 scores ``recommend`` forms at once (a smaller
+# ``working_memory`` bounds it further): big enough for efficient products,
+# small enough to stay near the caches.
+_SCORE_BLOCK_BYTES = 1 << 26
 
-@contextmanager
-def _cpu_threads(n_jobs, blas=False):
-    """Run numba kernels on ``n_jobs`` threads, and BLAS on one (or ``n_jobs``).
 
-    The kernels parallelise over rows themselves; one BLAS thread avoids
-    oversubscription and keeps the BLAS products of training bitwise
-    reproducible. ``blas=True`` gives BLAS the same threads (for scoring,
-    where each output entry is one dot product whatever the split).
-    """
-    import numba
+def as_float32_csr(X):
+    """A float32 CSR copy of ``X`` without explicit zeros, indices sorted."""
+    return clean_csr_copy(X, np.float32)
 
-    n_threads = min(resolve_n_jobs(n_jobs), numba.config.NUMBA_NUM_THREADS)
-    previous = numba.get_num_threads()
-    previous_chunksize = numba.get_parallel_chunksize()
-    numba.set_num_threads(n_threads)
-    # hand blocks of rows to threads dynamically: rows differ widely in cost
-    # (and the cores may be shared); the results do not depend on it
-    numba.set_parallel_chunksize(1)
-    try:
-        with threadpool_limits(limits=n_threads if blas else 1, user_api="blas"):
-            yield
-    finally:
-        numba.set_parallel_chunksize(previous_chunksize)
-        numba.set_num_threads(previous)
+
+def ill_posed_error(whom, n_failed, side, regularization):
+    """The error of a least-squares half-step or fold-in with singular systems."""
+    return ValueError(
+        f"{whom}: the least-squares systems of {n_failed} {side} are not "
+        f"positive definite (regularization={regularization!r}); the problem is "
+        "ill-posed. Use a positive regularization or fewer n_components."
+    )
 
 
 def _resolve_device(device, whom):
@@ -96,6 +87,47 @@ class _BaseFactorizer(
     ``utils/_ratings.py``); they get ``predict_ratings``.
     """
 
+    def _ridge_fold_in(self, X, reg, exponent, reg_bias):
+        """Biased ridge fold-in of the rows of ``X`` (explicit ALS, squared SGD).
+
+        Each row's bias and factors minimise its regularised squared error on
+        its stored ratings with the item parameters fixed (the explicit ALS
+        half-step). Returns ``(user_factors, user_bias + global_mean_)``.
+        """
+        from ._als_cpu import CPUBackend
+
+        R = as_float32_csr(X)
+        U = np.zeros((R.shape[0], self.item_factors_.shape[1]), dtype=np.float32)
+        bias = np.zeros(R.shape[0], dtype=np.float32)
+        backend = CPUBackend(self.n_jobs)
+        with backend.threads():
+            failed = backend.explicit_step(
+                R,
+                self.item_factors_,
+                backend.offsets(self.global_mean_, self.item_bias_),
+                reg,
+                U,
+                bias,
+                exponent,
+                reg_bias,
+            )
+        if failed:
+            raise ill_posed_error(type(self).__name__, failed, "rows of X", reg)
+        return U, bias + np.float32(self.global_mean_)
+
+    def _implicit_fold_in(self, X, reg, scale):
+        """Exact implicit-feedback least-squares fold-in of the rows of ``X``."""
+        from ._als_cpu import CPUBackend
+
+        R = as_float32_csr(X)
+        U = np.zeros((R.shape[0], self.item_factors_.shape[1]), dtype=np.float32)
+        backend = CPUBackend(self.n_jobs)
+        with backend.threads():
+            failed = backend.implicit_exact_step(R, self.item_factors_, U, reg, scale)
+        if failed:
+            raise ill_posed_error(type(self).__name__, failed, "rows of X", reg)
+        return U
+
     def _bias_regularization(self):
         """The biases' L2 penalty: ``bias_regularization``, or the factors' if None."""
         if self.bias_regularization is not None:
@@ -127,10 +159,9 @@ class _BaseFactorizer(
 
     def _recommend_unrestricted(self, X, k, exclude_seen):
         # All rows are folded in at once and scored in batches by a matrix
-        # product; each batch's top k is selected by a compiled parallel
-        # kernel (ties go to the lower item id), without the mixin's masks.
-        from . import _als_cpu
-
+        # product; each batch's top k is selected by the compiled kernel of
+        # utils._topk (its rule: ties go to the lower item id), without the
+        # mixin's masks.
         U, user_bias = self._fold_in(X)
         # copy=True: eliminate_zeros compacts indices in place, and X may
         # share its arrays with the caller's matrix
@@ -141,25 +172,24 @@ class _BaseFactorizer(
         item_term = self._item_term()
         ids = np.empty((n_users, k), dtype=np.int64)
         scores = np.empty((n_users, k), dtype=np.float32)
-        # 64 MiB of float32 scores per batch
-        batch = max(1, min(n_users, (1 << 24) // max(1, n_items)))
-        buffer = np.empty((batch, n_items), dtype=np.float32)
-        with _cpu_threads(getattr(self, "n_jobs", None), blas=True):
-            for start in range(0, n_users, batch):
-                stop = min(n_users, start + batch)
-                S = np.matmul(U[start:stop], V_T, out=buffer[: stop - start])
+        batches = row_batches(n_users, 4 * max(1, n_items), max_bytes=_SCORE_BLOCK_BYTES)
+        buffer = np.empty((batches[0].stop if batches else 0, n_items), dtype=np.float32)
+        with numba_threads(self.n_jobs, blas="same"):
+            for batch in batches:
+                start, stop = batch.start, batch.stop
+                S = np.matmul(U[batch], V_T, out=buffer[: stop - start])
                 if item_term is not None:
                     S += item_term
                 if user_bias is not None:
-                    S += user_bias[start:stop, None]
-                _als_cpu.topk_rows(
+                    S += user_bias[batch, None]
+                topk_dense_compiled(
                     S,
                     seen.indptr[start : stop + 1] - seen.indptr[start],
                     seen.indices[seen.indptr[start] : seen.indptr[stop]],
-                    bool(exclude_seen),
+                    exclude_seen,
                     k,
-                    ids[start:stop],
-                    scores[start:stop],
+                    ids[batch],
+                    scores[batch],
                 )
         return ids, scores
 
@@ -217,6 +247,11 @@ class _BaseFactorizer(
         norms = np.linalg.norm(V, axis=1)
         norms[norms == 0] = 1.0
         Vn = V / norms[:, None]
-        sims = Vn[ids] @ Vn.T
-        sims[np.arange(ids.size), ids] = -np.inf
-        return topk_per_row(sims, k)
+        out_ids = np.empty((ids.size, k), dtype=np.int64)
+        out_sims = np.empty((ids.size, k), dtype=Vn.dtype)
+        # a dense row of similarities (and its top-k work) per query in flight
+        for batch in row_batches(ids.size, 3 * Vn.itemsize * max(1, V.shape[0])):
+            sims = Vn[ids[batch]] @ Vn.T
+            sims[np.arange(sims.shape[0]), ids[batch]] = -np.inf
+            out_ids[batch], out_sims[batch] = topk_per_row(sims, k)
+        return out_ids, out_sims

@@ -1,18 +1,17 @@
 """Matrix factorisation by stochastic gradient descent (squared loss or BPR)."""
 
-import logging
-import time
+from dataclasses import replace
 
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ..utils._parallel import numba_threads
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
-from ._als import _as_float32_csr, _CPUBackend, _ill_posed
-from ._base import _BaseFactorizer, _cpu_threads
+from ._base import _BaseFactorizer
+from ._base import as_float32_csr as _as_float32_csr
+from ._sgd_fit import SGDSettings, fit_sgd
 
 __all__ = ["SGDFactorizer"]
-
-logger = logging.getLogger(__name__)
 
 
 class SGDFactorizer(_BaseFactorizer):
@@ -105,8 +104,9 @@ class SGDFactorizer(_BaseFactorizer):
         ``joblib.parallel_config`` context, ``-1`` means all cores. Results
         do not depend on it.
     verbose : int, default=0
-        Log the training loss (squared: RMSE; BPR: fraction of sampled pairs
-        ranked correctly) of every epoch at INFO level.
+        Print the training loss (squared: RMSE; BPR: fraction of sampled
+        pairs ranked correctly) and time of every epoch to stdout (and log
+        them at INFO level, logger ``sklearn_musicrec.decomposition._sgd``).
 
     Attributes
     ----------
@@ -221,8 +221,6 @@ class SGDFactorizer(_BaseFactorizer):
         self : SGDFactorizer
             The fitted model.
         """
-        from . import _sgd_cpu
-
         X = self._validate_fit_data(X)
         rng = check_random_state(self.random_state)
         R = _as_float32_csr(X)
@@ -232,70 +230,31 @@ class SGDFactorizer(_BaseFactorizer):
         Q = rng.normal(scale=self.init_std, size=(n_items, k)).astype(np.float32)
         bu = np.zeros(n_users, dtype=np.float32)
         bi = np.zeros(n_items, dtype=np.float32)
-        rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(R.indptr))
         self.seed_ = int(rng.randint(0, 2**31 - 1))
-        self.loss_curve_ = []
         squared = self.loss == "squared"
         mean = float(R.data.mean()) if squared else 0.0
+        settings = SGDSettings(
+            whom=type(self).__name__,
+            squared=squared,
+            learning_rate=self._learning_rate(),
+            max_iter=self._max_iter(),
+            mean=mean,
+            reg=self._regularization(),
+            n_negatives=int(self.n_negatives),
+            verbose=self.verbose,
+        )
         if squared:
             user_counts = np.diff(R.indptr)
             item_counts = np.bincount(R.indices, minlength=n_items)
             reg, reg_bias = self._regularization(), self._bias_regularization()
-            reg_u = self._per_update_penalty(user_counts, reg)
-            reg_i = self._per_update_penalty(item_counts, reg)
-            reg_bu = self._per_update_penalty(user_counts, reg_bias)
-            reg_bi = self._per_update_penalty(item_counts, reg_bias)
-        for epoch in range(self._max_iter()):
-            tic = time.perf_counter()
-            if squared:
-                order = rng.permutation(R.nnz)
-                sse = _sgd_cpu.squared_epoch(
-                    rows,
-                    R.indices,
-                    R.data,
-                    order,
-                    mean,
-                    P,
-                    Q,
-                    bu,
-                    bi,
-                    self._learning_rate(),
-                    reg_u,
-                    reg_i,
-                    reg_bu,
-                    reg_bi,
-                )
-                value = float(np.sqrt(sse / R.nnz))
-            else:
-                value = _sgd_cpu.bpr_epoch(
-                    R.indptr,
-                    R.indices,
-                    rows,
-                    n_items,
-                    P,
-                    Q,
-                    bi,
-                    self._learning_rate(),
-                    self._regularization(),
-                    int(self.n_negatives),
-                    int(rng.randint(0, 2**31 - 1)),
-                )
-            if not (np.isfinite(P).all() and np.isfinite(Q).all()):
-                raise ValueError(
-                    f"{type(self).__name__}: SGD diverged (non-finite factors at "
-                    f"epoch {epoch + 1}); lower learning_rate="
-                    f"{self._learning_rate()!r} or scale X down."
-                )
-            self.loss_curve_.append(value)
-            if self.verbose:
-                logger.info(
-                    "%s epoch %d: %s %.6g (%.2fs)",
-                    type(self).__name__,
-                    epoch + 1,
-                    "rmse" if squared else "sampled AUC",
-                    value,
-                    time.perf_counter() - tic,
-                )
+            settings = replace(
+                settings,
+                reg_u=self._per_update_penalty(user_counts, reg),
+                reg_i=self._per_update_penalty(item_counts, reg),
+                reg_bu=self._per_update_penalty(user_counts, reg_bias),
+                reg_bi=self._per_update_penalty(item_counts, reg_bias),
+            )
+        self.loss_curve_ = fit_sgd(R, P, Q, bu, bi, rng, settings)
         self.n_iter_ = self._max_iter()
         self.item_factors_ = Q
         self.item_bias_ = bi
@@ -335,30 +294,18 @@ class SGDFactorizer(_BaseFactorizer):
         return penalty.astype(np.float32)
 
     def _fold_in(self, X):
-        R = _as_float32_csr(X)
-        k = self.item_factors_.shape[1]
-        U = np.zeros((R.shape[0], k), dtype=np.float32)
-        with _cpu_threads(self.n_jobs):
-            if self.loss == "squared":
-                bias = np.zeros(R.shape[0], dtype=np.float32)
-                backend = _CPUBackend(None)
-                failed = backend.explicit_step(
-                    R,
-                    self.item_factors_,
-                    backend.offsets(self.global_mean_, self.item_bias_),
-                    self._regularization(),
-                    U,
-                    bias,
-                    float(self.regularization_exponent),
-                    self._bias_regularization(),
-                )
-                if failed:
-                    raise _ill_posed(
-                        type(self).__name__, failed, "rows of X", self._regularization()
-                    )
-                return U, bias + np.float32(self.global_mean_)
-            from . import _sgd_cpu
+        if self.loss == "squared":
+            return self._ridge_fold_in(
+                X,
+                self._regularization(),
+                float(self.regularization_exponent),
+                self._bias_regularization(),
+            )
+        from . import _sgd_cpu
 
+        R = _as_float32_csr(X)
+        U = np.zeros((R.shape[0], self.item_factors_.shape[1]), dtype=np.float32)
+        with numba_threads(self.n_jobs, blas="single"):
             _sgd_cpu.bpr_fold_in(
                 R.indptr,
                 R.indices,

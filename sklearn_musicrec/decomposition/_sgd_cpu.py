@@ -53,6 +53,15 @@ def _in_row(indices, start, stop, j):
     return False
 
 
+@njit(inline="always")
+def _draw_negative(state, indices, start, stop, n_items):
+    """A uniformly drawn item not in the sorted row ``indices[start:stop]``."""
+    j = _randbelow(state, n_items)
+    while _in_row(indices, start, stop, j):
+        j = _randbelow(state, n_items)
+    return j
+
+
 @njit(fastmath=True, cache=True, nogil=True)
 def squared_epoch(rows, cols, ratings, order, mean, P, Q, bu, bi, lr, reg_u, reg_i, reg_bu, reg_bi):
     """One epoch of biased-MF SGD (Funk/Koren) in the given sample order.
@@ -112,9 +121,7 @@ def bpr_epoch(indptr, indices, rows, n_items, P, Q, bi, lr, reg, n_negatives, se
         if stop - start >= n_items:
             continue
         for _neg in range(n_negatives):
-            j = _randbelow(state, n_items)
-            while _in_row(indices, start, stop, j):
-                j = _randbelow(state, n_items)
+            j = _draw_negative(state, indices, start, stop, n_items)
             x = bi[i] - bi[j]
             for a in range(k):
                 x += P[u, a] * (Q[i, a] - Q[j, a])
@@ -160,9 +167,7 @@ def bpr_fold_in(indptr, indices, n_items, Q, bi, lr, reg, n_epochs, n_negatives,
         for _ in range(n_epochs * n_u):
             i = indices[start + _randbelow(state, n_u)]
             for _neg in range(n_negatives):
-                j = _randbelow(state, n_items)
-                while _in_row(indices, start, stop, j):
-                    j = _randbelow(state, n_items)
+                j = _draw_negative(state, indices, start, stop, n_items)
                 s = bi[i] - bi[j]
                 for a in range(k):
                     s += x[a] * (Q[i, a] - Q[j, a])

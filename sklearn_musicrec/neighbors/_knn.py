@@ -2,11 +2,10 @@
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import BaseRecommender
-from ..utils._parallel import map_in_threads, resolve_n_jobs
+from ..utils._parallel import map_in_threads, numba_threads, resolve_n_jobs
 from ..utils._ratings import RatingPredictorMixin
 from ..utils._sklearn_compat import (
     Integral,
@@ -14,20 +13,18 @@ from ..utils._sklearn_compat import (
     Real,
     StrOptions,
     _fit_context,
-    get_chunk_n_rows,
 )
 from ..utils._sparse import clean_csr_copy
+from ..utils._topk import row_batches, sparse_topk_lists, topk_from_sparse_scores
 from ..utils._weighting import weighting_constraints
 from ..utils.validation import check_item_ids, check_k
 from ._similarity import (
     SIMILARITIES,
     as_int64_csr_arrays,
     numba_kernels,
-    numba_threads,
     plan_products,
     prepare_vectors,
     row_means,
-    select_topk,
     similarity_topk,
 )
 
@@ -55,27 +52,6 @@ def _centered(X, means_of_entry):
     Xc = X.copy()
     Xc.data = (Xc.data - means_of_entry).astype(_DTYPE)
     return Xc
-
-
-def _sparse_topk_lists(S, k):
-    """The ``k`` largest stored entries of every row of CSR ``S``, best first.
-
-    Ties go to the lower column. Rows with fewer than ``k`` stored entries
-    are padded with id ``-1`` and score ``-inf``.
-    """
-    n_rows = S.shape[0]
-    lengths = np.diff(S.indptr)
-    rows = np.repeat(np.arange(n_rows), lengths)
-    order = np.lexsort((S.indices, -S.data.astype(np.float64), rows))
-    start = np.concatenate([[0], np.cumsum(lengths)])[:-1]
-    rank = np.arange(S.nnz) - start[rows[order]]
-    take = rank < k
-    ids = np.full((n_rows, k), -1, dtype=np.int64)
-    scores = np.full((n_rows, k), -np.inf, dtype=S.dtype)
-    r, c = rows[order][take], rank[take]
-    ids[r, c] = S.indices[order][take]
-    scores[r, c] = S.data[order][take]
-    return ids, scores
 
 
 # stored entries gathered per batch of pairs by _pair_products
@@ -118,8 +94,9 @@ def _mean_plus_ratio(means, num, den):
 def _topk_compiled(kernels, left, W, seen, k, n_jobs):
     """Lists of ``recommend`` from ``left @ W`` with the fused numba kernel.
 
-    Same rule as :func:`_topk_from_sparse` (the scores are never formed as a
-    matrix: each row is accumulated, filtered and selected by one thread).
+    Same rule as :func:`~sklearn_musicrec.utils._topk.topk_from_sparse_scores`
+    (the scores are never formed as a matrix: each row is accumulated,
+    filtered and selected by one thread).
     """
     n_rows, n_items = left.shape[0], W.shape[1]
     if seen is None:
@@ -131,16 +108,10 @@ def _topk_compiled(kernels, left, W, seen, k, n_jobs):
         s_indptr, s_indices, _ = as_int64_csr_arrays(seen)
     ids = np.full((n_rows, k), -1, dtype=np.int64)
     scores = np.full((n_rows, k), -np.inf, dtype=_DTYPE)
-    l_indptr, l_indices, l_data = as_int64_csr_arrays(sp.csr_matrix(left))
-    w_indptr, w_indices, w_data = as_int64_csr_arrays(sp.csr_matrix(W))
     with numba_threads(n_jobs):
         kernels.sparse_scores_topk(
-            l_indptr,
-            l_indices,
-            l_data,
-            w_indptr,
-            w_indices,
-            w_data,
+            *as_int64_csr_arrays(sp.csr_matrix(left)),
+            *as_int64_csr_arrays(sp.csr_matrix(W)),
             s_indptr,
             s_indices,
             n_items,
@@ -148,53 +119,6 @@ def _topk_compiled(kernels, left, W, seen, k, n_jobs):
             ids,
             scores,
         )
-    return ids, scores
-
-
-def _topk_from_sparse(P, seen, k):
-    """``recommend``'s lists from sparse scores whose unstored entries are 0.
-
-    Gives what the dense path gives on ``P.toarray()``: the ``k`` best items
-    of every row, the items of ``seen`` (a CSR history, or ``None``)
-    excluded, best first, ties to the lower item id; a row with fewer than
-    ``k`` stored candidates is completed with score-0 items, lowest id first.
-    Work and memory follow the stored entries plus one boolean per item and
-    row.
-    """
-    n_rows, n_items = P.shape
-    counts = np.diff(P.indptr)
-    rows = np.repeat(np.arange(n_rows), counts)
-    cols = P.indices
-    vals = P.data.astype(_DTYPE, copy=True)
-    taken = np.zeros((n_rows, n_items), dtype=bool)
-    if seen is not None:
-        seen_rows = np.repeat(np.arange(n_rows), np.diff(seen.indptr))
-        nz = seen.data != 0
-        taken[seen_rows[nz], seen.indices[nz]] = True
-        vals[taken[rows, cols]] = -np.inf
-    keep = select_topk(P.indptr, vals, k, cols, row_of=rows)
-    r, c, v = rows[keep], cols[keep], vals[keep]
-    order = np.lexsort((c, -v, r))
-    r, c, v = r[order], c[order], v[order]
-    n_kept = np.bincount(r, minlength=n_rows)
-    start = np.concatenate([[0], np.cumsum(n_kept)])[:-1]
-    rank = np.arange(r.size) - start[r]
-    ids = np.full((n_rows, k), -1, dtype=np.int64)
-    scores = np.full((n_rows, k), -np.inf, dtype=_DTYPE)
-    ids[r, rank] = c
-    scores[r, rank] = v
-    short = np.flatnonzero(n_kept < k)
-    if short.size:
-        # the remaining items all score 0: take the free ones, lowest id first
-        taken[rows, cols] = True
-        free = ~taken[short]
-        need = (k - n_kept[short])[:, None]
-        fill = free & (np.cumsum(free, axis=1) <= need)
-        fr, fc = np.nonzero(fill)
-        first = np.searchsorted(fr, fr, side="left")
-        slot = n_kept[short][fr] + (np.arange(fr.size) - first)
-        ids[short[fr], slot] = fc
-        scores[short[fr], slot] = 0.0
     return ids, scores
 
 
@@ -241,21 +165,30 @@ class _BaseKNN(RatingPredictorMixin, BaseRecommender):
             return None
         n_users, n_items = X.shape
         kernels = numba_kernels()
+        n_jobs = resolve_n_jobs(self.n_jobs)
         if kernels is not None:
-            left, W = self._score_factors(X)
-            return _topk_compiled(
-                kernels, left, W, X if exclude_seen else None, k, resolve_n_jobs(self.n_jobs)
-            )
-        # a boolean row of n_items per user in flight, plus the sparse scores
-        chunk = get_chunk_n_rows(row_bytes=4 * max(n_items, 1), max_n_rows=n_users)
-        batches = list(gen_batches(n_users, chunk))
-        n_jobs = resolve_n_jobs(self.n_jobs) if isinstance(self, ItemKNNRecommender) else 1
+            # per row in flight: the lists, the row's score factors and history
+            row_bytes = 12 * k + 24 * (X.nnz // max(n_users, 1) + self.n_neighbors)
+            batches = row_batches(n_users, row_bytes)
+            n_threads = 1  # the kernel runs on the numba threads itself
 
-        def work(batch):
-            Xb = X[batch]
-            return _topk_from_sparse(self._sparse_scores(Xb), Xb if exclude_seen else None, k)
+            def work(batch):
+                Xb = X[batch]
+                left, W = self._score_factors(Xb)
+                return _topk_compiled(kernels, left, W, Xb if exclude_seen else None, k, n_jobs)
 
-        results = map_in_threads(work, batches, n_jobs)
+        else:
+            # a boolean row of n_items per user in flight, plus the sparse scores
+            batches = row_batches(n_users, 4 * max(n_items, 1))
+            n_threads = n_jobs if isinstance(self, ItemKNNRecommender) else 1
+
+            def work(batch):
+                Xb = X[batch]
+                return topk_from_sparse_scores(
+                    self._sparse_scores(Xb), Xb if exclude_seen else None, k, dtype=_DTYPE
+                )
+
+        results = map_in_threads(work, batches, n_threads)
         ids = np.concatenate([r[0] for r in results]) if results else np.zeros((0, k), np.int64)
         scores = (
             np.concatenate([r[1] for r in results]) if results else np.zeros((0, k), dtype=_DTYPE)
@@ -511,7 +444,7 @@ class UserKNNRecommender(_BaseKNN):
         """
         X = self._validate_X(X, method="similar_users")
         k = check_k(k)
-        return _sparse_topk_lists(self._neighbours(X, k), k)
+        return sparse_topk_lists(self._neighbours(X, k), k)
 
 
 class ItemKNNRecommender(_BaseKNN):
@@ -768,4 +701,4 @@ class ItemKNNRecommender(_BaseKNN):
         ids = check_item_ids(
             item_ids, self.n_features_in_, item_names=getattr(self, "feature_names_in_", None)
         )
-        return _sparse_topk_lists(self.similarity_[ids.astype(np.int64)], k)
+        return sparse_topk_lists(self.similarity_[ids.astype(np.int64)], k)

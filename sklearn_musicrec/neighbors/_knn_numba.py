@@ -10,13 +10,15 @@ only, so results do not depend on the number of threads:
   dense scratch row, skip the row's seen items and keep the ``k`` best in a
   heap, completing short lists with score-0 items, lowest id first.
 
-Both keep ties at the cut-off for the lower column, like the NumPy kernels
-in :mod:`._similarity` and :mod:`._knn`, which are used when numba is not
-installed. This module imports numba: import it lazily.
+Both keep their heaps with the rule of :mod:`sklearn_musicrec.utils._topk`
+(ties at the cut-off go to the lower column), like the NumPy kernels used
+when numba is not installed. This module imports numba: import it lazily.
 """
 
 import numpy as np
 from numba import njit, prange
+
+from ..utils._topk_numba import heap_drain_best_first, heap_push, new_heap
 
 __all__ = ["item_similarity_topk", "sparse_scores_topk", "SIMILARITY_CODES"]
 
@@ -26,52 +28,9 @@ _ROWS_PER_TASK = 64
 
 
 @njit(inline="always")
-def _worse(v1, j1, v2, j2):
-    """Whether entry (v1, j1) ranks below (v2, j2): lower value, then higher id."""
-    return v1 < v2 or (v1 == v2 and j1 > j2)
-
-
-@njit(inline="always")
-def _sift_down(hv, hj, size, pos):
-    # min-heap on rank: the root is the worst kept entry
-    while True:
-        left = 2 * pos + 1
-        if left >= size:
-            return
-        child = left
-        right = left + 1
-        if right < size and _worse(hv[right], hj[right], hv[left], hj[left]):
-            child = right
-        if _worse(hv[child], hj[child], hv[pos], hj[pos]):
-            hv[pos], hv[child] = hv[child], hv[pos]
-            hj[pos], hj[child] = hj[child], hj[pos]
-            pos = child
-        else:
-            return
-
-
-@njit(inline="always")
-def _push(hv, hj, size, k, v, j):
-    """Offer (v, j) to a heap of at most k entries; return the new size."""
-    if size < k:
-        pos = size
-        hv[pos] = v
-        hj[pos] = j
-        size += 1
-        while pos > 0:
-            parent = (pos - 1) // 2
-            if _worse(hv[pos], hj[pos], hv[parent], hj[parent]):
-                hv[pos], hv[parent] = hv[parent], hv[pos]
-                hj[pos], hj[parent] = hj[parent], hj[pos]
-                pos = parent
-            else:
-                break
-        return size
-    if _worse(hv[0], hj[0], v, j):
-        hv[0] = v
-        hj[0] = j
-        _sift_down(hv, hj, size, 0)
-    return size
+def _accumulator(n):
+    """A zeroed dense scratch row of ``n`` sums, its flags and its touched list."""
+    return np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.bool_), np.empty(n, dtype=np.int64)
 
 
 @njit(inline="always")
@@ -127,11 +86,8 @@ def item_similarity_topk(
     n_refs = b_stats.size
     n_tasks = (n_rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
     for task in prange(n_tasks):
-        acc = np.zeros(n_refs, dtype=np.float64)
-        flag = np.zeros(n_refs, dtype=np.bool_)
-        touched = np.empty(n_refs, dtype=np.int64)
-        hv = np.empty(k, dtype=np.float64)
-        hj = np.empty(k, dtype=np.int64)
+        acc, flag, touched = _accumulator(n_refs)
+        hv, hj = new_heap(k)
         for i in range(task * _ROWS_PER_TASK, min(n_rows, (task + 1) * _ROWS_PER_TASK)):
             m = _gather_row(
                 a_indptr, a_indices, a_data, i, b_indptr, b_indices, b_data, acc, flag, touched
@@ -160,7 +116,7 @@ def item_similarity_topk(
                 s = d / denom
                 if s < min_similarity:
                     continue
-                size = _push(hv, hj, size, k, s, j)
+                size = heap_push(hv, hj, size, k, s, j)
             order = np.argsort(hj[:size])
             for r in range(size):
                 out_idx[i, r] = hj[order[r]]
@@ -193,12 +149,9 @@ def sparse_scores_topk(
     n_rows = l_indptr.size - 1
     n_tasks = (n_rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
     for task in prange(n_tasks):
-        acc = np.zeros(n_items, dtype=np.float64)
-        flag = np.zeros(n_items, dtype=np.bool_)
+        acc, flag, touched = _accumulator(n_items)
         seen = np.zeros(n_items, dtype=np.bool_)
-        touched = np.empty(n_items, dtype=np.int64)
-        hv = np.empty(k, dtype=np.float64)
-        hj = np.empty(k, dtype=np.int64)
+        hv, hj = new_heap(k)
         for r in range(task * _ROWS_PER_TASK, min(n_rows, (task + 1) * _ROWS_PER_TASK)):
             m = _gather_row(
                 l_indptr, l_indices, l_data, r, w_indptr, w_indices, w_data, acc, flag, touched
@@ -215,17 +168,9 @@ def sparse_scores_topk(
                     continue
                 if seen[i]:
                     continue
-                size = _push(hv, hj, size, k, v, i)
-            # best first: sort by value descending, then id ascending
+                size = heap_push(hv, hj, size, k, v, i)
             n_out = size
-            for pos in range(size - 1, -1, -1):
-                out_ids[r, pos] = hj[0]
-                out_scores[r, pos] = hv[0]
-                size -= 1
-                if size > 0:
-                    hv[0] = hv[size]
-                    hj[0] = hj[size]
-                    _sift_down(hv, hj, size, 0)
+            heap_drain_best_first(hv, hj, size, out_ids[r], out_scores[r])
             if n_out < k:
                 slot = n_out
                 i = 0

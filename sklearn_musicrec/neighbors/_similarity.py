@@ -13,30 +13,30 @@ boundaries never depend on the number of threads, so results are identical
 for any ``n_jobs``.
 """
 
-from contextlib import contextmanager
-
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.utils import gen_batches
 
-from ..utils._parallel import map_in_threads
+from ..utils._parallel import map_in_threads, numba_threads
 from ..utils._sparse import clean_csr_copy
+from ..utils._topk import row_batches, select_topk, topk_dense_rows
 
 __all__ = [
     "SIMILARITIES",
     "prepare_vectors",
     "similarity_topk",
     "plan_products",
-    "select_topk",
-    "topk_dense_rows",
 ]
 
 SIMILARITIES = ("cosine", "asymmetric_cosine", "jaccard", "pearson")
 
 # Entries of a dense block of similarities processed at once. Each entry costs
-# about 20 bytes of temporaries (dot products, similarities, the argpartition
-# indices), so a block stays well under 100 MB per thread.
+# about _BYTES_PER_ENTRY bytes of temporaries (dot products, similarities, the
+# argpartition indices), so a block stays well under 100 MB per thread; a
+# smaller scikit-learn ``working_memory`` (shared by the threads) bounds it too.
 _BLOCK_ENTRIES = 1 << 22
+_BYTES_PER_ENTRY = 20
 # a block of products denser than this goes through the dense path
 _DENSE_FRACTION = 0.25
 
@@ -57,20 +57,6 @@ def numba_kernels():
     return _knn_numba
 
 
-@contextmanager
-def numba_threads(n_jobs):
-    """Run numba's parallel loops on ``n_jobs`` threads (restored afterwards)."""
-    import numba
-
-    n = max(1, min(int(n_jobs), numba.config.NUMBA_NUM_THREADS))
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
-
-
 def as_int64_csr_arrays(M):
     """``(indptr, indices, data)`` of CSR ``M`` as int64, int64, float64 arrays.
 
@@ -84,7 +70,17 @@ def as_int64_csr_arrays(M):
     )
 
 
-def block_rows(n_cols, block_entries=_BLOCK_ENTRIES):
+def _block_entries(n_jobs):
+    """Entries per block: ``_BLOCK_ENTRIES``, or less under a small ``working_memory``.
+
+    Every one of the ``n_jobs`` threads holds a block, so they share the
+    working memory. Blocks never change a result (each row is computed alone).
+    """
+    budget = get_config()["working_memory"] * 2**20 / _BYTES_PER_ENTRY / max(1, n_jobs)
+    return max(1, min(_BLOCK_ENTRIES, int(budget)))
+
+
+def block_rows(n_cols, block_entries):
     """Rows per block so that a dense ``(rows, n_cols)`` block stays bounded."""
     return max(1, block_entries // max(1, n_cols))
 
@@ -190,141 +186,6 @@ def _sparse_similarity(P, a_stats, b_stats, similarity, alpha, shrinkage, row_of
     return P.data / denom, rows, cols
 
 
-def _kth_largest(indptr, values, k):
-    """The ``k``-th largest value of every row of a CSR-like structure.
-
-    Rows with fewer than ``k`` entries get ``-inf``. Each long row is padded
-    to the next power of two of its own length, so the work is linear in the
-    number of entries and the result depends on the row alone.
-    """
-    lengths = np.diff(indptr)
-    out = np.full(lengths.size, -np.inf, dtype=values.dtype)
-    long_rows = np.flatnonzero(lengths >= k)
-    if long_rows.size == 0:
-        return out
-    width = 1 << np.ceil(np.log2(lengths[long_rows])).astype(np.int64)
-    for w in np.unique(width):
-        rows = long_rows[width == w]
-        offsets = np.arange(w)
-        pos = indptr[rows][:, None] + offsets
-        valid = offsets[None, :] < lengths[rows][:, None]
-        padded = np.where(valid, values[np.where(valid, pos, 0)], -np.inf)
-        out[rows] = np.partition(padded, w - k, axis=1)[:, w - k]
-    return out
-
-
-def _chunk_bound(indptr, values, k):
-    """A lower bound of every row's ``k``-th largest value (``-inf`` if none).
-
-    Rows longer than ``8 k`` are cut into ``4 k`` chunks of consecutive
-    entries; the ``k``-th largest chunk maximum is a lower bound of the
-    row's ``k``-th largest value (the maxima are distinct entries). One
-    vectorised pass (``maximum.reduceat``) over the entries.
-    """
-    n_rows = indptr.size - 1
-    lengths = np.diff(indptr)
-    bound = np.full(n_rows, -np.inf, dtype=values.dtype)
-    m = 4 * k
-    long_rows = np.flatnonzero(lengths > 2 * m)
-    if long_rows.size == 0:
-        return bound
-    j = np.arange(m + 1)
-    starts = indptr[long_rows][:, None] + (lengths[long_rows][:, None] * j) // m
-    padded = np.concatenate([values, np.full(1, -np.inf, dtype=values.dtype)])
-    maxima = np.maximum.reduceat(padded, starts.ravel()).reshape(-1, m + 1)[:, :m]
-    bound[long_rows] = np.partition(maxima, m - k, axis=1)[:, m - k]
-    return bound
-
-
-def select_topk(indptr, values, k, columns, row_of=None):
-    """Boolean mask of the entries kept by a per-row top-``k`` selection.
-
-    Entries are laid out row after row (``indptr``), in any order within a
-    row; ``columns`` gives their column ids. Keeps, in every row, the ``k``
-    largest finite values; among entries tied with the ``k``-th largest, the
-    ones with the lowest column win. The rule involves nothing but the row
-    itself, so the selection does not depend on the order of the entries
-    within a row, nor on how rows are blocked or threaded. ``row_of`` (the
-    row of every entry) may be passed when the caller has it.
-    """
-    n_rows = indptr.size - 1
-    lengths = np.diff(indptr)
-    finite = values > -np.inf
-    if not np.any(lengths > k):
-        return finite
-    if row_of is None:
-        row_of = np.repeat(np.arange(n_rows), lengths)
-    # cheap pre-selection: entries below a lower bound of the k-th largest
-    # value of their row can never be kept
-    cand = np.flatnonzero(finite & (values >= _chunk_bound(indptr, values, k)[row_of]))
-    c_rows = row_of[cand]
-    c_vals = values[cand]
-    c_indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(c_rows, minlength=n_rows), out=c_indptr[1:])
-    kth = _kth_largest(c_indptr, c_vals, k)
-    t = kth[c_rows]
-    c_keep = c_vals > t
-    tied = np.flatnonzero(c_vals == t)
-    if tied.size:
-        room = k - np.bincount(c_rows[c_keep], minlength=n_rows)
-        tied_rows = c_rows[tied]
-        order = np.lexsort((columns[cand[tied]], tied_rows))
-        tied, tied_rows = tied[order], tied_rows[order]
-        first = np.searchsorted(tied_rows, tied_rows, side="left")
-        rank_in_row = np.arange(tied.size) - first  # 0-based among the row's ties
-        c_keep[tied[rank_in_row < room[tied_rows]]] = True
-    keep = np.zeros(values.size, dtype=bool)
-    keep[cand[c_keep]] = True
-    return keep
-
-
-def topk_dense_rows(S, k, lower=-np.inf, exclude_zero=False):
-    """Per-row top-``k`` of a dense block, as CSR pieces (rule of :func:`select_topk`).
-
-    Only entries ``>= lower`` (and ``!= 0`` with ``exclude_zero``) and
-    ``> -inf`` are eligible. A lower bound of every row's ``k``-th largest
-    value is found from the maxima of column chunks (the ``k``-th largest
-    chunk maximum); only the entries above it are candidates for the exact
-    selection, so most of the block is touched by two cheap vectorised
-    passes only.
-
-    Returns
-    -------
-    counts : ndarray of int64 of shape (n_rows,)
-    indices : ndarray of int32, column ids, increasing within each row
-    values : ndarray, the kept values
-    """
-    n_rows, n_cols = S.shape
-    dtype = S.dtype
-    floor = max(float(lower), float(np.finfo(dtype).min))
-    zero_check = False
-    if exclude_zero:
-        if floor >= 0:
-            floor = max(floor, float(np.nextafter(dtype.type(0), dtype.type(1))))
-        else:
-            zero_check = True
-    n_chunks = 4 * k
-    if n_cols >= 2 * n_chunks:
-        size = n_cols // n_chunks
-        maxima = S[:, : n_chunks * size].reshape(n_rows, n_chunks, size).max(axis=2)
-        # every chunk maximum is a distinct entry, so the k-th largest of them
-        # is <= the k-th largest entry of the row
-        bound = np.partition(maxima, n_chunks - k, axis=1)[:, n_chunks - k]
-        threshold = np.maximum(bound, dtype.type(floor))
-    else:
-        threshold = np.full(n_rows, floor, dtype=dtype)
-    cand = S >= threshold[:, None]
-    if zero_check:
-        cand &= S != 0
-    rows, cols = np.nonzero(cand)
-    vals = S[rows, cols]
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    keep = select_topk(indptr, vals, k, cols)
-    kept_counts = np.bincount(rows[keep], minlength=n_rows)
-    return kept_counts, cols[keep].astype(np.int32), vals[keep]
-
-
 def _assemble_csr(pieces, n_rows, n_cols, dtype):
     counts = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0, np.int64)
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
@@ -351,17 +212,17 @@ def _row_costs(A, BT):
     return np.minimum(cost, BT.shape[1])
 
 
-def _product_blocks(cost, n_refs, dense):
-    """Row blocks keeping ``A[block] @ BT`` bounded; they depend on the data only."""
+def _product_blocks(cost, n_refs, dense, block_entries):
+    """Row blocks keeping ``A[block] @ BT`` below ``block_entries`` entries."""
     n = cost.size
     if dense:
-        return list(gen_batches(n, block_rows(n_refs)))
+        return list(gen_batches(n, block_rows(n_refs, block_entries)))
     cum = np.cumsum(cost + 1.0)
     blocks, start = [], 0
-    max_rows = block_rows(n_refs)
+    max_rows = block_rows(n_refs, block_entries)
     while start < n:
         base = cum[start - 1] if start else 0.0
-        stop = int(np.searchsorted(cum, base + _BLOCK_ENTRIES, side="right"))
+        stop = int(np.searchsorted(cum, base + block_entries, side="right"))
         stop = min(max(stop, start + 1), start + max_rows, n)
         blocks.append(slice(start, stop))
         start = stop
@@ -471,19 +332,10 @@ def similarity_topk(
     b_stats = np.asarray(b_stats, dtype=np.float64)
     kernels = numba_kernels()
     if kernels is not None:
+        code = kernels.SIMILARITY_CODES[similarity]
+        options = (code, float(alpha), float(shrinkage), float(min_similarity))
         return _similarity_topk_compiled(
-            kernels,
-            A,
-            a_stats,
-            BT,
-            b_stats,
-            similarity,
-            n_neighbors,
-            shrinkage,
-            alpha,
-            min_similarity,
-            self_offset,
-            n_jobs,
+            kernels, A, a_stats, BT, b_stats, options, n_neighbors, self_offset, n_jobs
         )
     dense, head = plan_products(A, BT) if plan is None else plan
     prescaled = _separable(similarity, shrinkage)
@@ -502,7 +354,7 @@ def similarity_topk(
         keep_rows[head] = False
         BT = sp.diags(keep_rows.astype(dtype)) @ BT  # the tail: head rows emptied
         BT.eliminate_zeros()
-    blocks = _product_blocks(_row_costs(A, BT), n_refs, dense)
+    blocks = _product_blocks(_row_costs(A, BT), n_refs, dense, _block_entries(n_jobs))
 
     def exclude_self(S_or_vals, rows, cols, block):
         if self_offset is not None:
@@ -549,46 +401,39 @@ def similarity_topk(
 
 
 def _similarity_topk_compiled(
-    kernels,
-    A,
-    a_stats,
-    BT,
-    b_stats,
-    similarity,
-    n_neighbors,
-    shrinkage,
-    alpha,
-    min_similarity,
-    self_offset,
-    n_jobs,
+    kernels, A, a_stats, BT, b_stats, options, n_neighbors, self_offset, n_jobs
 ):
-    """:func:`similarity_topk` with the fused numba kernel (same rule)."""
+    """:func:`similarity_topk` with the fused numba kernel (same rule).
+
+    ``options`` is ``(similarity code, alpha, shrinkage, min_similarity)``.
+
+    Query rows go through the kernel in batches sized by ``working_memory``
+    (the dense ``(batch, k)`` outputs); each row is computed alone, so the
+    batches change nothing.
+    """
     n_queries, n_refs = A.shape[0], BT.shape[1]
     k = max(1, min(n_neighbors, n_refs))
-    out_idx = np.zeros((n_queries, k), dtype=np.int64)
-    out_val = np.zeros((n_queries, k), dtype=np.float64)
-    out_count = np.zeros(n_queries, dtype=np.int64)
     offset = self_offset if self_offset is not None else -(2**62)
+    b_arrays = as_int64_csr_arrays(BT)
+    pieces = []
     with numba_threads(n_jobs):
-        kernels.item_similarity_topk(
-            *as_int64_csr_arrays(A),
-            *as_int64_csr_arrays(BT),
-            a_stats,
-            b_stats,
-            kernels.SIMILARITY_CODES[similarity],
-            float(alpha),
-            float(shrinkage),
-            float(min_similarity),
-            k,
-            offset,
-            out_idx,
-            out_val,
-            out_count,
-        )
-    kept = np.arange(k)[None, :] < out_count[:, None]
-    indptr = np.zeros(n_queries + 1, dtype=np.int64)
-    np.cumsum(out_count, out=indptr[1:])
-    return sp.csr_matrix(
-        (out_val[kept].astype(A.dtype), out_idx[kept].astype(np.int32), indptr),
-        shape=(n_queries, n_refs),
-    )
+        for batch in row_batches(n_queries, row_bytes=32 * k):
+            n = batch.stop - batch.start
+            out_idx = np.zeros((n, k), dtype=np.int64)
+            out_val = np.zeros((n, k), dtype=np.float64)
+            out_count = np.zeros(n, dtype=np.int64)
+            kernels.item_similarity_topk(
+                *as_int64_csr_arrays(A[batch]),
+                *b_arrays,
+                a_stats[batch],
+                b_stats,
+                *options,
+                k,
+                offset + batch.start,
+                out_idx,
+                out_val,
+                out_count,
+            )
+            kept = np.arange(k)[None, :] < out_count[:, None]
+            pieces.append((out_count, out_idx[kept].astype(np.int32), out_val[kept]))
+    return _assemble_csr(pieces, n_queries, n_refs, A.dtype)

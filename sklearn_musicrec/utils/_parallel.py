@@ -3,10 +3,11 @@
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from joblib import effective_n_jobs
 
-__all__ = ["map_in_threads", "resolve_n_jobs"]
+__all__ = ["map_in_threads", "numba_threads", "resolve_n_jobs"]
 
 
 def resolve_n_jobs(n_jobs):
@@ -18,6 +19,52 @@ def resolve_n_jobs(n_jobs):
     Every estimator of the package reads ``n_jobs`` through this.
     """
     return max(1, int(effective_n_jobs(n_jobs)))
+
+
+@contextmanager
+def numba_threads(n_jobs, *, blas=None):
+    """Run numba's parallel loops on ``n_jobs`` threads; restore the settings after.
+
+    The one place the package sets numba's (and, on request, BLAS's) thread
+    count. Work is handed to the threads one chunk at a time (chunk size 1):
+    the package's kernels split rows into fixed blocks whose costs differ
+    widely, and the results never depend on which thread runs a block.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        An estimator's ``n_jobs`` (see :func:`resolve_n_jobs`), capped at
+        ``numba.config.NUMBA_NUM_THREADS``.
+    blas : {None, "single", "same"}, default=None
+        ``None`` leaves BLAS alone; ``"single"`` limits it to one thread (for
+        kernels that call BLAS inside their own parallel loop: no
+        oversubscription, and bitwise reproducible products); ``"same"``
+        gives it the numba threads (scoring, where each output entry is one
+        dot product whatever the split).
+
+    Yields
+    ------
+    n_threads : int
+        The number of numba threads in effect.
+    """
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    n_threads = max(1, min(resolve_n_jobs(n_jobs), numba.config.NUMBA_NUM_THREADS))
+    previous = numba.get_num_threads()
+    previous_chunksize = numba.get_parallel_chunksize()
+    numba.set_num_threads(n_threads)
+    numba.set_parallel_chunksize(1)
+    try:
+        if blas is None:
+            yield n_threads
+        else:
+            limit = {"single": 1, "same": n_threads}[blas]
+            with threadpool_limits(limits=limit, user_api="blas"):
+                yield n_threads
+    finally:
+        numba.set_parallel_chunksize(previous_chunksize)
+        numba.set_num_threads(previous)
 
 
 # One pool per size, kept for the life of the process: starting threads costs

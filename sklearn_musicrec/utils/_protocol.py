@@ -23,10 +23,11 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import check_random_state
 
 from ._hashing import row_set_hashes, splitmix64
 from ._sparse import lookup, row_ids
+from ._topk import row_batches
 from .validation import check_candidate_items, check_k
 
 __all__ = [
@@ -285,9 +286,9 @@ def recommend_excluding_history(final, Xt, history, k=10, *, exclude_seen=True, 
 def dense_scores(final, Xt, n_rows, n_items):
     """Dense float64 ``decision_function`` of all rows, computed in row batches."""
     out = np.empty((n_rows, n_items), dtype=np.float64)
-    batch = max(1, (1 << 22) // max(n_items, 1))
     Xt = sp.csr_matrix(Xt) if sp.issparse(Xt) else np.asarray(Xt)
-    for rows in gen_batches(n_rows, batch):
+    # 4 Mi scores per batch at most, fewer under a small working_memory
+    for rows in row_batches(n_rows, 8 * max(n_items, 1), max_bytes=8 << 22):
         out[rows] = final.decision_function(Xt[rows])
     return out
 
@@ -326,8 +327,9 @@ def sampled_candidates(history, target, n_sampled, seed, relevant=None):
     row_hash = splitmix64(history_hash ^ splitmix64(target.astype(u64) + u64(7)))
     n_draw = min(n_sampled, n_items)
     chunks_rows, chunks_cols = [], []
-    batch = max(1, (1 << 21) // max(n_items, 1))
-    for rows in gen_batches(n_rows, batch):
+    # 2 Mi keys (uint64, and a mask) per batch at most, fewer under a small
+    # working_memory; every row's draw depends on that row alone
+    for rows in row_batches(n_rows, 8 * max(n_items, 1), max_bytes=8 << 21):
         keys = splitmix64(row_hash[rows][:, None] ^ item_mix[None, :])
         sub = history[rows]
         blocked = np.zeros(keys.shape, dtype=bool)

@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 
 from sklearn_musicrec.decomposition import ALSFactorizer
-from sklearn_musicrec.decomposition._als import _as_float32_csr, _TorchBackend
+from sklearn_musicrec.decomposition._base import as_float32_csr as _as_float32_csr
 from sklearn_musicrec.metrics import auc_score, rmse
 from sklearn_musicrec.model_selection import holdout_split
 
@@ -234,10 +234,19 @@ def test_tol_stops_early_and_warns_otherwise(plays):
         ALSFactorizer(n_components=6, max_iter=2, tol=1e-12, random_state=0).fit(plays)
 
 
-def test_verbose_logs_progress(plays, caplog):
+def test_verbose_prints_and_logs_progress(plays, caplog, capsys):
     with caplog.at_level(logging.INFO, logger="sklearn_musicrec.decomposition._als"):
-        ALSFactorizer(n_components=4, max_iter=2, tol=0, verbose=1, random_state=0).fit(plays)
+        model = ALSFactorizer(n_components=4, max_iter=2, tol=0, verbose=1, random_state=0)
+        model.fit(plays)
     assert sum("iteration" in r.message for r in caplog.records) == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "ALSFactorizer iteration 1",
+        "ALSFactorizer iteration 2",
+    ]
+    assert f"loss {model.loss_curve_[-1]:.6g}" in lines[-1]
+    ALSFactorizer(n_components=4, max_iter=2, tol=0, random_state=0).fit(plays)
+    assert capsys.readouterr().out == ""
 
 
 def test_does_not_modify_input(plays):
@@ -322,7 +331,9 @@ def test_torch_kernels_match_numba_kernels_on_cpu(plays, ratings, chunk_elements
                 U0 = rng.normal(scale=0.1, size=(R.shape[0], k))
                 V0 = rng.normal(scale=0.1, size=(R.shape[1], k))
             other = clone(model)
-            other._fit_loop(_TorchBackend("cpu"), R, U0, V0)
+            from sklearn_musicrec.decomposition._als_torch import TorchBackend
+
+            other._fit_loop(TorchBackend("cpu"), R, U0, V0)
             np.testing.assert_allclose(other.loss_curve_, model.loss_curve_, rtol=1e-3)
             np.testing.assert_allclose(
                 other.user_factors_ @ other.item_factors_.T,
@@ -450,3 +461,23 @@ def test_recommend_selects_the_best_and_breaks_ties_by_item_id(plays, exclude_se
         vals_ref[:, : order.shape[1]] = best
         np.testing.assert_array_equal(ids, ids_ref)
         np.testing.assert_allclose(scores, vals_ref, rtol=1e-6)
+
+
+def test_both_backends_implement_the_declared_interface():
+    import inspect
+
+    from sklearn_musicrec.decomposition._als_cpu import CPUBackend
+    from sklearn_musicrec.decomposition._als_fit import ALSBackend
+
+    torch_backend = pytest.importorskip("sklearn_musicrec.decomposition._als_torch")
+    members = {
+        name
+        for name, value in vars(ALSBackend).items()
+        if inspect.isfunction(value) and not name.startswith("_")
+    }
+    assert {"threads", "implicit_cg_step", "explicit_step", "row_loss_buffer"} <= members
+    for backend in (CPUBackend, torch_backend.TorchBackend):
+        for name in members:
+            ours = inspect.signature(getattr(backend, name))
+            declared = inspect.signature(getattr(ALSBackend, name))
+            assert list(ours.parameters) == list(declared.parameters), (backend, name)

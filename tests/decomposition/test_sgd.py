@@ -79,10 +79,14 @@ def test_divergence_is_a_clear_error(plays):
         SGDFactorizer(loss="squared", learning_rate=1.0, max_iter=3, random_state=0).fit(plays)
 
 
-def test_verbose_logs_epochs(plays, caplog):
+def test_verbose_prints_and_logs_epochs(plays, caplog, capsys):
     with caplog.at_level(logging.INFO, logger="sklearn_musicrec.decomposition._sgd"):
         SGDFactorizer(loss="bpr", n_components=4, max_iter=3, verbose=1, random_state=0).fit(plays)
     assert sum("epoch" in r.message for r in caplog.records) == 3
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("SGDFactorizer epoch 1: sampled AUC ")
+    SGDFactorizer(loss="bpr", n_components=4, max_iter=3, random_state=0).fit(plays)
+    assert capsys.readouterr().out == ""
 
 
 def test_n_negatives(plays):

@@ -364,3 +364,24 @@ def test_scikit_learn_scorer_names_cannot_be_extended(X):
     # names in its private table only (sklearn.metrics._scorer._SCORERS).
     with pytest.raises(ValueError, match="'ndcg' is not a valid scoring value"):
         cross_validate(PopularityRecommender(), X, cv=KFold(2), scoring=["ndcg", "recall"])
+
+
+def test_tiny_working_memory_gives_the_same_sampled_and_dense_scores(X):
+    """The scorer's batches of rows follow working_memory and change nothing."""
+    import sklearn
+
+    _CandidateSpy.seen_items.clear()
+    est = _CandidateSpy(criterion="plays").fit(X)
+    scorers = [
+        make_recommendation_scorer(
+            "hit_rate", k=10, test_size=0.2, random_state=0, n_sampled_items=40
+        ),
+        make_recommendation_scorer("auc", test_size=0.2, random_state=0),
+    ]
+    full = [scorer(est, X) for scorer in scorers]
+    mask = _CandidateSpy.seen_items[0]
+    with sklearn.config_context(working_memory=2**-10):  # one KiB: a few rows a batch
+        small = [scorer(est, X) for scorer in scorers]
+    assert small == full
+    assert len(_CandidateSpy.seen_items) == 2
+    assert (_CandidateSpy.seen_items[1] != mask).nnz == 0

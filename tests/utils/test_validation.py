@@ -157,7 +157,11 @@ def test_empty_and_wrong_width_same_error_from_every_recommender(estimator, fitt
     "bad, error, pattern",
     [
         ([[0, 1]], ValueError, r"item_ids must be an item id or a 1-D array .* shape \(1, 2\)"),
-        ([N_ITEMS], ValueError, rf"item_ids must be item ids in \[0, {N_ITEMS}\) .* from {N_ITEMS} to"),
+        (
+            [N_ITEMS],
+            ValueError,
+            rf"item_ids must be item ids in \[0, {N_ITEMS}\) .* from {N_ITEMS} to",
+        ),
         ([-1, 2], ValueError, rf"item_ids must be item ids in \[0, {N_ITEMS}\) .* from -1 to 2"),
         ([0.5], TypeError, "item_ids must hold integer item ids .* got dtype float64"),
         (True, TypeError, "got dtype bool"),
