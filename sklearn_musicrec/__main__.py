@@ -41,8 +41,9 @@ def _demo_models(seed, item_features=None):
     ``item_features`` (the synthetic tags, ``make_interactions(...).item_tags``)
     feed the content models and the re-rankers; without them those models fall
     back on each item's listeners. ALS's L2 strength depends on the data's
-    scale, so the demo tunes it the way a user would: ``GridSearchCV`` with the package's holdout scorer, on
-    the training part only (the test part is never seen).
+    scale, so the demo tunes it the way a user would: ``GridSearchCV`` with
+    the package's holdout scorer, on the training part only (the test part
+    is never seen).
     """
     from sklearn.model_selection import GridSearchCV, KFold
 
