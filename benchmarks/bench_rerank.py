@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import K, lastfm_holdout  # noqa: E402
 
-STRENGTHS = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9]
+STRENGTHS = [0.0, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95]
 QUICK_STRENGTHS = [0.0, 0.1, 0.3, 0.7]
 
 
