@@ -32,12 +32,15 @@ import numpy as np
 import scipy.sparse as sp
 
 # blends of (tags, ff, knn, pop) tried on the validation split
-WEIGHT_GRID = [
-    [0.3, 2.0, 0.5, 0.3],
-    [0.3, 2.0, 0.5, 0.0],
-    [0.3, 2.0, 1.0, 0.0],
-    [0.0, 2.0, 0.5, 0.3],
-    [0.5, 1.0, 1.0, 0.3],
+BLEND_GRID = [
+    {"weights": w, "normalization": norm}
+    for norm in ("zscore", "rank")
+    for w in (
+        [0.3, 2.0, 0.5, 0.3],
+        [0.3, 2.0, 0.5, 0.0],
+        [0.3, 2.0, 1.0, 0.0],
+        [0.5, 1.0, 1.0, 0.3],
+    )
 ]
 
 
@@ -121,8 +124,8 @@ def main(argv=None):
         """Pick the blend on a validation split of the training data (no refit per point)."""
         hybrid = hybrid.fit(X_fit)
         best, best_ndcg = None, -1.0
-        for w in WEIGHT_GRID:
-            hybrid.set_params(weights=w)
+        for w in BLEND_GRID:
+            hybrid.set_params(**w)
             ndcg = ndcg_at_k(Y, hybrid.recommend(X_in, k=k)[0], k=k)
             print("  validation", w, round(ndcg, 4), flush=True)
             if ndcg > best_ndcg:
@@ -170,7 +173,7 @@ def main(argv=None):
     chosen["warm_cold_mix"] = mix_weights
     for name, est in models().items():
         if name == "HybridRecommender":
-            est.set_params(weights=mix_weights)
+            est.set_params(**mix_weights)
         t = time.perf_counter()
         est.fit(Xw_train)
         ids, _ = est.recommend(Xw_train[users], k=k)
@@ -188,7 +191,7 @@ def main(argv=None):
     chosen["cold_users"] = user_weights
     for name, est in models().items():
         if name == "HybridRecommender":
-            est.set_params(weights=user_weights)
+            est.set_params(**user_weights)
         t = time.perf_counter()
         est.fit(Xu_train)
         ids, _ = est.recommend(Xu_known[cu], k=k)
@@ -217,7 +220,7 @@ def main(argv=None):
     lines = [f"# Cold start on Last.fm-2k (NDCG@{k})", "", f"Command: `{meta['command']}`", ""]
     lines.append(f"{cold.size} of {tagged.size} tagged artists cold; {epochs} epochs.")
     lines.append(
-        "Hybrid members (tags, ff, knn, pop); weights chosen on a validation split of the "
+        "Hybrid members (tags, ff, knn, pop); weights and normalisation chosen on a validation split of the "
         f"training part for the mix and cold-user protocols: {chosen}."
     )
     for section, rows in results.items():
