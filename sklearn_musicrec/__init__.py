@@ -13,8 +13,10 @@ __version__ = "0.1.0.dev0"
 
 from .base import BaseRecommender, RecommenderMixin
 from .baselines import PopularityRecommender, RandomRecommender
+from .content import FeatureFactorizer, HybridRecommender, TagRecommender
 from .decomposition import ALSFactorizer, SGDFactorizer
 from .neighbors import EASERecommender, ItemKNNRecommender, UserKNNRecommender
+from .rerank import CalibratedReranker, MMRReranker, XQuADReranker
 
 __all__ = [
     "__version__",
@@ -27,4 +29,10 @@ __all__ = [
     "EASERecommender",
     "ItemKNNRecommender",
     "UserKNNRecommender",
+    "TagRecommender",
+    "FeatureFactorizer",
+    "HybridRecommender",
+    "MMRReranker",
+    "XQuADReranker",
+    "CalibratedReranker",
 ]

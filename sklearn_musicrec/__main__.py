@@ -35,23 +35,32 @@ def _build_parser():
     return parser
 
 
-def _demo_models(seed):
+def _demo_models(seed, item_features=None):
     """The models of the demo: every recommender of the package, one setting each.
 
-    ALS's L2 strength depends on the data's scale, so the demo tunes it the
-    way a user would: ``GridSearchCV`` with the package's holdout scorer, on
-    the training part only (the test part is never seen).
+    ``item_features`` (the synthetic tags, ``make_interactions(...).item_tags``)
+    feed the content models and the re-rankers; without them those models fall
+    back on each item's listeners. ALS's L2 strength depends on the data's
+    scale, so the demo tunes it the way a user would: ``GridSearchCV`` with
+    the package's holdout scorer, on the training part only (the test part
+    is never seen).
     """
     from sklearn.model_selection import GridSearchCV, KFold
 
     from sklearn_musicrec import (
         ALSFactorizer,
+        CalibratedReranker,
         EASERecommender,
+        FeatureFactorizer,
+        HybridRecommender,
         ItemKNNRecommender,
+        MMRReranker,
         PopularityRecommender,
         RandomRecommender,
         SGDFactorizer,
+        TagRecommender,
         UserKNNRecommender,
+        XQuADReranker,
     )
     from sklearn_musicrec.metrics import make_recommendation_scorer
 
@@ -69,11 +78,33 @@ def _demo_models(seed):
         ),
         # squared loss models ratings; on 0/1 listening data rank with BPR
         "SGDFactorizer": SGDFactorizer(loss="bpr", random_state=seed, n_jobs=-1),
+        "TagRecommender": TagRecommender(item_features=item_features),
+        "FeatureFactorizer": FeatureFactorizer(
+            item_features=item_features, random_state=seed, n_jobs=-1
+        ),
+        # content for short histories and cold items, kNN for the rest
+        "HybridRecommender": HybridRecommender(
+            [
+                ("tags", TagRecommender(item_features=item_features)),
+                ("knn", ItemKNNRecommender(n_jobs=-1)),
+                ("pop", PopularityRecommender()),
+            ],
+            weights=[0.5, 1.0, 0.2],
+            short_history_weights=[1.0, 0.0, 1.0],
+        ),
+        # the re-rankers wrap item-kNN; each trades a little NDCG for its goal
+        "MMRReranker": MMRReranker(
+            ItemKNNRecommender(n_jobs=-1), diversity=0.3, item_features=item_features
+        ),
+        "XQuADReranker": XQuADReranker(ItemKNNRecommender(n_jobs=-1), tail_weight=0.3),
+        "CalibratedReranker": CalibratedReranker(
+            ItemKNNRecommender(n_jobs=-1), calibration_weight=0.5, item_features=item_features
+        ),
     }
 
 
-def _instances(names, seed):
-    models = _demo_models(seed)
+def _instances(names, seed, item_features=None):
+    models = _demo_models(seed, item_features)
     if names:
         unknown = sorted(set(names) - set(models))
         if unknown:
@@ -106,7 +137,7 @@ def run(n_users=2000, n_items=1000, k=20, seed=0, models=None, stream=sys.stdout
     )
     stream.write(header + "\n" + "-" * len(header) + "\n")
     rows, notes = [], []
-    for name, est in _instances(models, seed):
+    for name, est in _instances(models, seed, bunch.item_tags):
         t0 = time.perf_counter()
         est.fit(X_train)
         if hasattr(est, "best_estimator_"):

@@ -22,6 +22,13 @@ from ._beyond import (
     novelty,
     personalization,
 )
+from ._exposure import (
+    exposure_share,
+    long_tail_exposure,
+    miscalibration,
+    popularity_groups,
+    provider_gini,
+)
 from ._ranking import (
     auc_score,
     hit_rate_at_k,
@@ -35,6 +42,11 @@ from ._rating import mae, rmse
 from ._scorer import get_metric_names, get_recommendation_scorer, make_recommendation_scorer
 
 __all__ = [
+    "exposure_share",
+    "long_tail_exposure",
+    "miscalibration",
+    "popularity_groups",
+    "provider_gini",
     "auc_score",
     "average_popularity",
     "catalog_coverage",

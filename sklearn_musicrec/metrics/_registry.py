@@ -21,6 +21,7 @@ from ._beyond import (
     novelty,
     personalization,
 )
+from ._exposure import exposure_share, long_tail_exposure, miscalibration, provider_gini
 from ._ranking import (
     auc_score,
     hit_rate_at_k,
@@ -47,6 +48,9 @@ _PROVIDED = {"k", "per_user", "n_items", "exclude"}
 _HINTS = {
     "item_features": "an (n_items, n_features) matrix such as item tag vectors",
     "item_popularity": "the training interaction matrix or per-item counts",
+    "item_groups": "one group id per item, e.g. from popularity_groups",
+    "item_providers": "one provider (artist, label) id per item",
+    "item_categories": "an (n_items, n_categories) matrix such as genre or tag indicators",
 }
 
 
@@ -71,6 +75,9 @@ class EvaluationData:
         Size of the catalogue.
     item_popularity : {array-like, sparse matrix} or None
         Default popularity for the metrics that take one.
+    history : sparse matrix of shape (n_users, n_items), or None
+        The users' (raw) histories, for metrics that compare the lists with
+        them (``miscalibration``).
     """
 
     def __init__(
@@ -83,6 +90,7 @@ class EvaluationData:
         exclude=None,
         n_items,
         item_popularity=None,
+        history=None,
     ):
         self.truth = truth
         self.ids = ids
@@ -91,6 +99,7 @@ class EvaluationData:
         self.exclude = exclude
         self.n_items = n_items
         self.item_popularity = item_popularity
+        self.history = history
 
 
 class Metric:
@@ -108,11 +117,17 @@ class Metric:
         ``False`` for errors; their scorer is named ``"neg_<name>"`` and
         returns the negated error, as scikit-learn's scorers do.
     catalog_arg : str or None, default=None
-        For list metrics, the name of the second positional argument
-        (``"item_features"``, ``"item_popularity"``) that the adapter passes.
+        For list metrics, the name of the positional catalogue argument
+        (``"item_features"``, ``"item_popularity"``, ``"item_groups"``, ...)
+        that the adapter passes after the lists.
+    reads_history : bool, default=False
+        For list metrics, whether the users' histories are passed between
+        the lists and the catalogue argument (``miscalibration``).
     """
 
-    def __init__(self, name, func, kind, *, greater_is_better=True, catalog_arg=None):
+    def __init__(
+        self, name, func, kind, *, greater_is_better=True, catalog_arg=None, reads_history=False
+    ):
         if kind not in _INPUTS:
             raise ValueError(f"kind must be one of {sorted(_INPUTS)}, got {kind!r}.")
         self.name = name
@@ -120,6 +135,7 @@ class Metric:
         self.kind = kind
         self.greater_is_better = greater_is_better
         self.catalog_arg = catalog_arg
+        self.reads_history = reads_history
         try:
             params = inspect.signature(func).parameters
         except (TypeError, ValueError):  # a builtin or an opaque callable
@@ -156,8 +172,8 @@ class Metric:
     def required(self):
         """Parameters that must be given (no default and no source in the data)."""
         need = set()
-        if self.catalog_arg == "item_features":
-            need.add("item_features")
+        if self.catalog_arg not in (None, "item_popularity"):
+            need.add(self.catalog_arg)
         return frozenset(need)
 
     def check_params(self, params, *, popularity_from_counts=False):
@@ -223,6 +239,8 @@ class Metric:
                 f"({_HINTS[self.catalog_arg]}), or use a recommender with an "
                 "item_counts_ attribute."
             )
+        if self.reads_history:
+            return self.func(data.ids, data.history, value, k=k, **params, **extra)
         return self.func(data.ids, value, k=k, **params, **extra)
 
 
@@ -250,6 +268,17 @@ METRICS = {
         Metric("long_tail", long_tail_share, "lists", catalog_arg="item_popularity"),
         Metric("rmse", rmse, "ratings", greater_is_better=False),
         Metric("mae", mae, "ratings", greater_is_better=False),
+        Metric("exposure_share", exposure_share, "lists", catalog_arg="item_groups"),
+        Metric("long_tail_exposure", long_tail_exposure, "lists", catalog_arg="item_popularity"),
+        Metric("provider_gini", provider_gini, "lists", catalog_arg="item_providers"),
+        Metric(
+            "miscalibration",
+            miscalibration,
+            "lists",
+            greater_is_better=False,
+            catalog_arg="item_categories",
+            reads_history=True,
+        ),
     ]
 }
 """Registry name -> :class:`Metric`."""

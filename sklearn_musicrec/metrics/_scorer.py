@@ -112,7 +112,10 @@ class _RecommendationScorer:
         Xt = transform_history(pre, history)
         n_items = X.shape[1]
         data = EvaluationData(
-            truth=truth, n_items=n_items, item_popularity=getattr(final, "item_counts_", None)
+            truth=truth,
+            n_items=n_items,
+            item_popularity=getattr(final, "item_counts_", None),
+            history=history,
         )
 
         items = None

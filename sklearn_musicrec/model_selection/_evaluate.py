@@ -175,7 +175,9 @@ def evaluate(
 
     users = np.flatnonzero(np.diff(X_test.indptr))
     history = X_train[users]
-    data = EvaluationData(truth=X_test[users], exclude=history, n_items=X_train.shape[1])
+    data = EvaluationData(
+        truth=X_test[users], exclude=history, history=history, n_items=X_train.shape[1]
+    )
     pre, final = split_estimator(est)
     results = {"fit_time": fit_time}
 

@@ -12,7 +12,26 @@ TEST_PARAMS = {
     "SGDFactorizer": {"loss": "bpr", "n_components": 8, "max_iter": 10, "random_state": 0},
     "ALSFactorizer": {"n_components": 8, "max_iter": 5, "tol": 0, "random_state": 0},
     "RandomRecommender": {"random_state": 0},
+    "FeatureFactorizer": {"n_components": 8, "max_iter": 20, "random_state": 0},
 }
+
+
+def _meta_params():
+    """Constructor arguments of the meta-estimators (they need member estimators)."""
+    from ..baselines import PopularityRecommender
+    from ..content import TagRecommender
+    from ..neighbors import ItemKNNRecommender
+
+    return {
+        "HybridRecommender": {
+            "estimators": [("tags", TagRecommender()), ("pop", PopularityRecommender())],
+            "weights": [2.0, 1.0],
+        },
+        "MMRReranker": {"estimator": TagRecommender(), "n_candidates": 15},
+        "XQuADReranker": {"estimator": ItemKNNRecommender(), "n_candidates": 15},
+        "CalibratedReranker": {"estimator": ItemKNNRecommender(), "n_candidates": 15},
+    }
+
 
 EXPECTED_FAILED_CHECKS = {}
 
@@ -29,7 +48,10 @@ EXPECTED_FAILED_HARNESS_CHECKS = {
 
 def construct_instances(cls):
     """Instances of ``cls`` for the common tests (defaults + ``TEST_PARAMS``)."""
-    return [cls(**TEST_PARAMS.get(cls.__name__, {}))]
+    params = TEST_PARAMS.get(cls.__name__)
+    if params is None:
+        params = _meta_params().get(cls.__name__, {})
+    return [cls(**params)]
 
 
 def expected_failed_harness_checks(estimator):

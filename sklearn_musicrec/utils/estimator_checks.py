@@ -653,6 +653,55 @@ def check_quality_floor(name: str, estimator: BaseEstimator) -> None:
     )
 
 
+def check_cold_items(name, estimator):
+    """Models that declare they score unseen items rank cold items from their features.
+
+    Runs on estimators whose ``_can_score_cold_items()`` is true once every
+    ``item_features`` parameter (nested ones included) is set to the planted
+    tags of :func:`~sklearn_musicrec.datasets.make_interactions`. A fifth of
+    the items lose all their plays in training (``cold_item_split``); their
+    scores must be finite and not constant, and ranked among themselves
+    for their true listeners they must beat ``RandomRecommender`` by 1.5x
+    (NDCG@10).
+    """
+    from ..baselines import RandomRecommender
+    from ..datasets import make_interactions
+    from ..metrics import ndcg_at_k
+    from ..model_selection import cold_item_split
+    from ._features import supports_cold_items
+
+    keys = [
+        key
+        for key in estimator.get_params(deep=True)
+        if key == "item_features" or key.endswith("__item_features")
+    ]
+    if not keys:
+        return
+    data = make_interactions(n_users=400, n_items=150, random_state=0)
+    est = clone(estimator).set_params(**{key: data.item_tags for key in keys})
+    if not supports_cold_items(est):
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # users with only cold items
+        X_train, X_test = cold_item_split(data.data, test_size=0.2, random_state=0)
+    cold = np.flatnonzero(X_test.getnnz(axis=0))
+    users = np.flatnonzero((X_test.getnnz(axis=1) > 0) & (X_train.getnnz(axis=1) > 0))
+    model = est.fit(X_train)
+    S = model.decision_function(X_train[users])[:, cold]
+    assert np.all(np.isfinite(S)), f"{name}: cold items got non-finite scores"
+    assert np.ptp(S, axis=1).mean() > 0, f"{name}: cold items all get the same score"
+    ids, _ = model.recommend(X_train[users], k=10, items=cold)
+    assert np.isin(ids[ids >= 0], cold).all(), f"{name}: recommended a non-candidate item"
+    ndcg = ndcg_at_k(X_test[users], ids, k=10)
+    rand = RandomRecommender(random_state=0).fit(X_train)
+    random_ndcg = ndcg_at_k(
+        X_test[users], rand.recommend(X_train[users], k=10, items=cold)[0], k=10
+    )
+    assert ndcg >= 1.5 * random_ndcg, (
+        f"{name}: cold-item NDCG@10 {ndcg:.4f} is not 1.5x RandomRecommender's {random_ndcg:.4f}"
+    )
+
+
 _CHECKS = (
     check_recommend_shapes_and_padding,
     check_recommend_exclude_seen,
@@ -671,6 +720,7 @@ _CHECKS = (
     check_empty_rows_get_popularity,
     check_score_without_y,
     check_pipeline_with_weighting,
+    check_cold_items,
 )
 
 

@@ -8,7 +8,13 @@ from sklearn_musicrec.datasets import make_interactions
 from sklearn_musicrec.metrics import get_metric_names
 from sklearn_musicrec.metrics._registry import METRICS, EvaluationData, Metric, get_metric
 
-_NOT_METRICS = {"get_metric_names", "get_recommendation_scorer", "make_recommendation_scorer"}
+# scorer factories, and popularity_groups (a helper that builds item_groups)
+_NOT_METRICS = {
+    "get_metric_names",
+    "get_recommendation_scorer",
+    "make_recommendation_scorer",
+    "popularity_groups",
+}
 
 
 def test_every_public_metric_is_registered():
@@ -38,7 +44,7 @@ def test_entries_describe_their_functions():
     assert METRICS["coverage"].reads == "ids" and not METRICS["coverage"].per_user
     assert {m.name for m in METRICS.values() if m.per_user} == {
         "ndcg", "recall", "precision", "map", "mrr", "hit_rate", "auc",
-        "diversity", "novelty", "popularity", "long_tail",
+        "diversity", "novelty", "popularity", "long_tail", "miscalibration",
     }  # fmt: skip
 
 
@@ -58,6 +64,23 @@ def test_adapter_equals_the_direct_call():
     )
     got = METRICS["diversity"].compute(data, k=8, item_features=b.item_tags)
     assert got == metrics.intra_list_diversity(ids, b.item_tags, k=8)
+    # the exposure metrics: catalogue arguments and, for calibration, the histories
+    groups = metrics.popularity_groups(b.data)
+    assert METRICS["exposure_share"].compute(data, k=8, item_groups=groups) == pytest.approx(
+        metrics.exposure_share(ids, groups, k=8)
+    )
+    providers = np.arange(30) % 7
+    assert METRICS["provider_gini"].compute(data, k=8, item_providers=providers) == (
+        metrics.provider_gini(ids, providers, k=8)
+    )
+    assert METRICS["long_tail_exposure"].compute(data, k=8) == (
+        metrics.long_tail_exposure(ids, b.data, k=8)
+    )
+    data.history = b.data
+    assert METRICS["miscalibration"].compute(data, k=8, item_categories=b.item_tags) == (
+        metrics.miscalibration(ids, b.data, b.item_tags, k=8)
+    )
+    assert METRICS["miscalibration"].required == {"item_categories"}
     data.item_popularity = None
     with pytest.raises(ValueError, match="'popularity' metric needs item_popularity"):
         METRICS["popularity"].compute(data, k=8)

@@ -1,0 +1,146 @@
+"""The shared shell of the re-rankers: a candidate pool from a wrapped recommender."""
+
+import numpy as np
+from sklearn.base import clone
+
+from ..base import BaseRecommender
+from ..utils._features import binary_interactions, supports_cold_items
+from ..utils._sklearn_compat import HasMethods, Integral, Interval, _fit_context
+from ..utils._topk import topk_per_row
+
+__all__ = ["BaseReranker"]
+
+_BATCH = 256  # users re-ranked at once (the greedy state is (batch, n_candidates, ...))
+
+
+class BaseReranker(BaseRecommender):
+    """Re-rank the top ``n_candidates`` of a wrapped recommender, user by user.
+
+    ``fit`` fits a clone of ``estimator`` on ``X``. For each row,
+    ``decision_function`` takes the ``n_candidates`` best items of the
+    wrapped model that are not in the row's history (the pool), orders the
+    pool greedily with the subclass's objective, and returns scores that
+    encode that order: the pool's ``n`` items get ``2 + (n - position) / n``
+    (in (2, 3]), every other item a logistic squash of its per-row z-scored
+    wrapped score (in (0, 1)), so ``recommend`` lists the re-ranked pool
+    first. Seen items never enter the greedy objective; one that the
+    wrapped model ranks above the pool's last item is slotted into the band
+    at its place in the wrapped order (so ``exclude_seen=False`` still
+    shows it), and the default ``exclude_seen=True`` removes it. With
+    ``items=`` the pool is chosen over the whole catalogue first, then
+    restricted.
+
+    Subclasses implement ``_fit_reranker(X)`` and
+    ``_order(X, pool, relevance, valid)`` returning, for each row, the
+    positions of the pool in their new order.
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "decision_function", "recommend"])],
+        "n_candidates": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def _can_score_cold_items(self):
+        return supports_cold_items(self.estimator)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit the wrapped recommender and the re-ranker's statistics on ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Training interactions (non-negative).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted recommender.
+        """
+        X = self._validate_fit_data(X)
+        self.estimator_ = clone(self.estimator).fit(X)
+        self._fit_reranker(X)
+        return self
+
+    def _fit_reranker(self, X):
+        """Learn what the objective needs (popularity, features); subclasses override."""
+
+    def _pool(self, X):
+        S = np.asarray(self.estimator_.decision_function(X), dtype=np.float64)
+        masked = S.copy()
+        seen = binary_interactions(X)
+        rows = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
+        masked[rows, seen.indices] = -np.inf
+        n = min(int(self.n_candidates), S.shape[1])
+        pool, pool_scores = topk_per_row(masked, n)
+        valid = pool >= 0
+        with np.errstate(invalid="ignore"):
+            lo = np.min(np.where(valid, pool_scores, np.inf), axis=1, keepdims=True)
+            hi = np.max(np.where(valid, pool_scores, -np.inf), axis=1, keepdims=True)
+            span = hi - lo
+            rel = np.where(span > 0, (pool_scores - lo) / np.where(span > 0, span, 1.0), 1.0)
+        rel = np.where(valid, rel, 0.0)
+        return S, pool, pool_scores, rel, valid
+
+    def _decision_function(self, X):
+        S, pool, pool_scores, rel, valid = self._pool(X)
+        n_users, n = pool.shape
+        order = np.empty_like(pool)
+        for start in range(0, n_users, _BATCH):
+            b = slice(start, min(n_users, start + _BATCH))
+            order[b] = self._order(X[b], pool[b], rel[b], valid[b])
+        finite = np.isfinite(S)
+        with np.errstate(invalid="ignore"):
+            Sf = np.where(finite, S, np.nan)
+            mean = np.nanmean(Sf, axis=1, keepdims=True)
+            std = np.nanstd(Sf, axis=1, keepdims=True)
+            z = np.where(std > 0, (Sf - mean) / np.where(std > 0, std, 1.0), 0.0)
+        out = np.where(finite, 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))), -np.inf)
+        # a seen item that the wrapped model ranks within the pool keeps its place
+        # relative to the pool's wrapped order (it never enters the greedy state)
+        seen = binary_interactions(X)
+        rows = np.repeat(np.arange(n_users), np.diff(seen.indptr))
+        s_seen = S[rows, seen.indices]
+        lowest = np.min(np.where(valid, pool_scores, np.inf), axis=1)
+        inside = np.isfinite(s_seen) & (s_seen >= lowest[rows])
+        rows, cols, s_seen = rows[inside], seen.indices[inside], s_seen[inside]
+        above = ((pool_scores[rows] > s_seen[:, None]) & valid[rows]).sum(axis=1)
+        out[rows, cols] = 2.0 + (n - above + 0.5) / n
+        ranked = np.take_along_axis(pool, order, axis=1)
+        ranked_valid = np.take_along_axis(valid, order, axis=1)
+        value = 2.0 + (n - np.arange(n, dtype=np.float64)) / n
+        r, c = np.nonzero(ranked_valid)
+        out[r, ranked[r, c]] = value[c]
+        return out
+
+    def _order(self, X, pool, relevance, valid):
+        raise NotImplementedError
+
+
+def greedy_order(gain, update, valid):
+    """Greedy selection: at each step take the valid unselected candidate of largest gain.
+
+    ``gain()`` returns the (batch, n) objective of adding each candidate
+    given the state so far; ``update(rows, chosen)`` records the choice of
+    candidate ``chosen[t]`` for row ``rows[t]``. The valid candidates of a
+    pool come first (``topk_per_row`` pads at the end); padding keeps its
+    place after them. Ties go to the earlier (better) pool position.
+    """
+    batch, n = valid.shape
+    order = np.empty((batch, n), dtype=np.int64)
+    taken = ~valid
+    rows = np.arange(batch)
+    n_valid = valid.sum(axis=1)
+    for step in range(n):
+        active = step < n_valid
+        if not active.any():
+            order[:, step:] = np.arange(step, n)[None, :]
+            break
+        g = np.where(taken, -np.inf, gain())
+        chosen = np.where(active, np.argmax(g, axis=1), step)
+        order[:, step] = chosen
+        taken[rows[active], chosen[active]] = True
+        update(rows[active], chosen[active])
+    return order

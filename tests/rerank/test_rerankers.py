@@ -1,0 +1,113 @@
+"""Tests of the MMR, xQuAD and calibration re-rankers against hand-worked references."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.model_selection import GridSearchCV, KFold
+
+from sklearn_musicrec import ItemKNNRecommender, PopularityRecommender
+from sklearn_musicrec.datasets import make_interactions
+from sklearn_musicrec.metrics import make_recommendation_scorer, miscalibration
+from sklearn_musicrec.rerank import CalibratedReranker, MMRReranker, XQuADReranker
+
+
+def _toy():
+    # 100 users; item i < 4 has 40 - 10 i listeners, item 4 has 5; the last row is empty
+    rows, cols = [], []
+    for i, n in enumerate([40, 30, 20, 10, 5]):
+        rows += list(range(n))
+        cols += [i] * n
+    X = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(101, 5))
+    return X
+
+
+def test_mmr_matches_hand_worked_order():
+    X = _toy()
+    # items 0 and 1 identical in features, 2 and 3 different; the user has
+    # played item 4 (an empty history would get plain popularity, as from
+    # every recommender)
+    F = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 1.0]])
+    user = sp.csr_matrix(([1.0], ([0], [4])), shape=(1, 5))
+    model = MMRReranker(PopularityRecommender(), diversity=0.5, item_features=F).fit(X)
+    ids, _ = model.recommend(user, k=4)
+    # rel = (1, 2/3, 1/3, 0); step 1: item 0. step 2: 0.5*rel - 0.5*maxsim:
+    # item1 1/3 - 1/2 = -1/6, item2 1/6 - 0 = 1/6, item3 0 - 0.5*0.707 -> item 2.
+    # step 3: item1 1/3 - 1/2, item3 0 - 0.5*0.707 -> item 1 (-0.1667 > -0.354).
+    np.testing.assert_array_equal(ids[0], [0, 2, 1, 3])
+    assert MMRReranker(PopularityRecommender(), diversity=0.0, item_features=F).fit(X).recommend(
+        user, k=4
+    )[0][0].tolist() == [0, 1, 2, 3]
+
+
+def _toy6():
+    # item i has (40, 30, 20, 10, 5, 5)[i] listeners; head (80% of 110): items 0-2
+    rows, cols = [], []
+    for i, n in enumerate([40, 30, 20, 10, 5, 5]):
+        rows += list(range(n))
+        cols += [i] * n
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(41, 6))
+
+
+def test_xquad_matches_hand_worked_order():
+    X = _toy6()
+    history = sp.csr_matrix(np.array([[0.0, 0, 1, 0, 0, 1]]))  # P(head) = P(tail) = 1/2
+    model = XQuADReranker(PopularityRecommender(), tail_weight=0.5).fit(X)
+    np.testing.assert_array_equal(model.item_groups_, [0, 0, 0, 1, 1, 1])
+    # pool {0, 1, 3, 4}, rel (1, 5/7, 1/7, 0). step 1: 0.5 rel + 0.25 -> item 0;
+    # step 2 (head covered): item 1 5/14 = 0.357 > item 3 1/14 + 1/4 = 0.321
+    np.testing.assert_array_equal(model.recommend(history, k=2)[0][0], [0, 1])
+    model.set_params(tail_weight=0.8).fit(X)
+    # step 2 at 0.8: item 1 0.2 * 5/7 = 0.143 < item 3 0.2/7 + 0.4 = 0.429
+    np.testing.assert_array_equal(model.recommend(history, k=2)[0][0], [0, 3])
+    assert PopularityRecommender().fit(X).recommend(history, k=2)[0][0].tolist() == [0, 1]
+
+
+def test_calibration_matches_hand_worked_kl():
+    X = _toy6()
+    genres = np.array([[1, 0], [1, 0], [0, 1], [0, 1], [1, 0], [0, 1]])
+    history = sp.csr_matrix(np.array([[0.0, 0, 1, 0, 1, 0]]))  # p = (1/2, 1/2)
+    model = CalibratedReranker(
+        PopularityRecommender(), calibration_weight=0.5, item_features=genres, alpha=0.01
+    ).fit(X)
+    # pool {0, 1, 3, 5}, rel (1, 5/7, 1/7, 0); every singleton has
+    # KL(p || (.995, .005)) = 1.9585 -> item 0. step 2: {0, 1}: q = (1, 0),
+    # gain 0.5 (12/7) - 0.5 * 1.9585 = -0.122; {0, 3}: q = (1/2, 1/2), KL 0,
+    # gain 0.5 (8/7) = 0.571 -> item 3
+    ids, _ = model.recommend(history, k=2)
+    np.testing.assert_array_equal(ids[0], [0, 3])
+    assert miscalibration(ids, history, genres) < miscalibration([[0, 1]], history, genres)
+    # no history: nothing to calibrate to, the wrapped order
+    np.testing.assert_array_equal(model.recommend(sp.csr_matrix((1, 6)), k=2)[0][0], [0, 1])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: MMRReranker(ItemKNNRecommender(), diversity=0.7, item_features=d.item_tags),
+        lambda d: XQuADReranker(ItemKNNRecommender(), tail_weight=0.7),
+        lambda d: CalibratedReranker(ItemKNNRecommender(), item_features=d.item_tags),
+    ],
+)
+def test_rerankers_keep_k_never_return_seen_and_work_on_new_rows(make):
+    d = make_interactions(n_users=150, n_items=60, random_state=1)
+    X = d.data
+    model = make(d).fit(X[:100])
+    new = X[100:]
+    ids, scores = model.recommend(new, k=7)
+    assert ids.shape == (50, 7)
+    for row, (seen_row) in zip(ids, new):
+        assert not set(row.tolist()) & set(seen_row.indices[seen_row.data != 0].tolist())
+        assert (row >= 0).all()
+    base = model.estimator_.recommend(new, k=7)[0]
+    assert not np.array_equal(ids, base)  # the strength moved something
+
+
+def test_reranker_strength_tunable_in_grid_search():
+    d = make_interactions(n_users=150, n_items=60, random_state=1)
+    search = GridSearchCV(
+        XQuADReranker(ItemKNNRecommender(), n_candidates=20),
+        {"tail_weight": [0.0, 0.5], "estimator__n_neighbors": [10, 20]},
+        cv=KFold(2, shuffle=True, random_state=0),
+        scoring=make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0),
+    ).fit(d.data)
+    assert len(search.cv_results_["params"]) == 4
