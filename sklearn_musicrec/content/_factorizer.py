@@ -256,19 +256,23 @@ class FeatureFactorizer(BaseRecommender):
         return self
 
     def _fold_in(self, X):
-        from . import _feature_cpu
+        from ..utils import _bpr_numba
 
         R = _binary_csr(X)
         U = np.zeros((R.shape[0], self.item_factors_.shape[1]), dtype=np.float32)
         with _numba_threads(self.n_jobs):
-            _feature_cpu.fold_in(
+            # BPR on the composed item vectors (own + feature embeddings), one
+            # uniform negative per positive
+            _bpr_numba.bpr_fold_in(
                 R.indptr.astype(np.int64),
                 R.indices.astype(np.int64),
+                self.item_factors_.shape[0],
                 self.item_factors_,
                 self.item_bias_,
                 float(self.learning_rate),
                 float(self.regularization),
                 int(self.max_iter),
+                1,
                 self.seed_,
                 U,
             )

@@ -5,48 +5,17 @@ embeddings, ``q_i = e_i + sum_f a_if w_f`` (and its bias likewise), so the
 gradient of a ranking loss on ``q_i`` flows to the item's own embedding and
 to the embeddings of its tags. Training runs sequentially on one thread with
 an explicitly seeded counter-based generator (splitmix64), so one seed gives
-one model whatever the number of threads. Fold-in runs rows in parallel,
-each row with a generator seeded from the model seed and the row's items, so
-a row's factors never depend on the other rows or on the thread count.
+one model whatever the number of threads. Fold-in is the BPR fold-in
+of ``utils/_bpr_numba.py`` on the composed item vectors.
 
 This module imports numba; the estimators import it lazily.
 """
 
 import numpy as np
-from numba import njit, prange, uint64
+from numba import njit, uint64
 
-_GOLDEN = uint64(0x9E3779B97F4A7C15)
-_M1 = uint64(0xBF58476D1CE4E5B9)
-_M2 = uint64(0x94D049BB133111EB)
-
-
-@njit(inline="always")
-def _mix(z):
-    z = (z ^ (z >> uint64(30))) * _M1
-    z = (z ^ (z >> uint64(27))) * _M2
-    return z ^ (z >> uint64(31))
-
-
-@njit(inline="always")
-def _randbelow(state, n):
-    state[0] += _GOLDEN
-    return np.int64(_mix(state[0]) % uint64(n))
-
-
-@njit(inline="always")
-def _in_row(indices, start, stop, j):
-    """Binary search for ``j`` in the sorted ``indices[start:stop]``."""
-    lo, hi = start, stop
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        v = indices[mid]
-        if v < j:
-            lo = mid + 1
-        elif v > j:
-            hi = mid
-        else:
-            return True
-    return False
+from ..utils._bpr_numba import in_sorted_row as _in_row
+from ..utils._bpr_numba import randbelow as _randbelow
 
 
 @njit(inline="always")
@@ -177,41 +146,3 @@ def item_vectors(E, c, W, d, f_indptr, f_indices, f_data, Q, b):
         b[i] = _item_vector(i, E, c, W, d, f_indptr, f_indices, f_data, out)
         for a in range(k):
             Q[i, a] = out[a]
-
-
-@njit(fastmath=True, cache=True, nogil=True, parallel=True)
-def fold_in(indptr, indices, Q, b, lr, reg, n_epochs, seed, U):
-    """Fit each row's user factors by BPR with the item vectors fixed.
-
-    Row ``u`` gets ``n_epochs * n_u`` positive samples from its own items and
-    uniform negatives from the other items; its generator is seeded from
-    ``seed`` and a hash of the row's item ids. ``U`` must be zero on entry;
-    rows without items stay zero.
-    """
-    n_rows, k = U.shape
-    n_items = Q.shape[0]
-    lr = np.float32(lr)
-    reg = np.float32(reg)
-    for u in prange(n_rows):
-        start = indptr[u]
-        stop = indptr[u + 1]
-        n_u = stop - start
-        if n_u == 0 or n_u >= n_items:
-            continue
-        h = uint64(seed)
-        for jj in range(start, stop):
-            h = _mix(h ^ (uint64(indices[jj]) + _GOLDEN))
-        state = np.empty(1, dtype=np.uint64)
-        state[0] = h
-        x = U[u]
-        for _ in range(n_epochs * n_u):
-            i = indices[start + _randbelow(state, n_u)]
-            j = _randbelow(state, n_items)
-            while _in_row(indices, start, stop, j):
-                j = _randbelow(state, n_items)
-            s = b[i] - b[j]
-            for a in range(k):
-                s += x[a] * (Q[i, a] - Q[j, a])
-            z = np.float32(1.0) / (np.float32(1.0) + np.exp(s))
-            for a in range(k):
-                x[a] += lr * (z * (Q[i, a] - Q[j, a]) - reg * x[a])

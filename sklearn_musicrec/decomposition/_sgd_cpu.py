@@ -11,55 +11,11 @@ This module imports numba; it is imported lazily by the estimators.
 """
 
 import numpy as np
-from numba import njit, prange, uint64
+from numba import njit, uint64
 
-_GOLDEN = uint64(0x9E3779B97F4A7C15)
-_M1 = uint64(0xBF58476D1CE4E5B9)
-_M2 = uint64(0x94D049BB133111EB)
-
-
-@njit(inline="always")
-def _mix(z):
-    z = (z ^ (z >> uint64(30))) * _M1
-    z = (z ^ (z >> uint64(27))) * _M2
-    return z ^ (z >> uint64(31))
-
-
-@njit(inline="always")
-def _next(state):
-    """Advance ``state[0]`` and return a 64-bit random integer."""
-    state[0] += _GOLDEN
-    return _mix(state[0])
-
-
-@njit(inline="always")
-def _randbelow(state, n):
-    return np.int64(_next(state) % uint64(n))
-
-
-@njit(inline="always")
-def _in_row(indices, start, stop, j):
-    """Binary search for ``j`` in the sorted ``indices[start:stop]``."""
-    lo, hi = start, stop
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        v = indices[mid]
-        if v < j:
-            lo = mid + 1
-        elif v > j:
-            hi = mid
-        else:
-            return True
-    return False
-
-
-@njit(inline="always")
-def _draw_negative(state, indices, start, stop, n_items):
-    """A uniformly drawn item not in the sorted row ``indices[start:stop]``."""
-    j = _randbelow(state, n_items)
-    while _in_row(indices, start, stop, j):
-        j = _randbelow(state, n_items)
-    return j
+from ..utils._bpr_numba import bpr_fold_in  # noqa: F401 (the BPR fold-in kernel)
+from ..utils._bpr_numba import draw_negative as _draw_negative
+from ..utils._bpr_numba import randbelow as _randbelow
 
 
 @njit(fastmath=True, cache=True, nogil=True)
@@ -139,38 +95,3 @@ def bpr_epoch(indptr, indices, rows, n_items, P, Q, bi, lr, reg, n_negatives, se
                 Q[i, a] = qi + lr * (z * pu - reg * qi)
                 Q[j, a] = qj + lr * (-z * pu - reg * qj)
     return correct / max(total, 1)
-
-
-@njit(fastmath=True, cache=True, nogil=True, parallel=True)
-def bpr_fold_in(indptr, indices, n_items, Q, bi, lr, reg, n_epochs, n_negatives, seed, X):
-    """Fit each row's user factors by BPR with the item parameters fixed.
-
-    Row ``u`` gets ``n_epochs * n_u`` positive samples from its own items;
-    its generator is seeded from ``seed`` and a hash of the row's item ids.
-    ``X`` must be zero on entry; rows without items stay zero.
-    """
-    n_rows, k = X.shape
-    lr = np.float32(lr)
-    reg = np.float32(reg)
-    for u in prange(n_rows):
-        start = indptr[u]
-        stop = indptr[u + 1]
-        n_u = stop - start
-        if n_u == 0 or n_u >= n_items:
-            continue
-        h = uint64(seed)
-        for jj in range(start, stop):
-            h = _mix(h ^ (uint64(indices[jj]) + _GOLDEN))
-        state = np.empty(1, dtype=np.uint64)
-        state[0] = h
-        x = X[u]
-        for _ in range(n_epochs * n_u):
-            i = indices[start + _randbelow(state, n_u)]
-            for _neg in range(n_negatives):
-                j = _draw_negative(state, indices, start, stop, n_items)
-                s = bi[i] - bi[j]
-                for a in range(k):
-                    s += x[a] * (Q[i, a] - Q[j, a])
-                z = np.float32(1.0) / (np.float32(1.0) + np.exp(s))
-                for a in range(k):
-                    x[a] += lr * (z * (Q[i, a] - Q[j, a]) - reg * x[a])
