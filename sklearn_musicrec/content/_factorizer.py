@@ -256,14 +256,14 @@ class FeatureFactorizer(BaseRecommender):
         return self
 
     def _fold_in(self, X):
-        from ..utils import _bpr_numba
+        from ..utils._bpr_numba import bpr_fold_in
 
         R = _binary_csr(X)
         U = np.zeros((R.shape[0], self.item_factors_.shape[1]), dtype=np.float32)
         with _numba_threads(self.n_jobs):
             # BPR on the composed item vectors (own + feature embeddings), one
             # uniform negative per positive
-            _bpr_numba.bpr_fold_in(
+            bpr_fold_in(
                 R.indptr.astype(np.int64),
                 R.indices.astype(np.int64),
                 self.item_factors_.shape[0],
