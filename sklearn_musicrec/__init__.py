@@ -15,6 +15,7 @@ from .base import BaseRecommender, RecommenderMixin
 from .baselines import PopularityRecommender, RandomRecommender
 from .decomposition import ALSFactorizer, SGDFactorizer
 from .neighbors import EASERecommender, ItemKNNRecommender, UserKNNRecommender
+from .neural import DeepCFRecommender, MultVAERecommender
 
 __all__ = [
     "__version__",
@@ -27,4 +28,6 @@ __all__ = [
     "EASERecommender",
     "ItemKNNRecommender",
     "UserKNNRecommender",
+    "DeepCFRecommender",
+    "MultVAERecommender",
 ]

@@ -38,6 +38,7 @@ def _build_parser():
 def _demo_models(seed):
     """The models of the demo: every recommender of the package, one setting each.
 
+    The neural models are included when torch and skorch are installed.
     ALS's L2 strength depends on the data's scale, so the demo tunes it the
     way a user would: ``GridSearchCV`` with the package's holdout scorer, on
     the training part only (the test part is never seen).
@@ -55,7 +56,7 @@ def _demo_models(seed):
     )
     from sklearn_musicrec.metrics import make_recommendation_scorer
 
-    return {
+    models = {
         "PopularityRecommender": PopularityRecommender(),
         "RandomRecommender": RandomRecommender(random_state=seed),
         "UserKNNRecommender": UserKNNRecommender(n_jobs=-1),
@@ -70,6 +71,15 @@ def _demo_models(seed):
         # squared loss models ratings; on 0/1 listening data rank with BPR
         "SGDFactorizer": SGDFactorizer(loss="bpr", random_state=seed, n_jobs=-1),
     }
+    try:
+        import skorch  # noqa: F401  (the neural models need torch and skorch)
+    except ImportError:
+        return models
+    from sklearn_musicrec import DeepCFRecommender, MultVAERecommender
+
+    models["DeepCFRecommender"] = DeepCFRecommender(random_state=seed)
+    models["MultVAERecommender"] = MultVAERecommender(random_state=seed)
+    return models
 
 
 def _instances(names, seed):
