@@ -80,6 +80,13 @@ class DeepCFModule(nn.Module):
         self.register_buffer(
             "negative_weights", torch.as_tensor(negative_weights, dtype=torch.float32), False
         )
+        # uniform sampling over the items with weight: randint, no multinomial
+        weights = np.asarray(negative_weights)
+        positive = weights[weights > 0]
+        self.uniform = bool(positive.size and np.allclose(positive, positive[0]))
+        self.register_buffer(
+            "sample_items", torch.as_tensor(np.flatnonzero(weights > 0), dtype=torch.int64), False
+        )
         self.n_features = int(n_features)
         if self.n_features:
             self.feature_bag = nn.EmbeddingBag(self.n_features, d + 1, mode="sum")
@@ -131,25 +138,33 @@ class DeepCFModule(nn.Module):
 
     # -- training ----------------------------------------------------------
     def _negatives(self, history, targets):
-        """Sampled items ``(B, n_negatives)`` and whether each is really unseen."""
+        """Sampled items ``(B, n_negatives)`` and whether each is really unseen.
+
+        ``history`` must have sorted column indices within each row (the
+        collate function builds it so): its ``row * n_items + column`` keys
+        are then sorted, and membership is one ``searchsorted``.
+        """
         n_batch = targets.shape[0]
-        negatives = torch.multinomial(
-            self.negative_weights, n_batch * self.n_negatives, replacement=True
-        ).view(n_batch, self.n_negatives)
+        device = targets.device
+        if self.uniform:
+            pick = torch.randint(
+                self.sample_items.numel(), (n_batch, self.n_negatives), device=device
+            )
+            negatives = self.sample_items[pick]
+        else:
+            negatives = torch.multinomial(
+                self.negative_weights, n_batch * self.n_negatives, replacement=True
+            ).view(n_batch, self.n_negatives)
+        unseen = negatives != targets[:, None]
         crow = history.crow_indices()
-        rows = torch.repeat_interleave(
-            torch.arange(n_batch, device=targets.device), crow[1:] - crow[:-1]
-        )
-        seen = torch.cat(
-            [
-                rows * self.n_items + history.col_indices(),
-                torch.arange(n_batch, device=targets.device) * self.n_items + targets,
-            ]
-        )
-        seen, _ = torch.sort(seen)
-        keys = torch.arange(n_batch, device=targets.device)[:, None] * self.n_items + negatives
-        pos = torch.searchsorted(seen, keys).clamp_(max=seen.numel() - 1)
-        unseen = seen[pos] != keys
+        if history.col_indices().numel():
+            rows = torch.repeat_interleave(
+                torch.arange(n_batch, device=device), crow[1:] - crow[:-1]
+            )
+            seen = rows * self.n_items + history.col_indices()
+            keys = torch.arange(n_batch, device=device)[:, None] * self.n_items + negatives
+            pos = torch.searchsorted(seen, keys).clamp_(max=seen.numel() - 1)
+            unseen &= seen[pos] != keys
         return negatives, unseen
 
     def forward(self, history, targets):
