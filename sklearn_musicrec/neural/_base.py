@@ -207,7 +207,10 @@ class _NeuralRecommender(BaseRecommender):
                 generator=generator,
                 valid=valid,
             )
-            cuda = [torch.device(device)] if device.startswith("cuda") else []
+            cuda = []
+            if device.startswith("cuda"):
+                index = torch.device(device).index
+                cuda = [torch.cuda.current_device() if index is None else index]
             with torch.random.fork_rng(devices=cuda):
                 torch.manual_seed(seed)
                 net.fit(dataset, None)

@@ -93,13 +93,13 @@ class DeepCFRecommender(_NeuralRecommender):
         input is the robust default on raw counts). ``None`` uses the values
         as given (e.g. after :class:`~sklearn_musicrec.preprocessing.BM25Weighting`)
         as the history weights.
-    lr : float, default=0.001
+    lr : float, default=0.005
         Learning rate of the Adam optimiser.
     weight_decay : float, default=0.0
         L2 penalty (Adam's ``weight_decay``).
     batch_size : int, default=1024
         Interactions per training batch (shuffled every epoch).
-    max_epochs : int, default=20
+    max_epochs : int, default=10
         Number of passes over the training interactions.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training users, score them
@@ -197,10 +197,10 @@ class DeepCFRecommender(_NeuralRecommender):
         n_negatives=4,
         negative_sampling="uniform",
         binarize=0.0,
-        lr=0.001,
+        lr=0.005,
         weight_decay=0.0,
         batch_size=1024,
-        max_epochs=20,
+        max_epochs=10,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=5,

@@ -40,13 +40,13 @@ class MultVAERecommender(_NeuralRecommender):
         0 (the model of the paper is for 0/1 data; play counts are
         heavy-tailed). ``None`` keeps the values as given, both as the input
         and as the multinomial counts.
-    lr : float, default=0.001
+    lr : float, default=0.002
         Learning rate of the Adam optimiser.
     weight_decay : float, default=0.0
         L2 penalty (Adam's ``weight_decay``).
-    batch_size : int, default=256
+    batch_size : int, default=64
         Users per training batch (shuffled every epoch).
-    max_epochs : int, default=50
+    max_epochs : int, default=15
         Number of passes over the training users.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training users, score them
@@ -141,10 +141,10 @@ class MultVAERecommender(_NeuralRecommender):
         anneal_cap=0.2,
         anneal_steps=None,
         binarize=0.0,
-        lr=0.001,
+        lr=0.002,
         weight_decay=0.0,
-        batch_size=256,
-        max_epochs=50,
+        batch_size=64,
+        max_epochs=15,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
