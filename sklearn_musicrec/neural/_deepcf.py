@@ -69,8 +69,6 @@ class DeepCFRecommender(_NeuralRecommender):
     items without interactions in ``fit`` (cold items) are scored from their
     features alone.
 
-    Read more in the dataset and model notes of ``docs/``.
-
     Parameters
     ----------
     n_components : int, default=64
@@ -151,6 +149,12 @@ class DeepCFRecommender(_NeuralRecommender):
     On CPU, a fixed ``random_state`` gives the same model whatever the
     number of threads; on CUDA, scatter-add kernels in the embedding
     backward pass are not bitwise deterministic.
+
+    On lastfm-2k (per-user random 80/20, NDCG@20) the defaults reach 0.197,
+    below this package's tuned ALS (0.298) and EASE (0.276): see
+    ``benchmarks/bench_neural.py``. With the artist tags as ``item_features``,
+    artists never seen in training are ranked for their listeners at NDCG@20
+    0.369 (popularity over the same candidates: 0.061).
 
     References
     ----------
