@@ -175,7 +175,20 @@ def _cornac(name, train, test, args):
     else:
         from cornac.models import VAECF
 
-        model = VAECF(k=64, h=256, n_epochs=50, batch_size=256, seed=0, use_gpu=False)
+        # the settings of this package's MultVAERecommender defaults
+        model = VAECF(
+            k=64,
+            autoencoder_structure=[256],
+            act_fn="tanh",
+            likelihood="mult",
+            n_epochs=15,
+            batch_size=64,
+            learning_rate=0.002,
+            beta=0.2,
+            seed=0,
+            use_gpu=False,
+            verbose=False,
+        )
     t0 = time.perf_counter()
     model.fit(data)
     fit_s = time.perf_counter() - t0
