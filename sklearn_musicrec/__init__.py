@@ -16,6 +16,7 @@ from .baselines import PopularityRecommender, RandomRecommender
 from .content import FeatureFactorizer, HybridRecommender, TagRecommender
 from .decomposition import ALSFactorizer, SGDFactorizer
 from .neighbors import EASERecommender, ItemKNNRecommender, UserKNNRecommender
+from .neural import DeepCFRecommender, MultVAERecommender
 from .rerank import CalibratedReranker, MMRReranker, XQuADReranker
 
 __all__ = [
@@ -35,4 +36,6 @@ __all__ = [
     "MMRReranker",
     "XQuADReranker",
     "CalibratedReranker",
+    "DeepCFRecommender",
+    "MultVAERecommender",
 ]

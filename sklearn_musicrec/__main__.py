@@ -40,10 +40,11 @@ def _demo_models(seed, item_features=None):
 
     ``item_features`` (the synthetic tags, ``make_interactions(...).item_tags``)
     feed the content models and the re-rankers; without them those models fall
-    back on each item's listeners. ALS's L2 strength depends on the data's
-    scale, so the demo tunes it the way a user would: ``GridSearchCV`` with
-    the package's holdout scorer, on the training part only (the test part
-    is never seen).
+    back on each item's listeners. The neural models are included when torch
+    and skorch are installed. ALS's L2 strength depends on the data's scale,
+    so the demo tunes it the way a user would: ``GridSearchCV`` with the
+    package's holdout scorer, on the training part only (the test part is
+    never seen).
     """
     from sklearn.model_selection import GridSearchCV, KFold
 
@@ -64,7 +65,7 @@ def _demo_models(seed, item_features=None):
     )
     from sklearn_musicrec.metrics import make_recommendation_scorer
 
-    return {
+    models = {
         "PopularityRecommender": PopularityRecommender(),
         "RandomRecommender": RandomRecommender(random_state=seed),
         "UserKNNRecommender": UserKNNRecommender(n_jobs=-1),
@@ -101,6 +102,15 @@ def _demo_models(seed, item_features=None):
             ItemKNNRecommender(n_jobs=-1), calibration_weight=0.5, item_features=item_features
         ),
     }
+    try:
+        import skorch  # noqa: F401  (the neural models need torch and skorch)
+    except ImportError:
+        return models
+    from sklearn_musicrec import DeepCFRecommender, MultVAERecommender
+
+    models["DeepCFRecommender"] = DeepCFRecommender(random_state=seed)
+    models["MultVAERecommender"] = MultVAERecommender(random_state=seed)
+    return models
 
 
 def _instances(names, seed, item_features=None):

@@ -3,10 +3,11 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ..utils._devices import resolve_device
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
 from ..utils._weighting import weighting_constraints
 from ._als_fit import ALSSettings, backend_for, fit_als
-from ._base import _BaseFactorizer, _resolve_device
+from ._base import _BaseFactorizer
 from ._base import as_float32_csr as _as_float32_csr
 
 __all__ = ["ALSFactorizer"]
@@ -124,10 +125,12 @@ class ALSFactorizer(_BaseFactorizer):
         ``max_iter`` iterations (as implicit does). With ``tol > 0`` a
         :class:`~sklearn.exceptions.ConvergenceWarning` is raised when the
         criterion is not met within ``max_iter`` iterations.
-    device : {"cpu", "cuda"}, default="cpu"
+    device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
         Where ``fit`` runs. ``"cpu"`` uses compiled numba kernels
-        parallelised over rows; ``"cuda"`` uses batched PyTorch kernels on a
-        GPU. Fitted attributes are always NumPy arrays, and fold-in always
+        parallelised over rows; ``"cuda"`` (or ``"cuda:N"``, the N-th GPU)
+        uses batched PyTorch kernels on a GPU; ``"auto"`` is ``"cuda"`` when
+        PyTorch sees one and ``"cpu"`` otherwise (resolved in ``fit`` by the
+        package's one device helper). Fitted attributes are always NumPy arrays, and fold-in always
         runs on the CPU, so a model fitted on a GPU is used anywhere.
     n_jobs : int, default=None
         CPU threads for ``fit``, fold-in and scoring. ``None`` means 1 unless
@@ -213,7 +216,7 @@ class ALSFactorizer(_BaseFactorizer):
         "cg_steps": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "device": [StrOptions({"cpu", "cuda"})],
+        "device": [str],  # checked in fit by utils._devices.resolve_device
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -284,7 +287,7 @@ class ALSFactorizer(_BaseFactorizer):
             The fitted model.
         """
         X = self._fit_weighting(self._validate_fit_data(X), self._resolved_weighting())
-        device = _resolve_device(self.device, type(self).__name__)
+        device = resolve_device(self.device, type(self).__name__)
         rng = check_random_state(self.random_state)
         R = _as_float32_csr(X)
         n_users, n_items = R.shape

@@ -33,24 +33,6 @@ def ill_posed_error(whom, n_failed, side, regularization):
     )
 
 
-def _resolve_device(device, whom):
-    """Check that ``device`` can be used; return it."""
-    if device == "cuda":
-        try:
-            import torch
-        except ImportError as exc:  # pragma: no cover - torch is a test dependency
-            raise ImportError(
-                f"{whom}(device='cuda') needs PyTorch; install it with "
-                "`pip install sklearn-musicrec[torch]`."
-            ) from exc
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"{whom}(device='cuda') was requested but PyTorch sees no CUDA "
-                "device; use device='cpu'."
-            )
-    return device
-
-
 # factor entries gathered per block of pairs by predict_ratings: 2 MiB of
 # float32 per gathered matrix stays in cache (a block of 2**18 pairs of 150
 # factors, 150 MiB, was 5x slower on ML-100K)

@@ -13,6 +13,22 @@ TEST_PARAMS = {
     "ALSFactorizer": {"n_components": 8, "max_iter": 5, "tol": 0, "random_state": 0},
     "RandomRecommender": {"random_state": 0},
     "FeatureFactorizer": {"n_components": 8, "max_iter": 20, "random_state": 0},
+    "DeepCFRecommender": {
+        "n_components": 8,
+        "hidden_layer_sizes": (8,),
+        "max_epochs": 3,
+        "batch_size": 256,
+        "lr": 0.01,
+        "random_state": 0,
+    },
+    "MultVAERecommender": {
+        "n_components": 8,
+        "hidden_layer_sizes": (16,),
+        "max_epochs": 5,
+        "batch_size": 64,
+        "lr": 0.01,
+        "random_state": 0,
+    },
 }
 
 

@@ -481,3 +481,15 @@ def test_both_backends_implement_the_declared_interface():
             ours = inspect.signature(getattr(backend, name))
             declared = inspect.signature(getattr(ALSBackend, name))
             assert list(ours.parameters) == list(declared.parameters), (backend, name)
+
+
+def test_device_is_resolved_by_the_shared_helper(plays):
+    # "auto" falls back to the CPU without a GPU (same model as device="cpu");
+    # a malformed device string is a clear error naming the accepted values
+    params = dict(n_components=4, max_iter=2, random_state=0)
+    if not _cuda_available():
+        auto = ALSFactorizer(device="auto", **params).fit(plays)
+        cpu = ALSFactorizer(device="cpu", **params).fit(plays)
+        np.testing.assert_array_equal(auto.item_factors_, cpu.item_factors_)
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda', 'cuda:N' or 'auto'"):
+        ALSFactorizer(device="gpu", **params).fit(plays)

@@ -1,0 +1,320 @@
+"""DeepCFRecommender: neural matching in the style of NeuMF, folding in new users."""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_random_state
+
+from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
+from ._base import _NeuralRecommender
+
+__all__ = ["DeepCFRecommender"]
+
+# share of training examples whose item ID embedding is dropped (features only),
+# so that the feature embeddings learn to carry an item on their own
+_ITEM_ID_DROPOUT = 0.5
+
+
+def _check_layers(hidden_layer_sizes, whom):
+    sizes = tuple(hidden_layer_sizes)
+    if not all(isinstance(h, (Integral, np.integer)) and h > 0 for h in sizes):
+        raise ValueError(
+            f"{whom}: hidden_layer_sizes must hold positive ints, got {hidden_layer_sizes!r}."
+        )
+    return tuple(int(h) for h in sizes)
+
+
+def _feature_arrays(item_features, n_items, whom):
+    """``(indptr, indices, data)`` of log-scaled, L2-normalised item features."""
+    from ..utils._sparse import clean_csr_copy
+
+    if not sp.issparse(item_features):
+        item_features = np.asarray(item_features)
+        if item_features.ndim != 2:
+            raise ValueError(
+                f"{whom}.fit: item_features must be a 2-D (n_items, n_features) matrix, "
+                f"got an array of shape {item_features.shape}."
+            )
+    if item_features.shape[0] != n_items:
+        raise ValueError(
+            f"{whom}.fit: item_features must have one row per item (X has {n_items} "
+            f"items), got shape {item_features.shape}."
+        )
+    F = clean_csr_copy(item_features, np.float32)
+    if not np.isfinite(F.data).all() or (F.data < 0).any():
+        raise ValueError(f"{whom}.fit: item_features must be finite and non-negative.")
+    F.data = np.log1p(F.data)
+    norms = np.sqrt(np.asarray(F.multiply(F).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    F = sp.csr_matrix(sp.diags(1.0 / norms) @ F, dtype=np.float32)
+    return F.indptr.astype(np.int64), F.indices.astype(np.int64), F.data, F.shape[1]
+
+
+class DeepCFRecommender(_NeuralRecommender):
+    """Neural collaborative filtering (NeuMF-style) whose users are their histories.
+
+    A generalised matrix-factorisation branch (element-wise product of the
+    user and item vectors) and an MLP branch over the concatenated vectors
+    are fused into one logit per (user, item) pair, as in NeuMF (He et al.,
+    WWW 2017). Unlike NeuMF, there is no user-id embedding: the **user
+    vector is computed from the history row** (a weighted bag of input item
+    embeddings of the L2-normalised row, followed by a linear layer), so any
+    row, seen in ``fit`` or not, is folded in by one forward pass. Each
+    training example is one stored interaction: its item is removed from the
+    history given to the user tower (so the network cannot copy its input)
+    and scored against ``n_negatives`` items sampled on the device and
+    checked to be unseen by the user, with binary cross-entropy on logits.
+
+    With ``item_features`` (e.g. the Last.fm artist-tag matrix) an item's
+    vector is its learned embedding plus an embedding of its features, and
+    items without interactions in ``fit`` (cold items) are scored from their
+    features alone.
+
+    Parameters
+    ----------
+    n_components : int, default=64
+        Size of the user and item vectors.
+    hidden_layer_sizes : tuple of int, default=(64,)
+        Widths of the MLP branch's hidden layers; ``()`` drops the MLP branch
+        (the model is then a learned dot product, which Rendle et al.,
+        RecSys 2020, found hard to beat).
+    dropout : float, default=0.1
+        Dropout rate of the history input (of its items) and of the MLP's
+        hidden layers, during training.
+    n_negatives : int, default=4
+        Sampled negative items per positive interaction.
+    negative_sampling : {"uniform", "popularity"}, default="uniform"
+        Distribution of negatives over the items with interactions in
+        ``fit``: uniform, or proportional to ``count ** 0.75`` (word2vec's).
+    binarize : float or None, default=0.0
+        Entries of ``X`` greater than this threshold become 1 and the others
+        0 before training and scoring (play counts are heavy-tailed: 0/1
+        input is the robust default on raw counts). ``None`` uses the values
+        as given (e.g. after :class:`~sklearn_musicrec.preprocessing.BM25Weighting`)
+        as the history weights.
+    lr : float, default=0.005
+        Learning rate of the Adam optimiser.
+    weight_decay : float, default=0.0
+        L2 penalty (Adam's ``weight_decay``).
+    batch_size : int, default=1024
+        Interactions per training batch (shuffled every epoch).
+    max_epochs : int, default=10
+        Number of passes over the training interactions.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training users, score them
+        after every epoch (NDCG@20 of a hidden 20% of each row, recorded as
+        ``valid_ndcg``) and stop when it has not improved for
+        ``n_iter_no_change`` epochs, keeping the best weights.
+    validation_fraction : float, default=0.1
+        Share of users held out for early stopping.
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+    device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
+        Where to train and score. ``"auto"`` uses CUDA when present.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks (instances or ``(name, callback)`` tuples).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the shuffling, dropout and the negative
+        sampling (torch and numpy).
+    verbose : int, default=0
+        If positive, skorch prints its epoch table (training loss,
+        ``valid_ndcg``, epoch time) to standard output.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained network (its module in evaluation mode).
+    device_ : str
+        The device the model was fitted on.
+    n_epochs_ : int
+        Epochs run (fewer than ``max_epochs`` after early stopping).
+    item_counts_ : ndarray of int64 of shape (n_items,)
+        Number of training users with a non-zero entry for each item.
+    n_features_in_ : int
+        Number of items seen in ``fit``.
+
+    See Also
+    --------
+    MultVAERecommender : Variational autoencoder over the history row.
+    ALSFactorizer : Factor model with closed-form fold-in.
+
+    Notes
+    -----
+    Full-catalogue scoring computes the MLP's first layer once per user and
+    once per item (it is linear in ``[u, v]``), then the remaining layers for
+    every pair, in batches of users sized by scikit-learn's
+    ``working_memory``, with the top-``k`` taken on the device. With
+    ``item_features``, the item-id embedding is dropped for half of the
+    training examples so that the feature embeddings learn to stand alone;
+    the embeddings of items without interactions are zero after ``fit``.
+    On CPU, a fixed ``random_state`` gives the same model whatever the
+    number of threads; on CUDA, scatter-add kernels in the embedding
+    backward pass are not bitwise deterministic.
+
+    On lastfm-2k (per-user random 80/20, NDCG@20) the defaults reach 0.197,
+    below this package's tuned ALS (0.298) and EASE (0.276): see
+    ``benchmarks/bench_neural.py``. With the artist tags as ``item_features``,
+    artists never seen in training are ranked for their listeners at NDCG@20
+    0.369 (popularity over the same candidates: 0.061).
+
+    References
+    ----------
+    X. He, L. Liao, H. Zhang, L. Nie, X. Hu, T.-S. Chua, "Neural
+    Collaborative Filtering", WWW 2017.
+
+    Examples
+    --------
+    >>> from sklearn_musicrec.datasets import make_interactions
+    >>> from sklearn_musicrec.neural import DeepCFRecommender
+    >>> X = make_interactions(n_users=60, n_items=40, random_state=0).data
+    >>> model = DeepCFRecommender(n_components=8, max_epochs=2, random_state=0).fit(X)
+    >>> ids, scores = model.recommend(X[:2], k=3)
+    >>> ids.shape
+    (2, 3)
+    """
+
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "n_negatives": [Interval(Integral, 1, None, closed="left")],
+        "negative_sampling": [StrOptions({"uniform", "popularity"})],
+        "binarize": [Interval(Real, None, None, closed="neither"), None],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "callbacks": [list, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_components=64,
+        hidden_layer_sizes=(64,),
+        dropout=0.1,
+        n_negatives=4,
+        negative_sampling="uniform",
+        binarize=0.0,
+        lr=0.005,
+        weight_decay=0.0,
+        batch_size=1024,
+        max_epochs=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        device="cpu",
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.n_negatives = n_negatives
+        self.negative_sampling = negative_sampling
+        self.binarize = binarize
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, item_features=None):
+        """Train the network on the interactions of ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Training interactions (raw play counts are fine: see ``binarize``).
+        y : None
+            Ignored.
+        item_features : {array-like, sparse matrix} of shape (n_items, n_features), \
+                default=None
+            Non-negative item features (e.g. tag counts), log-scaled and
+            L2-normalised per item; they give every item, including those
+            without interactions, a vector.
+
+        Returns
+        -------
+        self : object
+            Fitted recommender.
+        """
+        X = self._validate_fit_data(X)
+        name = type(self).__name__
+        self._layers = _check_layers(self.hidden_layer_sizes, name)
+        self._features = (
+            None if item_features is None else _feature_arrays(item_features, X.shape[1], name)
+        )
+        rng = check_random_state(self.random_state)
+        try:
+            return self._fit_net(X, rng)
+        finally:
+            del self._layers, self._features
+
+    def _module(self, torch):
+        from ._modules import DeepCFModule
+
+        return DeepCFModule
+
+    def _criterion(self, torch):
+        from ._modules import DeepCFLoss
+
+        return DeepCFLoss
+
+    def _training_data(self, X):
+        from ._modules import deepcf_training_data
+
+        return deepcf_training_data(X)
+
+    def _module_kwargs(self, X):
+        counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
+        if not (counts > 0).any():  # pragma: no cover - fit refuses all-zero X
+            counts[:] = 1.0
+        weights = counts**0.75 if self.negative_sampling == "popularity" else (counts > 0) * 1.0
+        kwargs = dict(
+            n_items=X.shape[1],
+            n_components=self.n_components,
+            hidden_layer_sizes=self._layers,
+            dropout=float(self.dropout),
+            n_negatives=self.n_negatives,
+            negative_weights=(weights / weights.sum()).astype(np.float32),
+        )
+        if self._features is not None:
+            indptr, indices, data, n_features = self._features
+            kwargs.update(
+                feature_indptr=indptr,
+                feature_indices=indices,
+                feature_data=data,
+                n_features=n_features,
+                item_id_dropout=_ITEM_ID_DROPOUT,
+            )
+        return kwargs
+
+    def _after_fit(self, module):
+        import torch
+
+        untrained = torch.as_tensor(
+            np.flatnonzero(module.negative_weights.cpu().numpy() == 0),
+            device=module.item_out.weight.device,
+        )
+        with torch.no_grad():
+            for weight in (module.item_in.weight, module.item_out.weight, module.item_bias.weight):
+                weight[untrained] = 0.0
+
+    def _score_row_bytes(self, n_items):
+        width = max(self.hidden_layer_sizes, default=0)
+        # the (rows, n_items, width) pair activations, twice, and the logits
+        return 4 * max(n_items, 1) * (2 * width + 3)

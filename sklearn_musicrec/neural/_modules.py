@@ -1,0 +1,357 @@
+"""PyTorch modules, losses and training data of the neural recommenders.
+
+This module imports torch: the estimator shells import it inside ``fit``.
+Every module reads a batch of users as a sparse CSR tensor of their
+(L2-normalised) history rows and turns it into a dense vector with an
+``nn.EmbeddingBag``: no users x items matrix is ever densified on the input
+side.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._base import bag_inputs, csr_batch_tensor
+
+__all__ = []
+
+
+def _init_embedding(weight, std):
+    nn.init.normal_(weight, mean=0.0, std=std)
+
+
+# --------------------------------------------------------------------------
+# DeepCF (NeuMF-style, user tower over the history row)
+# --------------------------------------------------------------------------
+class DeepCFModule(nn.Module):
+    """NeuMF with a history-based user tower and optional item-feature embeddings.
+
+    The user vector is ``u = W_user bag(history) + c``, where ``bag`` is the
+    weighted sum of the input item embeddings of the (L2-normalised) history
+    row. An item's vector is its learned embedding plus, when item features
+    are given, the weighted sum of its features' embeddings. The logit of a
+    (user, item) pair is the generalised-MF term ``<u * w, v>`` plus the MLP
+    branch over ``[u, v]`` (its first layer is ``A u + B v + c``, split so
+    that full-catalogue scoring computes ``A u`` once per user and ``B v``
+    once per item) plus the item bias.
+    """
+
+    def __init__(
+        self,
+        n_items,
+        n_components,
+        hidden_layer_sizes,
+        dropout,
+        n_negatives,
+        negative_weights,
+        feature_indptr=None,
+        feature_indices=None,
+        feature_data=None,
+        n_features=0,
+        item_id_dropout=0.0,
+    ):
+        super().__init__()
+        d = int(n_components)
+        self.n_items = int(n_items)
+        self.n_negatives = int(n_negatives)
+        self.item_id_dropout = float(item_id_dropout)
+        self.item_in = nn.EmbeddingBag(self.n_items, d, mode="sum")
+        self.user_layer = nn.Linear(d, d)
+        self.item_out = nn.Embedding(self.n_items, d)
+        self.item_bias = nn.Embedding(self.n_items, 1)
+        self.gmf_weight = nn.Parameter(torch.ones(d))
+        self.input_dropout = nn.Dropout(dropout)
+        self.hidden_dropout = nn.Dropout(dropout)
+        sizes = [int(h) for h in hidden_layer_sizes]
+        if sizes:
+            self.mlp_user = nn.Linear(d, sizes[0])
+            self.mlp_item = nn.Linear(d, sizes[0], bias=False)
+            self.mlp_layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+            self.mlp_out = nn.Linear(sizes[-1], 1, bias=False)
+        else:
+            self.mlp_user = None
+        _init_embedding(self.item_in.weight, 0.1)
+        _init_embedding(self.item_out.weight, 0.1)
+        nn.init.zeros_(self.item_bias.weight)
+        nn.init.eye_(self.user_layer.weight)
+        nn.init.zeros_(self.user_layer.bias)
+        self.register_buffer(
+            "negative_weights", torch.as_tensor(negative_weights, dtype=torch.float32), False
+        )
+        # uniform sampling over the items with weight: randint, no multinomial
+        weights = np.asarray(negative_weights)
+        positive = weights[weights > 0]
+        self.uniform = bool(positive.size and np.allclose(positive, positive[0]))
+        self.register_buffer(
+            "sample_items", torch.as_tensor(np.flatnonzero(weights > 0), dtype=torch.int64), False
+        )
+        self.n_features = int(n_features)
+        if self.n_features:
+            self.feature_bag = nn.EmbeddingBag(self.n_features, d + 1, mode="sum")
+            _init_embedding(self.feature_bag.weight, 0.1)
+            self.register_buffer(
+                "feature_indices", torch.as_tensor(feature_indices, dtype=torch.int64), False
+            )
+            self.register_buffer(
+                "feature_offsets", torch.as_tensor(feature_indptr[:-1], dtype=torch.int64), False
+            )
+            self.register_buffer(
+                "feature_data", torch.as_tensor(feature_data, dtype=torch.float32), False
+            )
+
+    # -- towers ------------------------------------------------------------
+    def user_vectors(self, history):
+        items, offsets, weights = bag_inputs(history)
+        bag = self.item_in(items, offsets, per_sample_weights=self.input_dropout(weights))
+        return self.user_layer(bag)
+
+    def _feature_part(self):
+        """``(n_items, d + 1)``: every item's feature embedding and feature bias."""
+        return self.feature_bag(
+            self.feature_indices, self.feature_offsets, per_sample_weights=self.feature_data
+        )
+
+    def item_vectors(self, ids=None):
+        """Vectors ``(..., d)`` and biases ``(...)`` of items ``ids`` (all if None)."""
+        if ids is None:
+            v, b = self.item_out.weight, self.item_bias.weight[:, 0]
+        else:
+            v, b = self.item_out(ids), self.item_bias(ids)[..., 0]
+        if self.n_features:
+            if self.training and self.item_id_dropout > 0:
+                keep = torch.rand(v.shape[:-1], device=v.device) >= self.item_id_dropout
+                v = v * keep.unsqueeze(-1)
+                b = b * keep
+            part = self._feature_part()
+            if ids is not None:
+                part = part[ids]
+            v = v + part[..., :-1]
+            b = b + part[..., -1]
+        return v, b
+
+    def _mlp(self, h):
+        for layer in self.mlp_layers:
+            h = F.relu(layer(self.hidden_dropout(h)))
+        return self.mlp_out(self.hidden_dropout(h))[..., 0]
+
+    # -- training ----------------------------------------------------------
+    def _negatives(self, history, targets):
+        """Sampled items ``(B, n_negatives)`` and whether each is really unseen.
+
+        ``history`` must have sorted column indices within each row (the
+        collate function builds it so): its ``row * n_items + column`` keys
+        are then sorted, and membership is one ``searchsorted``.
+        """
+        n_batch = targets.shape[0]
+        device = targets.device
+        if self.uniform:
+            pick = torch.randint(
+                self.sample_items.numel(), (n_batch, self.n_negatives), device=device
+            )
+            negatives = self.sample_items[pick]
+        else:
+            negatives = torch.multinomial(
+                self.negative_weights, n_batch * self.n_negatives, replacement=True
+            ).view(n_batch, self.n_negatives)
+        unseen = negatives != targets[:, None]
+        crow = history.crow_indices()
+        if history.col_indices().numel():
+            rows = torch.repeat_interleave(
+                torch.arange(n_batch, device=device), crow[1:] - crow[:-1]
+            )
+            seen = rows * self.n_items + history.col_indices()
+            keys = torch.arange(n_batch, device=device)[:, None] * self.n_items + negatives
+            pos = torch.searchsorted(seen, keys).clamp_(max=seen.numel() - 1)
+            unseen &= seen[pos] != keys
+        return negatives, unseen
+
+    def forward(self, history, targets):
+        """Logits ``(B, 1 + n_negatives)`` of the targets and sampled negatives, and a mask."""
+        negatives, unseen = self._negatives(history, targets)
+        items = torch.cat([targets[:, None], negatives], dim=1)
+        mask = torch.cat([torch.ones_like(unseen[:, :1]), unseen], dim=1)
+        u = self.user_vectors(history)
+        v, b = self.item_vectors(items)
+        logits = ((u * self.gmf_weight)[:, None, :] * v).sum(-1) + b
+        if self.mlp_user is not None:
+            h = F.relu(self.mlp_user(u)[:, None, :] + self.mlp_item(v))
+            logits = logits + self._mlp(h)
+        return logits, mask
+
+    # -- scoring -----------------------------------------------------------
+    def score(self, history):
+        """Logits ``(B, n_items)`` of every item for a batch of history rows."""
+        u = self.user_vectors(history)
+        v, b = self.item_vectors()
+        logits = torch.addmm(b[None, :], u * self.gmf_weight, v.T)
+        if self.mlp_user is not None:
+            h = F.relu(self.mlp_user(u)[:, None, :] + self.mlp_item(v)[None, :, :])
+            logits += self._mlp(h)
+        return logits
+
+
+class DeepCFLoss(nn.Module):
+    """Binary cross-entropy with logits: targets 1, sampled unseen negatives 0."""
+
+    def forward(self, y_pred, y_true=None):
+        logits, mask = y_pred
+        labels = torch.zeros_like(logits)
+        labels[:, 0] = 1.0
+        loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+        mask = mask.to(loss.dtype)
+        return (loss * mask).sum() / mask.sum()
+
+
+class _Indices(torch.utils.data.Dataset):
+    """A dataset of the integers ``0 .. n - 1`` (the collate function builds batches)."""
+
+    def __init__(self, n):
+        self.n = int(n)
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return i
+
+
+class _DeepCFCollate:
+    """Batch of interactions -> (history rows without the target, targets).
+
+    The target item of each training example is removed from its user's
+    history row, so the network never sees the item it must predict.
+    """
+
+    def __init__(self, X):
+        self.X = X
+        self.rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+
+    def __call__(self, batch):
+        X = self.X
+        e = np.asarray(batch, dtype=np.int64)
+        rows = self.rows[e]
+        starts, lengths = X.indptr[rows], np.diff(X.indptr)[rows]
+        total = int(lengths.sum())
+        owner = np.repeat(np.arange(e.size), lengths)
+        within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        position = np.repeat(starts, lengths) + within
+        keep = position != e[owner]
+        position = position[keep]
+        indptr = np.concatenate([[0], np.cumsum(lengths - 1)])
+        history = sp.csr_matrix(
+            (X.data[position], X.indices[position], indptr), shape=(e.size, X.shape[1])
+        )
+        targets = torch.as_tensor(X.indices[e].astype(np.int64))
+        return {"history": csr_batch_tensor(torch, history), "targets": targets}, torch.empty(0)
+
+
+def deepcf_training_data(X):
+    """``(dataset, collate_fn)``: one example per stored interaction of CSR ``X``."""
+    return _Indices(X.nnz), _DeepCFCollate(X)
+
+
+# --------------------------------------------------------------------------
+# Mult-VAE (Liang et al., WWW 2018)
+# --------------------------------------------------------------------------
+class MultVAEModule(nn.Module):
+    """Variational autoencoder with a multinomial likelihood over the catalogue.
+
+    Encoder: the L2-normalised history row (with input dropout in training)
+    through ``tanh`` layers to the mean and log-variance of a diagonal
+    Gaussian; decoder: a sample (the mean when scoring) through ``tanh``
+    layers to one logit per item.
+    """
+
+    def __init__(self, n_items, n_components, hidden_layer_sizes, dropout):
+        super().__init__()
+        d = int(n_components)
+        sizes = [int(h) for h in hidden_layer_sizes]
+        first = sizes[0] if sizes else 2 * d
+        self.first = nn.EmbeddingBag(int(n_items), first, mode="sum")
+        self.first_bias = nn.Parameter(torch.zeros(first))
+        enc = [*sizes, 2 * d]
+        self.encoder = nn.ModuleList(nn.Linear(a, b) for a, b in zip(enc, enc[1:]))
+        dec = [d, *reversed(sizes), int(n_items)]
+        self.decoder = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dec, dec[1:]))
+        self.input_dropout = nn.Dropout(dropout)
+        self.n_components = d
+        # Xavier initialisation as in the authors' code; the first layer is
+        # an EmbeddingBag of shape (n_items, first), i.e. the transposed weight
+        nn.init.xavier_uniform_(self.first.weight)
+        for layer in (*self.encoder, *self.decoder):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.normal_(layer.bias, std=0.001)
+
+    def encode(self, history):
+        items, offsets, weights = bag_inputs(history)
+        h = self.first(items, offsets, per_sample_weights=self.input_dropout(weights))
+        h = h + self.first_bias
+        for layer in self.encoder:
+            h = layer(torch.tanh(h))
+        return h[:, : self.n_components], h[:, self.n_components :]
+
+    def decode(self, z):
+        for i, layer in enumerate(self.decoder):
+            z = layer(z if i == 0 else torch.tanh(z))
+        return z
+
+    def forward(self, history, target):
+        mu, logvar = self.encode(history)
+        if self.training:
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        else:
+            z = mu
+        return self.decode(z), mu, logvar, target
+
+    def score(self, history):
+        """Logits ``(B, n_items)`` of every item (the decoder of the mean)."""
+        mu, _ = self.encode(history)
+        return self.decode(mu)
+
+
+class MultVAELoss(nn.Module):
+    """Multinomial negative log-likelihood + beta * KL, beta annealed to a cap."""
+
+    def __init__(self, anneal_cap=0.2, anneal_steps=1):
+        super().__init__()
+        self.anneal_cap = float(anneal_cap)
+        self.anneal_steps = max(int(anneal_steps), 1)
+        self.step = 0
+
+    def beta(self):
+        return min(self.anneal_cap, self.anneal_cap * self.step / self.anneal_steps)
+
+    def forward(self, y_pred, y_true=None):
+        logits, mu, logvar, target = y_pred
+        log_p = F.log_softmax(logits, dim=1)
+        crow = target.crow_indices()
+        rows = torch.repeat_interleave(
+            torch.arange(logits.shape[0], device=logits.device), crow[1:] - crow[:-1]
+        )
+        nll = -(target.values() * log_p[rows, target.col_indices()]).sum() / logits.shape[0]
+        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1).mean()
+        beta = self.beta()
+        if self.training:
+            self.step += 1
+        return nll + beta * kl
+
+
+class _MultVAECollate:
+    """Batch of user rows -> (normalised history, raw target) CSR tensors."""
+
+    def __init__(self, X):
+        self.X = X
+
+    def __call__(self, batch):
+        rows = np.asarray(batch, dtype=np.int64)
+        Xb = self.X[rows]
+        # the likelihood weights are the scaled values themselves, not normalised
+        target = csr_batch_tensor(torch, Xb, normalize=False)
+        return {"history": csr_batch_tensor(torch, Xb), "target": target}, torch.empty(0)
+
+
+def multvae_training_data(X):
+    """``(dataset, collate_fn)``: one example per row of CSR ``X``."""
+    return _Indices(X.shape[0]), _MultVAECollate(X)

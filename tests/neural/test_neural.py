@@ -1,0 +1,331 @@
+"""Tests of sklearn_musicrec/neural: DeepCFRecommender and MultVAERecommender.
+
+The common tests (tests/test_common.py) run scikit-learn's checks and the
+recommender harness on both; these tests cover what is specific to them.
+Settings are tiny so that each test takes a few seconds on CPU.
+"""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+
+from sklearn_musicrec import PopularityRecommender, RandomRecommender  # noqa: E402
+from sklearn_musicrec.datasets import make_interactions  # noqa: E402
+from sklearn_musicrec.metrics import ndcg_at_k  # noqa: E402
+from sklearn_musicrec.model_selection import cold_item_split, holdout_split  # noqa: E402
+from sklearn_musicrec.neural import (  # noqa: E402
+    DeepCFRecommender,
+    MultVAERecommender,
+    _base,  # noqa: E402
+)
+
+SMALL = {
+    DeepCFRecommender: dict(
+        n_components=16, hidden_layer_sizes=(16,), max_epochs=5, lr=0.01, batch_size=256
+    ),
+    MultVAERecommender: dict(
+        n_components=16, hidden_layer_sizes=(32,), max_epochs=20, lr=0.01, batch_size=64
+    ),
+}
+MODELS = list(SMALL)
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def small(cls, **params):
+    return cls(**{**SMALL[cls], "random_state": 0, **params})
+
+
+@pytest.fixture(scope="module")
+def planted():
+    bunch = make_interactions(n_users=500, n_items=300, popularity_exponent=0.5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        train, test = holdout_split(bunch.data, test_size=0.2, random_state=0)
+    return bunch, sp.csr_matrix(train), sp.csr_matrix(test)
+
+
+def _ndcg(model, train, test, k=10, items=None):
+    ids, _ = model.recommend(train, k=k, items=items)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return ndcg_at_k(test, ids, k=k)
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_loss_decreases(cls, planted):
+    _, train, _ = planted
+    model = small(cls).fit(train)
+    loss = model.net_.history[:, "train_loss"]
+    assert len(loss) == model.n_epochs_ == SMALL[cls]["max_epochs"]
+    assert loss[-1] < 0.9 * loss[0], loss
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_planted_structure_well_above_popularity(cls, planted):
+    _, train, test = planted
+    ndcg = _ndcg(small(cls).fit(train), train, test)
+    popular = _ndcg(PopularityRecommender().fit(train), train, test)
+    assert ndcg >= 1.25 * popular, (ndcg, popular)
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_fold_in_of_a_new_user(cls, planted):
+    _, train, _ = planted
+    seen, new = train[:-20], train[-20:]
+    model = small(cls).fit(seen)
+    D_new = model.decision_function(new)
+    # the user vector is computed from the row: a new user with a seen user's
+    # history gets exactly that user's scores, and the scores follow the row
+    np.testing.assert_array_equal(
+        model.decision_function(sp.vstack([seen[:3], new[:3]]))[3:], D_new[:3]
+    )
+    assert not np.allclose(D_new[0], D_new[1])
+    np.testing.assert_allclose(
+        model.decision_function(seen[5]), model.decision_function(sp.csr_matrix(seen[5]))
+    )
+
+
+def test_target_is_masked_from_the_history():
+    from sklearn_musicrec.neural._modules import deepcf_training_data
+
+    X = sp.csr_matrix(np.array([[1, 0, 2, 3], [0, 4, 0, 0], [5, 6, 7, 0]], dtype=np.float32))
+    dataset, collate = deepcf_training_data(X)
+    assert len(dataset) == X.nnz
+    inputs, _ = collate(list(range(X.nnz)))
+    history = inputs["history"].to_dense().numpy()
+    targets = inputs["targets"].numpy()
+    rows = np.repeat(np.arange(3), np.diff(X.indptr))
+    dense = X.toarray()
+    for e in range(X.nnz):
+        expected = dense[rows[e]] > 0
+        expected[targets[e]] = False
+        np.testing.assert_array_equal(history[e] > 0, expected)
+        if expected.any():  # L2-normalised weights of the remaining items
+            np.testing.assert_allclose(np.linalg.norm(history[e]), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(targets, X.indices)
+
+
+def test_negatives_are_checked_against_the_history():
+    from sklearn_musicrec.neural._modules import DeepCFModule
+
+    n_items = 6
+    module = DeepCFModule(n_items, 4, (4,), 0.0, 50, np.full(n_items, 1 / n_items))
+    # user 0 has seen items 0-3 and is trained on item 4; user 1 saw nothing else
+    history = _base.csr_batch_tensor(
+        torch, sp.csr_matrix(np.array([[1, 1, 1, 1, 0, 0], [0, 0, 0, 0, 0, 0]]))
+    )
+    torch.manual_seed(0)
+    negatives, unseen = module._negatives(history, torch.tensor([4, 2]))
+    expected = torch.stack([negatives[0] == 5, negatives[1] != 2])
+    assert torch.equal(unseen, expected)
+    assert unseen.any() and not unseen.all()
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_same_model_at_one_or_two_threads(cls, monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    # small: two threads on a busy two-core machine are slow
+    train = make_interactions(n_users=100, n_items=50, random_state=0).data
+    monkeypatch.setattr(_base, "_PARALLEL_MIN_WEIGHTS", 0)  # use the threads
+    used = []
+    monkeypatch.setattr(
+        _base,
+        "torch_num_threads",
+        lambda n, _orig=_base.torch_num_threads: used.append(n) or _orig(n),
+    )
+    previous = torch.get_num_threads()
+    with threadpool_limits(limits=1):
+        D1 = small(cls, random_state=3, max_epochs=3).fit(train).decision_function(train)
+    with threadpool_limits(limits=2):
+        D2 = small(cls, random_state=3, max_epochs=3).fit(train).decision_function(train)
+    assert torch.get_num_threads() == previous, "fit must restore torch's threads"
+    assert 1 in used and 2 in used
+    np.testing.assert_allclose(D1, D2, rtol=1e-5, atol=1e-6)
+    D3 = small(cls, random_state=4, max_epochs=3).fit(train).decision_function(train)
+    assert not np.allclose(D1, D3, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_pickle_round_trip_is_host_only(cls, planted):
+    _, train, _ = planted
+    model = small(cls).fit(train)
+    state = model.__getstate__()
+    assert "net_" not in state and isinstance(state["_module_state"], bytes)
+    assert "net_" in model.__dict__, "pickling must not touch the live model"
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.decision_function(train), model.decision_function(train))
+    assert restored.net_.device == "cpu"
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_model_fitted_on_cuda_unpickles_on_a_cpu_only_machine(cls, planted, monkeypatch):
+    """Simulates skorch's CUDA -> CPU path: fitted on "cuda", loaded without CUDA."""
+    _, train, _ = planted
+    model = small(cls).fit(train)
+    expected = model.decision_function(train[:20])
+    model.device_ = "cuda"  # as if fitted on a GPU
+    payload = pickle.dumps(model)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    loads = []
+    real_load = torch.load
+    monkeypatch.setattr(
+        torch, "load", lambda *a, **kw: loads.append(kw.get("map_location")) or real_load(*a, **kw)
+    )
+    with pytest.warns(_base.DeviceWarning, match="no CUDA"):
+        restored = pickle.loads(payload)
+    assert loads == ["cpu"]
+    assert restored.net_.device == "cpu"
+    np.testing.assert_array_equal(restored.decision_function(train[:20]), expected)
+    # all learned state is a host copy inside the pickle
+    weights = real_load(
+        __import__("io").BytesIO(model.__getstate__()["_module_state"]), weights_only=True
+    )
+    assert all(t.device.type == "cpu" for t in weights.values())
+
+
+def test_cold_items_are_ranked_from_their_features():
+    bunch = make_interactions(n_users=600, n_items=200, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        train, test = cold_item_split(bunch.data, test_size=0.2, random_state=0)
+    cold = np.flatnonzero(test.getnnz(axis=0))
+    users = np.flatnonzero(test.getnnz(axis=1) > 0)
+    train, test = train[users], test[users]
+    params = dict(max_epochs=8, n_components=16, hidden_layer_sizes=(16,), lr=0.01)
+    model = DeepCFRecommender(**params, random_state=0).fit(train, item_features=bunch.item_tags)
+    with_features = _ndcg(model, train, test, items=cold)
+    blind = DeepCFRecommender(**params, random_state=0).fit(train)
+    random = _ndcg(RandomRecommender(random_state=0).fit(train), train, test, items=cold)
+    assert with_features >= 1.5 * random, (with_features, random)
+    # without features the model knows nothing of a cold item: every cold item
+    # gets the same score (its lists among them are then the tie rule's, the
+    # lowest ids, which on this synthetic data are the popular ones), while
+    # the features separate them
+    blind_scores = blind.decision_function(train[:50])[:, cold]
+    assert np.ptp(blind_scores, axis=1).max() < 1e-6
+    assert np.ptp(model.decision_function(train[:50])[:, cold], axis=1).min() > 1e-3
+    # items without interactions keep no id embedding: they are scored from features
+    idle = model.net_.module_.item_out.weight[torch.as_tensor(cold)]
+    assert torch.count_nonzero(idle) == 0
+
+
+def test_item_features_are_validated(planted):
+    _, train, _ = planted
+    with pytest.raises(ValueError, match="one row per item"):
+        small(DeepCFRecommender).fit(train, item_features=sp.eye(10, 4))
+    with pytest.raises(ValueError, match="non-negative"):
+        small(DeepCFRecommender).fit(train, item_features=-sp.eye(train.shape[1], 4))
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_early_stopping_scores_validation_users(cls, planted, capsys):
+    _, train, _ = planted
+    model = small(cls, early_stopping=True, n_iter_no_change=2, max_epochs=30, verbose=1)
+    model.fit(train)
+    ndcg = model.net_.history[:, "valid_ndcg"]
+    assert len(ndcg) == model.n_epochs_ <= 30
+    assert all(0.0 <= v <= 1.0 for v in ndcg)
+    out = capsys.readouterr().out
+    assert "valid_ndcg" in out and "train_loss" in out  # skorch's epoch table
+    if model.n_epochs_ < 30:  # stopped: the best epoch is n_iter_no_change back
+        assert int(np.argmax(ndcg)) == model.n_epochs_ - 1 - 2
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_quiet_by_default_and_binarises_play_counts(cls, planted, capsys):
+    bunch, train, _ = planted
+    model = small(cls, max_epochs=1).fit(train)
+    assert capsys.readouterr().out == ""
+    # binarize=0.0: play counts and their 0/1 pattern give the same model
+    binary = small(cls, max_epochs=1).fit((train > 0).astype(np.float64))
+    np.testing.assert_allclose(
+        model.decision_function(train[:5]), binary.decision_function(train[:5]), rtol=1e-5
+    )
+    raw = small(cls, max_epochs=1, binarize=None).fit(train)
+    assert not np.allclose(raw.decision_function(train[:5]), model.decision_function(train[:5]))
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_parameter_errors_name_the_argument(cls, planted):
+    _, train, _ = planted
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        small(cls, hidden_layer_sizes=(4, 0)).fit(train)
+    with pytest.raises(ValueError, match="device"):
+        small(cls, device="tpu").fit(train)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        small(cls, early_stopping=True, validation_fraction=0.999).fit(train[:10])
+
+
+def test_dot_product_variant_without_mlp(planted):
+    _, train, test = planted
+    model = small(DeepCFRecommender, hidden_layer_sizes=()).fit(train)
+    assert model.net_.module_.mlp_user is None
+    popular = _ndcg(PopularityRecommender().fit(train), train, test)
+    assert _ndcg(model, train, test) > popular
+
+
+def test_popularity_negatives(planted):
+    _, train, test = planted
+    model = small(DeepCFRecommender, negative_sampling="popularity").fit(train)
+    weights = model.net_.module_.negative_weights.numpy()
+    counts = np.bincount(train.indices, minlength=train.shape[1])
+    np.testing.assert_allclose(weights, counts**0.75 / (counts**0.75).sum(), rtol=1e-5)
+
+
+# -- devices -----------------------------------------------------------------
+def test_resolve_device(monkeypatch):
+    from sklearn_musicrec.utils._devices import resolve_device
+
+    assert resolve_device("cpu", "M") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto", "M") == "cpu"
+    for device in ("cuda", "cuda:0"):
+        with pytest.raises(ValueError, match=r"M\(device='cuda.*no CUDA.*device='cpu'"):
+            resolve_device(device, "M")
+    with pytest.raises(ValueError, match="'cpu', 'cuda', 'cuda:N' or 'auto'.*'gpu'"):
+        resolve_device("gpu", "M")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("auto", "M") == "cuda"
+    assert resolve_device("cuda:0", "M") == "cuda:0"
+    with pytest.raises(ValueError, match="1 CUDA device"):
+        resolve_device("cuda:1", "M")
+
+
+def test_cuda_request_without_cuda_is_a_clear_error(planted, monkeypatch):
+    _, train, _ = planted
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device='cpu'"):
+        small(MultVAERecommender, device="cuda").fit(train)
+
+
+def test_torch_num_threads_restores():
+    from sklearn_musicrec.utils._devices import torch_num_threads
+
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError):
+        with torch_num_threads(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError
+    assert torch.get_num_threads() == before
+
+
+@needs_cuda
+@pytest.mark.parametrize("cls", MODELS)
+def test_cuda_fit_matches_cpu_quality_and_pickles_to_host(cls, planted):
+    _, train, test = planted
+    gpu = small(cls, device="cuda").fit(train)
+    assert gpu.device_ == "cuda" and gpu.net_.device == "cuda"
+    cpu = small(cls).fit(train)
+    assert abs(_ndcg(gpu, train, test) - _ndcg(cpu, train, test)) < 0.05
+    restored = pickle.loads(pickle.dumps(gpu))
+    np.testing.assert_allclose(
+        restored.decision_function(train[:20]), gpu.decision_function(train[:20]), rtol=1e-4
+    )
