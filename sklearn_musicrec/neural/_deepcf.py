@@ -25,23 +25,11 @@ def _check_layers(hidden_layer_sizes, whom):
 
 def _feature_arrays(item_features, n_items, whom):
     """``(indptr, indices, data)`` of log-scaled, L2-normalised item features."""
+    from ..utils._features import check_item_features
     from ..utils._sparse import clean_csr_copy
 
-    if not sp.issparse(item_features):
-        item_features = np.asarray(item_features)
-        if item_features.ndim != 2:
-            raise ValueError(
-                f"{whom}.fit: item_features must be a 2-D (n_items, n_features) matrix, "
-                f"got an array of shape {item_features.shape}."
-            )
-    if item_features.shape[0] != n_items:
-        raise ValueError(
-            f"{whom}.fit: item_features must have one row per item (X has {n_items} "
-            f"items), got shape {item_features.shape}."
-        )
-    F = clean_csr_copy(item_features, np.float32)
-    if not np.isfinite(F.data).all() or (F.data < 0).any():
-        raise ValueError(f"{whom}.fit: item_features must be finite and non-negative.")
+    # the package's one item-feature validator (shape, dtype, finite, non-negative)
+    F = clean_csr_copy(check_item_features(item_features, n_items, f"{whom}.fit"), np.float32)
     F.data = np.log1p(F.data)
     norms = np.sqrt(np.asarray(F.multiply(F).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
