@@ -25,13 +25,17 @@ Two behaviours are defined here once, for every recommender:
   ``scoring=`` is a correct new-user evaluation.
 """
 
+from collections.abc import Callable
+
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_is_fitted
 
 from .utils._sklearn_compat import get_chunk_n_rows
 from .utils._topk import topk_per_row
+from .utils._typing import ArrayLike, IdsAndScores, MatrixLike
 from .utils._weighting import apply_weighting, make_weighting
 from .utils.validation import check_candidate_items, check_interactions, check_k
 
@@ -110,6 +114,10 @@ class RecommenderMixin:
     needs no special case for them.
     """
 
+    # implemented by every subclass: dense scores of a validated CSR batch
+    # (declared for type checkers only; no attribute is created)
+    _decision_function: Callable[[sp.csr_matrix], np.ndarray]
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
@@ -155,7 +163,7 @@ class RecommenderMixin:
         return apply_weighting(getattr(self, "weighting_", None), X, type(self).__name__)
 
     # -- public API ---------------------------------------------------------
-    def decision_function(self, X):
+    def decision_function(self, X: MatrixLike) -> np.ndarray:
         """Score every item for every row of ``X``.
 
         Parameters
@@ -225,7 +233,14 @@ class RecommenderMixin:
         ids[rows, : top.size] = top
         scores[rows, : top.size] = popularity[top]
 
-    def recommend(self, X, k=10, *, exclude_seen=True, items=None):
+    def recommend(
+        self,
+        X: MatrixLike,
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        items: ArrayLike | sp.spmatrix | sp.sparray | None = None,
+    ) -> IdsAndScores:
         """Recommend the ``k`` best items for every row of ``X``.
 
         Parameters
@@ -308,8 +323,9 @@ class RecommenderMixin:
                 scores = np.full((n_users, k), -np.inf, dtype=batch_scores.dtype)
             ids[batch] = batch_ids
             scores[batch] = batch_scores
-        if scores is not None:
-            self._fill_empty_lists(ids, scores, empty, k, kind, candidates)
+        # (validation rejects X without rows, so at least one batch ran)
+        assert scores is not None
+        self._fill_empty_lists(ids, scores, empty, k, kind, candidates)
         return ids, scores
 
     def _recommend_unrestricted(self, X, k, exclude_seen):
@@ -319,7 +335,7 @@ class RecommenderMixin:
         """
         return None
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> np.ndarray:
         """Top-1 unseen item for every row of ``X``.
 
         Parameters
@@ -334,7 +350,7 @@ class RecommenderMixin:
         """
         return self.recommend(X, k=1)[0][:, 0]
 
-    def score(self, X, y=None):
+    def score(self, X: MatrixLike, y: MatrixLike | None = None) -> float:
         """Mean NDCG@10 of the recommendations for ``X``, against ``y`` or a holdout.
 
         Parameters
@@ -379,7 +395,9 @@ class RecommenderMixin:
         X_csr = self._validate_X(X, method="score")
         return default_score(self, X, y, X_csr)
 
-    def get_item_names(self, item_ids=None, *, fill_value=None):
+    def get_item_names(
+        self, item_ids: ArrayLike | None = None, *, fill_value: object = None
+    ) -> np.ndarray:
         """Names of items, for a model fitted on named columns.
 
         When ``fit`` gets a pandas DataFrame (dense or sparse) whose columns

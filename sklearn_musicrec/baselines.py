@@ -1,11 +1,14 @@
 """Non-personalised baselines: popularity and random recommendations."""
 
+from typing import Self
+
 import numpy as np
 from sklearn.utils import check_random_state
 
 from .base import BaseRecommender
 from .utils._hashing import row_set_hashes, splitmix64
 from .utils._sklearn_compat import StrOptions, _fit_context
+from .utils._typing import MatrixLike
 
 __all__ = ["PopularityRecommender", "RandomRecommender"]
 
@@ -53,7 +56,7 @@ class PopularityRecommender(BaseRecommender):
         self.criterion = criterion
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Count item popularity in ``X``.
 
         Parameters
@@ -123,7 +126,7 @@ class RandomRecommender(BaseRecommender):
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Draw the seed of the random rankings.
 
         Parameters

@@ -26,6 +26,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array
 
 from .utils._protocol import recommend_excluding_history
+from .utils._typing import ArrayLike, IdsAndScores, MatrixLike
 
 __all__ = ["RecommenderPipeline", "make_recommender_pipeline", "recommend_excluding_history"]
 
@@ -157,7 +158,14 @@ class RecommenderPipeline(Pipeline):
         return history, Xt
 
     @available_if(_final_has("recommend"))
-    def recommend(self, X, k=10, *, exclude_seen=True, items=None):
+    def recommend(
+        self,
+        X: MatrixLike,
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        items: ArrayLike | sp.spmatrix | sp.sparray | None = None,
+    ) -> IdsAndScores:
         """Recommend through the steps, excluding the raw history.
 
         Parameters
@@ -250,7 +258,7 @@ class RecommenderPipeline(Pipeline):
         return default_score(self, X, y, sp.csr_matrix(history))
 
     @available_if(_final_has("similar_items"))
-    def similar_items(self, item_ids, k=10):
+    def similar_items(self, item_ids: ArrayLike, k: int = 10) -> IdsAndScores:
         """The final step's ``similar_items`` (items are the columns, unchanged).
 
         Parameters
@@ -267,7 +275,7 @@ class RecommenderPipeline(Pipeline):
         return self._final_estimator.similar_items(item_ids, k=k)
 
     @available_if(_final_has("similar_users"))
-    def similar_users(self, X, k=10):
+    def similar_users(self, X: MatrixLike, k: int = 10) -> IdsAndScores:
         """The final step's ``similar_users`` on the transformed rows of ``X``.
 
         Parameters

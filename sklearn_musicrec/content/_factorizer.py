@@ -3,6 +3,7 @@
 import logging
 import time
 from contextlib import contextmanager
+from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -12,6 +13,7 @@ from ..base import BaseRecommender
 from ..utils._features import check_item_features, tfidf_item_features
 from ..utils._parallel import resolve_n_jobs
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
+from ..utils._typing import MatrixLike
 
 __all__ = ["FeatureFactorizer"]
 
@@ -173,7 +175,7 @@ class FeatureFactorizer(BaseRecommender):
         return self.item_features is not None
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Learn user, item and feature embeddings from ``X``.
 
         Parameters

@@ -1,5 +1,7 @@
 """Weighted blending of recommenders, with per-user score normalisation."""
 
+from typing import Self
+
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils import Bunch
@@ -7,6 +9,7 @@ from sklearn.utils import Bunch
 from ..base import BaseRecommender
 from ..utils._features import binary_interactions, supports_cold_items
 from ..utils._sklearn_compat import Interval, Real, StrOptions, _fit_context
+from ..utils._typing import MatrixLike
 
 __all__ = ["HybridRecommender"]
 
@@ -224,7 +227,7 @@ class HybridRecommender(BaseRecommender):
         return any(supports_cold_items(est) for _, est in self.estimators)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Fit every member on ``X``.
 
         Parameters

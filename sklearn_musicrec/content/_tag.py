@@ -1,11 +1,14 @@
 """Content-based recommendation from item features (tags, genres)."""
 
+from typing import Self
+
 import numpy as np
 import scipy.sparse as sp
 
 from ..base import BaseRecommender
 from ..utils._features import binary_interactions, check_item_features, tfidf_item_features
 from ..utils._sklearn_compat import StrOptions, _fit_context
+from ..utils._typing import MatrixLike
 
 __all__ = ["TagRecommender"]
 
@@ -96,7 +99,7 @@ class TagRecommender(BaseRecommender):
         return self.item_features is not None
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Weight the item features.
 
         Parameters

@@ -1,10 +1,13 @@
 """Alternating least squares matrix factorisation (implicit and explicit)."""
 
+from typing import Self
+
 import numpy as np
 from sklearn.utils import check_random_state
 
 from ..utils._devices import resolve_device
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
+from ..utils._typing import MatrixLike
 from ..utils._weighting import weighting_constraints
 from ._als_fit import ALSSettings, backend_for, fit_als
 from ._base import _BaseFactorizer
@@ -269,7 +272,7 @@ class ALSFactorizer(_BaseFactorizer):
         return self.weighting
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Learn user and item factors from the interaction matrix ``X``.
 
         Parameters

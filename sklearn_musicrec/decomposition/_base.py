@@ -9,6 +9,7 @@ from ..utils._parallel import numba_threads
 from ..utils._ratings import RatingPredictorMixin
 from ..utils._sparse import clean_csr_copy
 from ..utils._topk import row_batches, topk_dense_compiled, topk_per_row
+from ..utils._typing import ArrayLike, IdsAndScores, MatrixLike
 from ..utils.validation import check_item_ids, check_k
 
 __all__ = []
@@ -179,7 +180,7 @@ class _BaseFactorizer(
         U, user_bias = self._fold_in(X)
         return _pair_scores(U, user_bias, self.item_factors_, self._item_term(), rows, cols)
 
-    def transform(self, X):
+    def transform(self, X: MatrixLike) -> np.ndarray:
         """Fold each row of ``X`` in and return its user factors.
 
         Parameters
@@ -196,7 +197,7 @@ class _BaseFactorizer(
         X = self._validate_X(X, method="transform")
         return self._fold_in(X)[0]
 
-    def similar_items(self, item_ids, k=10):
+    def similar_items(self, item_ids: ArrayLike, k: int = 10) -> IdsAndScores:
         """Items whose factors have the highest cosine similarity.
 
         Parameters

@@ -1,12 +1,14 @@
 """Matrix factorisation by stochastic gradient descent (squared loss or BPR)."""
 
 from dataclasses import replace
+from typing import Self
 
 import numpy as np
 from sklearn.utils import check_random_state
 
 from ..utils._parallel import numba_threads
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
+from ..utils._typing import MatrixLike
 from ._base import _BaseFactorizer
 from ._base import as_float32_csr as _as_float32_csr
 from ._sgd_fit import SGDSettings, fit_sgd
@@ -205,7 +207,7 @@ class SGDFactorizer(_BaseFactorizer):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Learn the factors and biases from ``X`` by SGD.
 
         Parameters

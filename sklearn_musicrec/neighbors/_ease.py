@@ -2,6 +2,7 @@
 
 import os
 import time
+from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -11,6 +12,7 @@ from sklearn.utils import gen_batches
 from ..base import BaseRecommender
 from ..utils._sklearn_compat import Interval, Real, _fit_context
 from ..utils._topk import topk_per_row
+from ..utils._typing import ArrayLike, IdsAndScores, MatrixLike
 from ..utils._weighting import weighting_constraints
 from ..utils.validation import check_item_ids, check_k
 
@@ -270,7 +272,7 @@ class EASERecommender(BaseRecommender):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Solve for the item-item weights.
 
         Parameters
@@ -319,7 +321,7 @@ class EASERecommender(BaseRecommender):
         X = sp.csr_matrix(X, dtype=_DTYPE)
         return np.asarray(X @ self.coef_)
 
-    def similar_items(self, item_ids, k=10):
+    def similar_items(self, item_ids: ArrayLike, k: int = 10) -> IdsAndScores:
         """The items each query item raises most in the model's scores.
 
         Similarity of item ``i`` to query ``j`` is the learned weight

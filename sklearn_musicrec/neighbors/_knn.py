@@ -1,5 +1,7 @@
 """User-based and item-based k-nearest-neighbour recommenders."""
 
+from typing import Self
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
@@ -16,6 +18,7 @@ from ..utils._sklearn_compat import (
 )
 from ..utils._sparse import clean_csr_copy
 from ..utils._topk import row_batches, sparse_topk_lists, topk_from_sparse_scores
+from ..utils._typing import ArrayLike, IdsAndScores, MatrixLike
 from ..utils._weighting import weighting_constraints
 from ..utils.validation import check_item_ids, check_k
 from ._similarity import (
@@ -137,7 +140,7 @@ class _BaseKNN(RatingPredictorMixin, BaseRecommender):
     }
 
     # what weighting="auto" means for implicit feedback (aggregation="weighted_sum")
-    _auto_weighting = None
+    _auto_weighting: str | None = None
 
     def _resolved_weighting(self):
         """The weighting ``fit`` applies: ``"auto"`` depends on ``aggregation``."""
@@ -349,7 +352,7 @@ class UserKNNRecommender(_BaseKNN):
         self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Store the training users and their similarity statistics.
 
         Parameters
@@ -423,7 +426,7 @@ class UserKNNRecommender(_BaseKNN):
         num, den = _pair_products(S, Rc.T.tocsr(), rows, cols, abs(S), _indicator(R).T.tocsr())
         return _mean_plus_ratio(means[rows], num, den)
 
-    def similar_users(self, X, k=10):
+    def similar_users(self, X: MatrixLike, k: int = 10) -> IdsAndScores:
         """The ``k`` training users most similar to each row of ``X``.
 
         Parameters
@@ -604,7 +607,7 @@ class ItemKNNRecommender(_BaseKNN):
         self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Compute the pruned item-item similarity matrix.
 
         Parameters
@@ -676,7 +679,7 @@ class ItemKNNRecommender(_BaseKNN):
         num, den = _pair_products(Xc, W_t, rows, cols, _indicator(X), abs(W_t))
         return _mean_plus_ratio(self.item_means_[cols], num, den)
 
-    def similar_items(self, item_ids, k=10):
+    def similar_items(self, item_ids: ArrayLike, k: int = 10) -> IdsAndScores:
         """The ``k`` items most similar to each of ``item_ids``.
 
         Parameters

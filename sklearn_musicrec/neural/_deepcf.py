@@ -1,10 +1,13 @@
 """DeepCFRecommender: neural matching in the style of NeuMF, folding in new users."""
 
+from typing import Self
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
+from ..utils._typing import MatrixLike
 from ._base import _NeuralRecommender
 
 __all__ = ["DeepCFRecommender"]
@@ -220,7 +223,7 @@ class DeepCFRecommender(_NeuralRecommender):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, item_features=None):
+    def fit(self, X: MatrixLike, y: None = None, item_features: MatrixLike | None = None) -> Self:
         """Train the network on the interactions of ``X``.
 
         Parameters

@@ -1,8 +1,11 @@
 """MultVAERecommender: the variational autoencoder of Liang et al. (WWW 2018)."""
 
+from typing import Self
+
 from sklearn.utils import check_random_state
 
 from ..utils._sklearn_compat import Integral, Interval, Real, _fit_context
+from ..utils._typing import MatrixLike
 from ._base import _NeuralRecommender
 from ._deepcf import _check_layers
 
@@ -176,7 +179,7 @@ class MultVAERecommender(_NeuralRecommender):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Train the autoencoder on the rows of ``X``.
 
         Parameters

@@ -14,20 +14,19 @@ it sparse (``Binarizer(threshold=0)`` maps every play count to 1), so it
 needs no re-implementation here.
 """
 
-from typing import Self, TypeAlias
+from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._sklearn_compat import Interval, Real, StrOptions, _fit_context, validate_data
+from ..utils._typing import MatrixLike
 
 __all__ = ["BM25Weighting", "TfidfWeighting", "LogScaling"]
 
 # what the transformers accept: dense array-likes and scipy sparse matrices/arrays
-MatrixLike: TypeAlias = ArrayLike | sp.spmatrix | sp.sparray
 
 
 class _BaseWeighting(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):

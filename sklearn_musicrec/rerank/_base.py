@@ -1,5 +1,7 @@
 """The shared shell of the re-rankers: a candidate pool from a wrapped recommender."""
 
+from typing import Self
+
 import numpy as np
 from sklearn.base import clone
 
@@ -7,6 +9,7 @@ from ..base import BaseRecommender
 from ..utils._features import binary_interactions, supports_cold_items
 from ..utils._sklearn_compat import HasMethods, Integral, Interval, _fit_context
 from ..utils._topk import topk_per_row
+from ..utils._typing import MatrixLike
 
 __all__ = ["BaseReranker"]
 
@@ -44,7 +47,7 @@ class BaseReranker(BaseRecommender):
         return supports_cold_items(self.estimator)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Fit the wrapped recommender and the re-ranker's statistics on ``X``.
 
         Parameters

@@ -1,11 +1,13 @@
 """``predict_ratings``, implemented once for every model whose scores are ratings."""
 
 import numbers
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.metaestimators import available_if
 
+from ._typing import ArrayLike, MatrixLike
 from .validation import check_item_ids
 
 __all__ = ["RatingPredictorMixin", "check_rating_pairs", "check_clip"]
@@ -122,6 +124,11 @@ class RatingPredictorMixin:
     ``fit`` records ``rating_range_`` (through ``_validate_fit_data``).
     """
 
+    # provided by the subclass and by RecommenderMixin (declared for type
+    # checkers only; no attribute is created)
+    _predict_pairs: Callable[[sp.csr_matrix, np.ndarray, np.ndarray], np.ndarray]
+    _validate_X: Callable[..., sp.csr_matrix]
+
     def _predicts_ratings(self):
         return False
 
@@ -139,7 +146,13 @@ class RatingPredictorMixin:
         return X
 
     @available_if(_check_rating_model)
-    def predict_ratings(self, X, items, *, clip=True):
+    def predict_ratings(
+        self,
+        X: MatrixLike,
+        items: ArrayLike | sp.spmatrix | sp.sparray,
+        *,
+        clip: bool | tuple[float, float] = True,
+    ) -> np.ndarray | sp.csr_matrix:
         """Predicted ratings of chosen (user, item) pairs.
 
         Only the requested pairs are computed, never the scores of the whole
