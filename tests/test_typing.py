@@ -25,6 +25,8 @@ TYPED = [
     "sklearn_musicrec/neural",
     "sklearn_musicrec/preprocessing",
     "sklearn_musicrec/datasets",
+    "sklearn_musicrec/metrics",
+    "sklearn_musicrec/model_selection",
 ]
 
 

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import UndefinedMetricWarning
 
 from ..utils._sklearn_compat import Integral, Interval, Real, validate_params
+from ..utils._typing import ArrayLike, MatrixLike
 from ._validation import _average, _check_recommended
 
 __all__ = [
@@ -123,7 +124,7 @@ def _mean_over_lists(R, item_values, per_user, metric):
     },
     prefer_skip_nested_validation=True,
 )
-def catalog_coverage(y_recommended, *, n_items, k=None):
+def catalog_coverage(y_recommended: ArrayLike, *, n_items: int, k: int | None = None) -> float:
     """Share of the catalogue recommended to at least one user.
 
     Parameters
@@ -160,7 +161,7 @@ def catalog_coverage(y_recommended, *, n_items, k=None):
     },
     prefer_skip_nested_validation=True,
 )
-def gini_index(y_recommended, *, n_items, k=None):
+def gini_index(y_recommended: ArrayLike, *, n_items: int, k: int | None = None) -> float:
     """Gini index of item exposure: 0 when every item is recommended equally often.
 
     The exposure of an item is the number of lists that hold it; the Gini
@@ -212,7 +213,7 @@ def gini_index(y_recommended, *, n_items, k=None):
     {"y_recommended": ["array-like"], "k": _K},
     prefer_skip_nested_validation=True,
 )
-def personalization(y_recommended, *, k=None):
+def personalization(y_recommended: ArrayLike, *, k: int | None = None) -> float:
     """One minus the mean cosine similarity between the lists of two users.
 
     Each list is a binary item vector; for lists of equal length ``k`` the
@@ -269,7 +270,13 @@ def personalization(y_recommended, *, k=None):
     },
     prefer_skip_nested_validation=True,
 )
-def intra_list_diversity(y_recommended, item_features, *, k=None, per_user=False):
+def intra_list_diversity(
+    y_recommended: ArrayLike,
+    item_features: MatrixLike,
+    *,
+    k: int | None = None,
+    per_user: bool = False,
+) -> float | np.ndarray:
     """Mean pairwise cosine distance between the items of each list.
 
     ``ILD(u) = 1 - mean_{i != j in list(u)} cos(f_i, f_j)`` with ``f`` the
@@ -355,7 +362,14 @@ def intra_list_diversity(y_recommended, item_features, *, k=None, per_user=False
     },
     prefer_skip_nested_validation=True,
 )
-def novelty(y_recommended, item_popularity, *, n_users=None, k=None, per_user=False):
+def novelty(
+    y_recommended: ArrayLike,
+    item_popularity: MatrixLike,
+    *,
+    n_users: int | None = None,
+    k: int | None = None,
+    per_user: bool = False,
+) -> float | np.ndarray:
     """Mean self-information of the recommended items under training popularity.
 
     ``novelty(u) = mean_{i in list(u)} -log2(p_i)`` with ``p_i = c_i / N``,
@@ -429,7 +443,13 @@ def novelty(y_recommended, item_popularity, *, n_users=None, k=None, per_user=Fa
     },
     prefer_skip_nested_validation=True,
 )
-def average_popularity(y_recommended, item_popularity, *, k=None, per_user=False):
+def average_popularity(
+    y_recommended: ArrayLike,
+    item_popularity: MatrixLike,
+    *,
+    k: int | None = None,
+    per_user: bool = False,
+) -> float | np.ndarray:
     """Average recommendation popularity (ARP, Abdollahpouri et al., 2019).
 
     The mean, over users, of the mean training popularity of the items in
@@ -486,7 +506,14 @@ def _head_items(pop, head_share):
     },
     prefer_skip_nested_validation=True,
 )
-def long_tail_share(y_recommended, item_popularity, *, head_share=0.8, k=None, per_user=False):
+def long_tail_share(
+    y_recommended: ArrayLike,
+    item_popularity: MatrixLike,
+    *,
+    head_share: float = 0.8,
+    k: int | None = None,
+    per_user: bool = False,
+) -> float | np.ndarray:
     """Share of recommended items outside the popular head of the catalogue.
 
     The head is the smallest set of most popular items that together hold

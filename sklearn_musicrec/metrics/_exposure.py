@@ -18,6 +18,7 @@ from ..utils._features import (
     check_item_features,
 )
 from ..utils._sklearn_compat import Integral, Interval, Real, validate_params
+from ..utils._typing import ArrayLike, MatrixLike
 from ._beyond import _head_items, _popularity, gini_index
 from ._validation import _check_recommended
 
@@ -64,7 +65,7 @@ def _check_groups(item_groups, ids, name):
     },
     prefer_skip_nested_validation=True,
 )
-def popularity_groups(item_popularity, *, head_share=0.8):
+def popularity_groups(item_popularity: MatrixLike, *, head_share: float = 0.8) -> np.ndarray:
     """Split items into the popular head (0) and the long tail (1).
 
     The head is the smallest set of most popular items that together hold
@@ -91,7 +92,7 @@ def popularity_groups(item_popularity, *, head_share=0.8):
     >>> popularity_groups([70, 20, 5, 5])
     array([0, 0, 1, 1])
     """
-    n = item_popularity.shape[1] if np.ndim(item_popularity) == 2 else len(item_popularity)
+    n = np.shape(item_popularity)[-1]  # columns of a matrix, length of counts
     pop, _ = _popularity(item_popularity, n, kind="sum")
     return (~_head_items(pop, float(head_share))).astype(np.int64)
 
@@ -106,7 +107,14 @@ def popularity_groups(item_popularity, *, head_share=0.8):
     },
     prefer_skip_nested_validation=True,
 )
-def exposure_share(y_recommended, item_groups, *, n_groups=None, k=None, position_discount=True):
+def exposure_share(
+    y_recommended: ArrayLike,
+    item_groups: ArrayLike,
+    *,
+    n_groups: int | None = None,
+    k: int | None = None,
+    position_discount: bool = True,
+) -> np.ndarray:
     """Share of the total exposure received by each group of items.
 
     Parameters
@@ -159,14 +167,14 @@ def exposure_share(y_recommended, item_groups, *, n_groups=None, k=None, positio
     prefer_skip_nested_validation=True,
 )
 def long_tail_exposure(
-    y_recommended,
-    item_popularity,
+    y_recommended: ArrayLike,
+    item_popularity: MatrixLike,
     *,
-    item_providers=None,
-    head_share=0.8,
-    k=None,
-    position_discount=True,
-):
+    item_providers: ArrayLike | None = None,
+    head_share: float = 0.8,
+    k: int | None = None,
+    position_discount: bool = True,
+) -> float:
     """Share of the exposure that goes to long-tail providers.
 
     Providers (artists, labels) are ranked by the total popularity of their
@@ -209,7 +217,7 @@ def long_tail_exposure(
     0.5
     """
     ids, _ = _check_recommended(y_recommended, k)
-    n_items = item_popularity.shape[1] if np.ndim(item_popularity) == 2 else len(item_popularity)
+    n_items = np.shape(item_popularity)[-1]  # columns of a matrix, length of counts
     pop, _ = _popularity(item_popularity, n_items, kind="sum")
     if item_providers is None:
         providers = np.arange(pop.shape[0])
@@ -237,7 +245,13 @@ def long_tail_exposure(
     },
     prefer_skip_nested_validation=True,
 )
-def provider_gini(y_recommended, item_providers, *, n_providers=None, k=None):
+def provider_gini(
+    y_recommended: ArrayLike,
+    item_providers: ArrayLike,
+    *,
+    n_providers: int | None = None,
+    k: int | None = None,
+) -> float:
     """Gini index of the exposure of providers (artists), not of items.
 
     Each listed item counts once for its provider;
@@ -283,7 +297,15 @@ def provider_gini(y_recommended, item_providers, *, n_providers=None, k=None):
     },
     prefer_skip_nested_validation=True,
 )
-def miscalibration(y_recommended, X, item_categories, *, alpha=0.01, k=None, per_user=False):
+def miscalibration(
+    y_recommended: ArrayLike,
+    X: MatrixLike,
+    item_categories: MatrixLike,
+    *,
+    alpha: float = 0.01,
+    k: int | None = None,
+    per_user: bool = False,
+) -> float | np.ndarray:
     """Steck's (RecSys 2018) miscalibration: ``KL(p_u || q~_u)`` of each list.
 
     ``p_u(g)`` is the category mix of user ``u``'s history (the mean of

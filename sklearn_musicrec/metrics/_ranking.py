@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from scipy.stats import rankdata
 
 from ..utils._sklearn_compat import Integral, Interval, StrOptions, validate_params
+from ..utils._typing import ArrayLike, MatrixLike
 from ._validation import (
     _average,
     _check_item_range,
@@ -153,7 +154,9 @@ def _nan_where_empty(values, n_relevant):
 
 
 @validate_params(_LIST_CONSTRAINTS, prefer_skip_nested_validation=True)
-def precision_at_k(y_true, y_recommended, *, k=None, per_user=False):
+def precision_at_k(
+    y_true: MatrixLike, y_recommended: ArrayLike, *, k: int | None = None, per_user: bool = False
+) -> float | np.ndarray:
     """Precision at k: the share of the ``k`` list positions holding a relevant item.
 
     ``precision@k(u) = |relevant(u) ∩ top_k(u)| / k``. The denominator is
@@ -194,7 +197,9 @@ def precision_at_k(y_true, y_recommended, *, k=None, per_user=False):
 
 
 @validate_params(_LIST_CONSTRAINTS, prefer_skip_nested_validation=True)
-def recall_at_k(y_true, y_recommended, *, k=None, per_user=False):
+def recall_at_k(
+    y_true: MatrixLike, y_recommended: ArrayLike, *, k: int | None = None, per_user: bool = False
+) -> float | np.ndarray:
     """Recall at k, normalised by ``min(k, |relevant|)`` (Liang et al., 2018).
 
     ``recall@k(u) = |relevant(u) ∩ top_k(u)| / min(k, |relevant(u)|)``, so a
@@ -236,7 +241,9 @@ def recall_at_k(y_true, y_recommended, *, k=None, per_user=False):
 
 
 @validate_params(_LIST_CONSTRAINTS, prefer_skip_nested_validation=True)
-def hit_rate_at_k(y_true, y_recommended, *, k=None, per_user=False):
+def hit_rate_at_k(
+    y_true: MatrixLike, y_recommended: ArrayLike, *, k: int | None = None, per_user: bool = False
+) -> float | np.ndarray:
     """Hit rate at k: 1 if any relevant item is in the top ``k``, else 0.
 
     Parameters
@@ -268,7 +275,9 @@ def hit_rate_at_k(y_true, y_recommended, *, k=None, per_user=False):
 
 
 @validate_params(_LIST_CONSTRAINTS, prefer_skip_nested_validation=True)
-def mrr_at_k(y_true, y_recommended, *, k=None, per_user=False):
+def mrr_at_k(
+    y_true: MatrixLike, y_recommended: ArrayLike, *, k: int | None = None, per_user: bool = False
+) -> float | np.ndarray:
     """Mean reciprocal rank at k: ``1 / rank`` of the first relevant item.
 
     A user whose top ``k`` holds no relevant item scores 0.
@@ -305,7 +314,9 @@ def mrr_at_k(y_true, y_recommended, *, k=None, per_user=False):
 
 
 @validate_params(_LIST_CONSTRAINTS, prefer_skip_nested_validation=True)
-def map_at_k(y_true, y_recommended, *, k=None, per_user=False):
+def map_at_k(
+    y_true: MatrixLike, y_recommended: ArrayLike, *, k: int | None = None, per_user: bool = False
+) -> float | np.ndarray:
     """Mean average precision at k.
 
     ``AP@k(u) = sum_j P@j(u) * rel_j(u) / min(k, |relevant(u)|)`` over the
@@ -363,7 +374,14 @@ def _ideal_dcg_graded(gain_values, truth, k, discount):
     {**_LIST_CONSTRAINTS, "gain": [StrOptions(set(_GAINS))]},
     prefer_skip_nested_validation=True,
 )
-def ndcg_at_k(y_true, y_recommended, *, k=None, gain="binary", per_user=False):
+def ndcg_at_k(
+    y_true: MatrixLike,
+    y_recommended: ArrayLike,
+    *,
+    k: int | None = None,
+    gain: str = "binary",
+    per_user: bool = False,
+) -> float | np.ndarray:
     """Normalised discounted cumulative gain at k.
 
     ``DCG@k(u) = sum_{j=1..k} g(u, i_j) / log2(j + 1)`` and
@@ -429,7 +447,13 @@ def ndcg_at_k(y_true, y_recommended, *, k=None, gain="binary", per_user=False):
     },
     prefer_skip_nested_validation=True,
 )
-def auc_score(y_true, y_score, *, exclude=None, per_user=False):
+def auc_score(
+    y_true: MatrixLike,
+    y_score: ArrayLike,
+    *,
+    exclude: MatrixLike | None = None,
+    per_user: bool = False,
+) -> float | np.ndarray:
     """Per-user area under the ROC curve of the scores, averaged over users.
 
     For each user, the probability that a relevant item is scored above a

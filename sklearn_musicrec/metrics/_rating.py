@@ -4,6 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..utils._sklearn_compat import validate_params
+from ..utils._typing import MatrixLike
 from ._validation import _row_ids
 
 _RATING_CONSTRAINTS = {
@@ -67,7 +68,7 @@ def _rating_errors(y_true, y_pred):
 
 
 @validate_params(_RATING_CONSTRAINTS, prefer_skip_nested_validation=True)
-def rmse(y_true, y_pred):
+def rmse(y_true: MatrixLike, y_pred: MatrixLike) -> float:
     """Root mean squared error over all held-out ratings.
 
     The mean runs over ratings, not users (the convention of the Netflix
@@ -110,7 +111,7 @@ def rmse(y_true, y_pred):
 
 
 @validate_params(_RATING_CONSTRAINTS, prefer_skip_nested_validation=True)
-def mae(y_true, y_pred):
+def mae(y_true: MatrixLike, y_pred: MatrixLike) -> float:
     """Mean absolute error over all held-out ratings.
 
     Parameters

@@ -6,11 +6,13 @@ rows are history and which truth, and what the metric needs computed.
 """
 
 import numbers
-import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..utils._deprecation import deprecated_rename
 from ..utils._protocol import (
     dense_scores,
     holdout_mask,
@@ -40,7 +42,7 @@ __all__ = ["get_metric_names", "get_recommendation_scorer", "make_recommendation
 _WHOM = "a recommendation scorer"
 
 
-def get_metric_names():
+def get_metric_names() -> list[str]:
     """Names accepted by :func:`make_recommendation_scorer`.
 
     :func:`~sklearn_musicrec.model_selection.evaluate` accepts the same
@@ -59,21 +61,6 @@ def get_metric_names():
     True
     """
     return scorer_names()
-
-
-def _deprecated_rename(old_name, old_value, new_name, new_value, default):
-    """The value of a renamed parameter, warning (FutureWarning) if the old name was used."""
-    if isinstance(old_value, str) and old_value == "deprecated":
-        return new_value
-    if new_value is not default:
-        raise TypeError(f"{old_name} was renamed to {new_name}: pass only {new_name}, not both.")
-    warnings.warn(
-        f"The parameter {old_name!r} was renamed to {new_name!r} in 0.1 and will be "
-        f"removed in 0.3; pass {new_name}={old_value!r} instead.",
-        FutureWarning,
-        stacklevel=4,  # this helper, make_recommendation_scorer, validate_params, caller
-    )
-    return old_value
 
 
 class _RecommendationScorer:
@@ -263,16 +250,16 @@ _N_SAMPLED = [Interval(Integral, 1, None, closed="left"), None]
     prefer_skip_nested_validation=True,
 )
 def make_recommendation_scorer(
-    metric,
+    metric: str | Callable,
     *,
-    k=10,
-    test_size=None,
-    random_state=None,
-    n_sampled_items=None,
-    holdout="deprecated",
-    n_negatives="deprecated",
-    **metric_params,
-):
+    k: int = 10,
+    test_size: float | int | None = None,
+    random_state: "int | np.random.RandomState | None" = None,
+    n_sampled_items: int | None = None,
+    holdout: "float | None | str" = "deprecated",
+    n_negatives: "int | None | str" = "deprecated",
+    **metric_params: Any,
+) -> "_RecommendationScorer":
     """Make a scorer ``scorer(estimator, X, y=None)`` for model selection.
 
     The scorer recommends ``k`` items for every row of ``X`` (the history)
@@ -377,9 +364,16 @@ def make_recommendation_scorer(
     >>> bool(0 < search.best_score_ <= 1)
     True
     """
-    test_size = _deprecated_rename("holdout", holdout, "test_size", test_size, None)
-    n_sampled_items = _deprecated_rename(
-        "n_negatives", n_negatives, "n_sampled_items", n_sampled_items, None
+    test_size = deprecated_rename(
+        "holdout", holdout, "test_size", test_size, None, whom="make_recommendation_scorer"
+    )
+    n_sampled_items = deprecated_rename(
+        "n_negatives",
+        n_negatives,
+        "n_sampled_items",
+        n_sampled_items,
+        None,
+        whom="make_recommendation_scorer",
     )
     seed = resolve_seed(random_state)
     return _build_scorer(metric, k, test_size, random_state, seed, n_sampled_items, metric_params)
@@ -396,8 +390,14 @@ def make_recommendation_scorer(
     prefer_skip_nested_validation=True,
 )
 def get_recommendation_scorer(
-    scoring, *, k=10, test_size=None, random_state=None, n_sampled_items=None, **metric_params
-):
+    scoring: str | Sequence[str],
+    *,
+    k: int = 10,
+    test_size: float | int | None = None,
+    random_state: "int | np.random.RandomState | None" = None,
+    n_sampled_items: int | None = None,
+    **metric_params: Any,
+) -> "_RecommendationScorer | dict[str, _RecommendationScorer]":
     """Recommendation scorers by name: one, or a dict of several for ``scoring=``.
 
     scikit-learn resolves a string ``scoring`` (``cross_validate(...,

@@ -5,6 +5,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from ..utils._sklearn_compat import Integral, Interval, Real, validate_params
+from ..utils._typing import MatrixLike
 
 __all__ = ["cold_user_split", "warm_cold_split"]
 
@@ -43,7 +44,13 @@ def _by_entry_mask(Xc, mask):
     },
     prefer_skip_nested_validation=True,
 )
-def cold_user_split(X, test_size=0.2, *, n_known=(1, 3), random_state=None):
+def cold_user_split(
+    X: MatrixLike,
+    test_size: float | int = 0.2,
+    *,
+    n_known: int | tuple[int, int] = (1, 3),
+    random_state: "int | np.random.RandomState | None" = None,
+) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, np.ndarray]:
     """Hold out whole users, revealing only 1-3 of their interactions.
 
     In the spirit of skrecsys's ``ColdStartSplit``: a random ``test_size``
@@ -137,7 +144,13 @@ def cold_user_split(X, test_size=0.2, *, n_known=(1, 3), random_state=None):
     },
     prefer_skip_nested_validation=True,
 )
-def warm_cold_split(X, cold_items=0.2, test_size=0.2, *, random_state=None):
+def warm_cold_split(
+    X: MatrixLike,
+    cold_items: float | int = 0.2,
+    test_size: float | int = 0.2,
+    *,
+    random_state: "int | np.random.RandomState | None" = None,
+) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
     """A test set that mixes cold items with held-out plays of warm items.
 
     A ``cold_items`` share of the items with interactions loses all of them

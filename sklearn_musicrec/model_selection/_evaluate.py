@@ -3,9 +3,11 @@
 import numbers
 import time
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import UndefinedMetricWarning
 
 from ..metrics._rating import predict_held_out_ratings
@@ -17,6 +19,7 @@ from ..utils._protocol import (
     transform_history,
 )
 from ..utils._sklearn_compat import HasMethods, Integral, Interval, validate_params
+from ..utils._typing import MatrixLike
 from ..utils.validation import check_interactions, check_k
 
 __all__ = ["evaluate"]
@@ -58,17 +61,17 @@ def _summary(values):
     prefer_skip_nested_validation=False,
 )
 def evaluate(
-    estimator,
-    X_train,
-    X_test,
+    estimator: BaseEstimator,
+    X_train: MatrixLike,
+    X_test: MatrixLike,
     *,
-    metrics=("ndcg", "recall"),
-    k=10,
-    per_user=False,
-    item_features=None,
-    item_popularity=None,
-    return_estimator=False,
-):
+    metrics: str | Callable | Sequence[str | Callable] = ("ndcg", "recall"),
+    k: int | Sequence[int] = 10,
+    per_user: bool = False,
+    item_features: MatrixLike | None = None,
+    item_popularity: MatrixLike | None = None,
+    return_estimator: bool = False,
+) -> dict[str, Any]:
     """Fit a recommender on ``X_train`` and score its lists against ``X_test``.
 
     A clone of ``estimator`` is fitted on ``X_train``; then every user with
@@ -179,7 +182,7 @@ def evaluate(
         truth=X_test[users], exclude=history, history=history, n_items=X_train.shape[1]
     )
     pre, final = split_estimator(est)
-    results = {"fit_time": fit_time}
+    results: dict[str, Any] = {"fit_time": fit_time}
 
     Xt = None  # the transformed history, computed once for both reads
     if any(entry.reads == "ids" for _, entry in entries):

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
+from ..utils._deprecation import DEPRECATED, deprecated_rename
 from ..utils._protocol import (
     holdout_mask,
     interaction_keys,
@@ -30,6 +31,7 @@ from ..utils._protocol import (
 )
 from ..utils._sklearn_compat import Hidden, Integral, Interval, Real, StrOptions, validate_params
 from ..utils._sparse import row_ids
+from ..utils._typing import MatrixLike
 from ..utils.validation import check_interactions
 
 __all__ = [
@@ -67,7 +69,12 @@ def _warn_short(n_per_row, n_test, required, what):
     {"X": _X, "test_size": _TEST_SIZE, "random_state": ["random_state"]},
     prefer_skip_nested_validation=True,
 )
-def holdout_split(X, test_size=0.2, *, random_state=None):
+def holdout_split(
+    X: MatrixLike,
+    test_size: float | int = 0.2,
+    *,
+    random_state: "int | np.random.RandomState | None" = None,
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Hold out a random share of each user's interactions.
 
     For every user (row) with at least 2 interactions,
@@ -130,7 +137,14 @@ def holdout_split(X, test_size=0.2, *, random_state=None):
     },
     prefer_skip_nested_validation=True,
 )
-def leave_k_out_split(X, n_test=1, *, random_state=None, return_ids=False, k="deprecated"):
+def leave_k_out_split(
+    X: MatrixLike,
+    n_test: int = 1,
+    *,
+    random_state: "int | np.random.RandomState | None" = None,
+    return_ids: bool = False,
+    k: "int | str" = DEPRECATED,
+) -> tuple[sp.csr_matrix, sp.csr_matrix] | tuple[sp.csr_matrix, np.ndarray]:
     """Hold out ``n_test`` random interactions of each user.
 
     Every user with more than ``n_test`` interactions has exactly ``n_test``
@@ -176,16 +190,8 @@ def leave_k_out_split(X, n_test=1, *, random_state=None, return_ids=False, k="de
     >>> X_train.nnz
     3
     """
-    if not (isinstance(k, str) and k == "deprecated"):
-        if n_test != 1:
-            raise TypeError("k was renamed to n_test: pass only n_test, not both.")
-        warnings.warn(
-            "The parameter 'k' of leave_k_out_split was renamed to 'n_test' in 0.1 "
-            f"and will be removed in 0.3 (k is a list length); pass n_test={k!r} instead.",
-            FutureWarning,
-            stacklevel=3,  # past the validate_params wrapper
-        )
-        n_test = k
+    # (k is the recommendation-list length everywhere else in the package)
+    n_test = deprecated_rename("k", k, "n_test", n_test, 1, whom="leave_k_out_split", stacklevel=3)
     if return_ids and n_test != 1:
         raise ValueError(
             "return_ids=True returns one held-out item per user, so it needs "
@@ -209,7 +215,9 @@ def leave_k_out_split(X, n_test=1, *, random_state=None, return_ids=False, k="de
     {"X": _X, "timestamps": _X, "test_size": _TEST_SIZE},
     prefer_skip_nested_validation=True,
 )
-def temporal_split(X, timestamps, *, test_size=0.2):
+def temporal_split(
+    X: MatrixLike, timestamps: MatrixLike, *, test_size: float | int = 0.2
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Hold out each user's latest interactions.
 
     For every user with at least 2 interactions, the ``ceil(test_size *
@@ -298,7 +306,12 @@ def temporal_split(X, timestamps, *, test_size=0.2):
     {"X": _X, "test_size": _TEST_SIZE, "random_state": ["random_state"]},
     prefer_skip_nested_validation=True,
 )
-def cold_item_split(X, test_size=0.2, *, random_state=None):
+def cold_item_split(
+    X: MatrixLike,
+    test_size: float | int = 0.2,
+    *,
+    random_state: "int | np.random.RandomState | None" = None,
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Move whole items to the test matrix, for new-item ("cold start") evaluation.
 
     A random ``test_size`` share of the items that have at least one
