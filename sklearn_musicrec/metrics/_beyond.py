@@ -15,6 +15,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from ..utils._sklearn_compat import Integral, Interval, Real, validate_params
 from ..utils._typing import ArrayLike, MatrixLike
+from ..utils.validation import check_numeric_matrix
 from ._validation import _average, _check_recommended
 
 __all__ = [
@@ -310,16 +311,8 @@ def intra_list_diversity(
     array([0., 1.])
     """
     ids, k = _check_recommended(y_recommended, k)
-    if sp.issparse(item_features):
-        F = sp.csr_array(item_features, dtype=np.float64)
-    else:
-        F = np.asarray(item_features)
-        if F.ndim != 2 or F.dtype.kind not in "biuf":
-            raise ValueError(
-                "item_features must be a numeric (n_items, n_features) matrix, "
-                f"got shape {F.shape} and dtype {F.dtype}."
-            )
-        F = F.astype(np.float64)
+    F = check_numeric_matrix(item_features, "item_features", "(n_items, n_features)")
+    F = sp.csr_array(F, dtype=np.float64) if sp.issparse(F) else F.astype(np.float64)
     if ids.size and ids.max() >= F.shape[0]:
         raise ValueError(
             f"y_recommended holds item id {ids.max()} but item_features has "

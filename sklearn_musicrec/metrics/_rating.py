@@ -5,6 +5,7 @@ import scipy.sparse as sp
 
 from ..utils._sklearn_compat import validate_params
 from ..utils._typing import MatrixLike
+from ..utils.validation import check_numeric_matrix
 from ._validation import _row_ids
 
 _RATING_CONSTRAINTS = {
@@ -21,16 +22,11 @@ _SCORE_BATCH_ENTRIES = 1 << 22
 
 def _rating_errors(y_true, y_pred):
     """Prediction errors at the stored ratings of ``y_true``."""
-    if sp.issparse(y_true):
-        truth = sp.csr_array(y_true, dtype=np.float64, copy=True)
+    arr = check_numeric_matrix(y_true, "y_true", "(n_users, n_items) held-out ratings")
+    if sp.issparse(arr):
+        truth = sp.csr_array(arr, dtype=np.float64, copy=True)
         truth.sum_duplicates()
     else:
-        arr = np.asarray(y_true)
-        if arr.ndim != 2 or arr.dtype.kind not in "biuf":
-            raise ValueError(
-                "y_true must be a 2-D (n_users, n_items) matrix of held-out "
-                f"ratings, got shape {arr.shape} and dtype {arr.dtype}."
-            )
         truth = sp.csr_array(arr.astype(np.float64))  # non-zero entries are ratings
     if truth.data.size and not np.all(np.isfinite(truth.data)):
         raise ValueError("y_true contains NaN or infinity.")

@@ -32,7 +32,7 @@ from ..utils._protocol import (
 from ..utils._sklearn_compat import Hidden, Integral, Interval, Real, StrOptions, validate_params
 from ..utils._sparse import row_ids
 from ..utils._typing import MatrixLike
-from ..utils.validation import check_interactions
+from ..utils.validation import check_interactions, check_numeric_matrix
 
 __all__ = [
     "cold_item_split",
@@ -255,16 +255,12 @@ def temporal_split(
     array([[0, 1, 0, 0]])
     """
     Xc = _as_interactions(X, "temporal_split")
-    if sp.issparse(timestamps):
-        T = sp.csr_matrix(timestamps, copy=True)
+    arr = check_numeric_matrix(
+        timestamps, "timestamps", "(n_users, n_items) with X's sparsity pattern", kinds="iuf"
+    )
+    if sp.issparse(arr):
+        T = sp.csr_matrix(arr, copy=True)
     else:
-        arr = np.asarray(timestamps)
-        if arr.ndim != 2 or arr.dtype.kind not in "iuf":
-            raise ValueError(
-                "timestamps must be a numeric 2-D (n_users, n_items) matrix "
-                f"with X's sparsity pattern, got shape {arr.shape} and dtype "
-                f"{arr.dtype}."
-            )
         if arr.shape != Xc.shape:
             raise ValueError(f"timestamps must have X's shape {Xc.shape}, got {arr.shape}.")
         # Dense timestamps hold a time for every entry, zeros included.

@@ -17,6 +17,7 @@ from ._sklearn_compat import validate_data
 
 __all__ = [
     "check_k",
+    "check_numeric_matrix",
     "check_candidate_items",
     "check_interactions",
     "check_item_ids",
@@ -444,3 +445,46 @@ def item_names_of(estimator, item_ids=None, *, fill_value=None):
         out = out.astype(object)
         out[missing] = fill_value
     return out
+
+
+def check_numeric_matrix(value, name, description, *, kinds="biuf"):
+    """``value`` itself if sparse, else ``np.asarray(value)`` checked to be a numeric 2-D matrix.
+
+    The one check of the auxiliary matrices metrics and splitters take
+    (item features, held-out ratings, timestamps); the caller converts the
+    result to the layout it computes with.
+
+    Parameters
+    ----------
+    value : {array-like, sparse matrix}
+        The matrix passed by the user.
+    name : str
+        The argument's name, for the message.
+    description : str
+        What the matrix holds, e.g. ``"(n_items, n_features)"``.
+    kinds : str, default="biuf"
+        Accepted dtype kinds of a dense matrix.
+
+    Returns
+    -------
+    matrix : sparse matrix or ndarray of ndim 2
+
+    Examples
+    --------
+    >>> from sklearn_musicrec.utils.validation import check_numeric_matrix
+    >>> check_numeric_matrix([[1, 0]], "F", "(n, m)").shape
+    (1, 2)
+    >>> check_numeric_matrix(["a"], "F", "(n, m)")
+    Traceback (most recent call last):
+    ...
+    ValueError: F must be a numeric 2-D (n, m) matrix, got shape (1,) and dtype <U1.
+    """
+    if sp.issparse(value):
+        return value
+    arr = np.asarray(value)
+    if arr.ndim != 2 or arr.dtype.kind not in kinds:
+        raise ValueError(
+            f"{name} must be a numeric 2-D {description} matrix, got shape {arr.shape} "
+            f"and dtype {arr.dtype}."
+        )
+    return arr
