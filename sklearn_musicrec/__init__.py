@@ -17,7 +17,12 @@ from .content import FeatureFactorizer, HybridRecommender, TagRecommender
 from .decomposition import ALSFactorizer, SGDFactorizer
 from .neighbors import EASERecommender, ItemKNNRecommender, UserKNNRecommender
 from .neural import DeepCFRecommender, MultVAERecommender
-from .rerank import CalibratedReranker, MMRReranker, XQuADReranker
+from .rerank import (
+    CalibratedReranker,
+    MMRReranker,
+    PopularityPenaltyReranker,
+    XQuADReranker,
+)
 
 __all__ = [
     "__version__",
@@ -35,6 +40,7 @@ __all__ = [
     "HybridRecommender",
     "MMRReranker",
     "XQuADReranker",
+    "PopularityPenaltyReranker",
     "CalibratedReranker",
     "DeepCFRecommender",
     "MultVAERecommender",

@@ -56,6 +56,7 @@ def _demo_models(seed, item_features=None):
         HybridRecommender,
         ItemKNNRecommender,
         MMRReranker,
+        PopularityPenaltyReranker,
         PopularityRecommender,
         RandomRecommender,
         SGDFactorizer,
@@ -98,6 +99,9 @@ def _demo_models(seed, item_features=None):
             ItemKNNRecommender(n_jobs=-1), diversity=0.3, item_features=item_features
         ),
         "XQuADReranker": XQuADReranker(ItemKNNRecommender(n_jobs=-1), tail_weight=0.3),
+        "PopularityPenaltyReranker": PopularityPenaltyReranker(
+            ItemKNNRecommender(n_jobs=-1), popularity_weight=0.44, n_candidates=300
+        ),
         "CalibratedReranker": CalibratedReranker(
             ItemKNNRecommender(n_jobs=-1), calibration_weight=0.5, item_features=item_features
         ),

@@ -2,16 +2,16 @@
 
 import logging
 import time
-from contextlib import contextmanager
 from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 
 from ..base import BaseRecommender
 from ..utils._features import check_item_features, tfidf_item_features
-from ..utils._parallel import resolve_n_jobs
+from ..utils._parallel import numba_threads
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
 from ..utils._typing import MatrixLike
 
@@ -19,18 +19,6 @@ __all__ = ["FeatureFactorizer"]
 
 logger = logging.getLogger(__name__)
 _MASK64 = (1 << 64) - 1
-
-
-@contextmanager
-def _numba_threads(n_jobs):
-    import numba
-
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(resolve_n_jobs(n_jobs), numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 def _binary_csr(X):
@@ -42,7 +30,7 @@ def _binary_csr(X):
     return R
 
 
-class FeatureFactorizer(BaseRecommender):
+class FeatureFactorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseRecommender):
     """Matrix factorisation whose item vectors include their features' embeddings.
 
     The model of LightFM (Kula, 2015): item ``i``'s vector is its own
@@ -59,7 +47,9 @@ class FeatureFactorizer(BaseRecommender):
 
     Every row of ``X`` is folded in: its user factors are fitted by BPR with
     the item vectors fixed (``max_iter`` passes over the row's items), so a
-    user unseen in ``fit`` is treated like a training user.
+    user unseen in ``fit`` is treated like a training user; ``transform``
+    returns those factors (the model is also a transformer, as the other
+    factor models).
 
     Parameters
     ----------
@@ -131,6 +121,8 @@ class FeatureFactorizer(BaseRecommender):
     ...                           max_iter=5, random_state=0).fit(data.data)
     >>> model.item_factors_.shape
     (40, 8)
+    >>> model.transform(data.data[:3]).shape
+    (3, 8)
     """
 
     _parameter_constraints = {
@@ -257,12 +249,41 @@ class FeatureFactorizer(BaseRecommender):
         self.n_iter_ = int(self.max_iter)
         return self
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    @property
+    def _n_features_out(self):
+        return self.item_factors_.shape[1]
+
+    def transform(self, X: MatrixLike) -> np.ndarray:
+        """Fold each row of ``X`` in and return its user factors.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interaction histories, one row per user (seen in ``fit`` or not).
+
+        Returns
+        -------
+        user_factors : ndarray of float32 of shape (n_users, n_components)
+            The factors ``p_u`` the fold-in gives each row (BPR on the row's
+            items with the item vectors and biases fixed), so that
+            ``transform(X) @ item_factors_.T + item_bias_`` is
+            ``decision_function(X)`` for every non-empty row. An empty row
+            gets zeros.
+        """
+        X = self._validate_X(X, method="transform")
+        return self._fold_in(X)[0]
+
     def _fold_in(self, X):
         from ..utils._bpr_numba import bpr_fold_in
 
         R = _binary_csr(X)
         U = np.zeros((R.shape[0], self.item_factors_.shape[1]), dtype=np.float32)
-        with _numba_threads(self.n_jobs):
+        with numba_threads(self.n_jobs):
             # BPR on the composed item vectors (own + feature embeddings), one
             # uniform negative per positive
             bpr_fold_in(

@@ -45,6 +45,7 @@ def _meta_params():
         },
         "MMRReranker": {"estimator": TagRecommender(), "n_candidates": 15},
         "XQuADReranker": {"estimator": ItemKNNRecommender(), "n_candidates": 15},
+        "PopularityPenaltyReranker": {"estimator": ItemKNNRecommender(), "n_candidates": 15},
         "CalibratedReranker": {"estimator": ItemKNNRecommender(), "n_candidates": 15},
     }
 

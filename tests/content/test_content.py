@@ -69,6 +69,32 @@ def test_feature_factorizer_cold_item_vector_is_its_features(data):
     assert np.abs(model.item_factors_[0]).sum() > 0
 
 
+def test_feature_factorizer_transform_is_the_fold_in(data):
+    X = data.data
+    model = FeatureFactorizer(
+        item_features=data.item_tags, n_components=8, max_iter=5, random_state=0
+    ).fit(X)
+    rows = sp.vstack([X[:4], sp.csr_matrix((1, X.shape[1]))]).tocsr()
+    U = model.transform(rows)
+    assert U.shape == (5, 8) and U.dtype == np.float32
+    np.testing.assert_array_equal(U[4], 0)  # an empty row has no factors
+    # the scores are the fold-in factors against the item vectors
+    np.testing.assert_allclose(
+        model.decision_function(rows[:4]),
+        U[:4] @ model.item_factors_.T + model.item_bias_,
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    # row-subset invariant (every row is folded in alone), new rows too
+    np.testing.assert_array_equal(model.transform(rows[2:3]), U[2:3])
+    np.testing.assert_array_equal(model.transform(X[::-1])[::-1], model.transform(X))
+    assert np.abs(U[:4]).sum() > 0
+    names = model.get_feature_names_out()
+    assert names.tolist() == [f"featurefactorizer{i}" for i in range(8)]
+    fresh = clone(model).fit_transform(X)
+    np.testing.assert_array_equal(fresh, model.transform(X))
+
+
 def test_feature_factorizer_warp_runs(data):
     model = FeatureFactorizer(
         item_features=data.item_tags, loss="warp", n_components=8, max_iter=3, random_state=0

@@ -8,7 +8,14 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn_musicrec import ItemKNNRecommender, PopularityRecommender
 from sklearn_musicrec.datasets import make_interactions
 from sklearn_musicrec.metrics import make_recommendation_scorer, miscalibration
-from sklearn_musicrec.rerank import CalibratedReranker, MMRReranker, XQuADReranker
+from sklearn_musicrec.rerank import (
+    CalibratedReranker,
+    MMRReranker,
+    PopularityPenaltyReranker,
+    XQuADReranker,
+)
+from sklearn_musicrec.utils._features import calibration_kl
+from sklearn_musicrec.utils._topk import topk_per_row
 
 
 def _toy():
@@ -80,11 +87,80 @@ def test_calibration_matches_hand_worked_kl():
     np.testing.assert_array_equal(model.recommend(sp.csr_matrix((1, 6)), k=2)[0][0], [0, 1])
 
 
+def _reference_calibrated_order(model, X):
+    """Steck's greedy pass written out: every candidate's KL recomputed at every step."""
+    S = np.asarray(model.estimator_.decision_function(X), dtype=np.float64)
+    S[X.toarray() != 0] = -np.inf
+    pool, scores = topk_per_row(S, min(model.n_candidates, S.shape[1]))
+    C = model.item_categories_.toarray()
+    lam, alpha = model.calibration_weight, model.alpha
+    lists = []
+    for u in range(X.shape[0]):
+        history = X[u].indices[X[u].data != 0]
+        p = C[history].mean(axis=0) if history.size else np.zeros(C.shape[1])
+        ok = pool[u] >= 0
+        cand, s = pool[u][ok], scores[u][ok]
+        span = s.max() - s.min() if s.size else 0.0
+        rel = (s - s.min()) / span if span > 0 else np.ones_like(s)
+        chosen = []
+        while len(chosen) < cand.size:
+            best, best_gain = -1, -np.inf
+            for j in range(cand.size):
+                if j in chosen:
+                    continue
+                listed = chosen + [j]
+                q = C[cand[listed]].mean(axis=0)
+                gain = (1 - lam) * rel[listed].sum() - lam * calibration_kl(p, q, alpha)
+                if best < 0 or gain > best_gain:
+                    best, best_gain = j, gain
+            chosen.append(best)
+        lists.append(cand[chosen])
+    return lists
+
+
+@pytest.mark.parametrize("features", [True, False])
+@pytest.mark.parametrize("weight, alpha", [(0.0, 0.01), (0.4, 0.01), (0.9, 0.01), (0.9, 0.3)])
+def test_calibrated_incremental_kernel_matches_the_written_out_greedy(features, weight, alpha):
+    d = make_interactions(n_users=40, n_items=30, random_state=3)
+    model = CalibratedReranker(
+        ItemKNNRecommender(),
+        calibration_weight=weight,
+        alpha=alpha,
+        n_candidates=12,
+        item_features=d.item_tags if features else None,
+    ).fit(d.data[:30])
+    X = d.data[30:]
+    assert X.getnnz(axis=1).min() > 0  # an empty row gets popularity, as everywhere
+    ids, _ = model.recommend(X, k=12)
+    for u, expected in enumerate(_reference_calibrated_order(model, X)):
+        np.testing.assert_array_equal(ids[u, : expected.size], expected)
+        assert (ids[u, expected.size :] == -1).all()
+
+
+def test_popularity_penalty_matches_hand_worked_order():
+    X = _toy6()
+    history = sp.csr_matrix(np.array([[0.0, 0, 1, 0, 0, 1]]))
+    model = PopularityPenaltyReranker(PopularityRecommender(), popularity_weight=0.5).fit(X)
+    # pop(i) = log(1 + n_i) / log(41) for n = (40, 30, 20, 10, 5, 5)
+    np.testing.assert_allclose(
+        model.item_popularity_, np.log1p([40, 30, 20, 10, 5, 5]) / np.log(41)
+    )
+    # pool {0, 1, 3, 4}, rel (1, 5/7, 1/7, 0), pop (1, .9247, .6457, .4825):
+    # 0.5 rel - 0.5 pop = (0, -.105, -.251, -.241) -> 0, 1, 4, 3
+    np.testing.assert_array_equal(model.recommend(history, k=4)[0][0], [0, 1, 4, 3])
+    # 0.2 rel - 0.8 pop = (-.6, -.597, -.488, -.386) -> 4, 3, 1, 0
+    model.set_params(popularity_weight=0.8).fit(X)
+    np.testing.assert_array_equal(model.recommend(history, k=4)[0][0], [4, 3, 1, 0])
+    model.set_params(popularity_weight=0.0).fit(X)
+    np.testing.assert_array_equal(model.recommend(history, k=4)[0][0], [0, 1, 3, 4])
+
+
 @pytest.mark.parametrize(
     "make",
     [
         lambda d: MMRReranker(ItemKNNRecommender(), diversity=0.7, item_features=d.item_tags),
         lambda d: XQuADReranker(ItemKNNRecommender(), tail_weight=0.7),
+        lambda d: PopularityPenaltyReranker(ItemKNNRecommender(), popularity_weight=0.6),
         lambda d: CalibratedReranker(ItemKNNRecommender(), item_features=d.item_tags),
     ],
 )
@@ -102,12 +178,21 @@ def test_rerankers_keep_k_never_return_seen_and_work_on_new_rows(make):
     assert not np.array_equal(ids, base)  # the strength moved something
 
 
-def test_reranker_strength_tunable_in_grid_search():
+@pytest.mark.parametrize(
+    "reranker, strength",
+    [
+        (XQuADReranker(ItemKNNRecommender(), n_candidates=20), "tail_weight"),
+        (PopularityPenaltyReranker(ItemKNNRecommender(), n_candidates=20), "popularity_weight"),
+    ],
+)
+def test_reranker_strength_tunable_in_grid_search(reranker, strength):
     d = make_interactions(n_users=150, n_items=60, random_state=1)
     search = GridSearchCV(
-        XQuADReranker(ItemKNNRecommender(), n_candidates=20),
-        {"tail_weight": [0.0, 0.5], "estimator__n_neighbors": [10, 20]},
+        reranker,
+        {strength: [0.0, 0.5], "estimator__n_neighbors": [10, 20]},
         cv=KFold(2, shuffle=True, random_state=0),
-        scoring=make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0),
+        scoring=make_recommendation_scorer("ndcg", k=10, test_size=0.2, random_state=0),
     ).fit(d.data)
     assert len(search.cv_results_["params"]) == 4
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all() and np.ptp(scores) > 0  # the grid changes the lists
