@@ -4,10 +4,11 @@ from typing import Self
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.utils import gen_batches
 
 from ..base import BaseRecommender
 from ..utils._features import binary_interactions, supports_cold_items
-from ..utils._sklearn_compat import HasMethods, Integral, Interval, _fit_context
+from ..utils._sklearn_compat import HasMethods, Integral, Interval, _fit_context, get_chunk_n_rows
 from ..utils._topk import topk_per_row
 from ..utils._typing import MatrixLike
 
@@ -87,13 +88,40 @@ class BaseReranker(BaseRecommender):
         rel = np.where(valid, rel, 0.0)
         return S, pool, pool_scores, rel, valid
 
-    def _decision_function(self, X):
+    def _ranked_pool(self, X):
+        """The pool of each row in its re-ranked order (and what the scores need)."""
         S, pool, pool_scores, rel, valid = self._pool(X)
-        n_users, n = pool.shape
         order = np.empty_like(pool)
-        for start in range(0, n_users, _BATCH):
-            b = slice(start, min(n_users, start + _BATCH))
+        for start in range(0, pool.shape[0], _BATCH):
+            b = slice(start, min(pool.shape[0], start + _BATCH))
             order[b] = self._order(X[b], pool[b], rel[b], valid[b])
+        ranked = np.take_along_axis(pool, order, axis=1)
+        ranked_valid = np.take_along_axis(valid, order, axis=1)
+        return S, pool, pool_scores, valid, ranked, ranked_valid
+
+    def _recommend_unrestricted(self, X, k, exclude_seen):
+        # the lists are the head of the re-ranked pool: no catalogue-wide
+        # scores or second top-k (the generic path gives the same lists)
+        n_items = X.shape[1]
+        n = min(int(self.n_candidates), n_items)
+        if not exclude_seen or (k > n and n < n_items):
+            return None
+        n_users = X.shape[0]
+        ids = np.full((n_users, k), -1, dtype=np.int64)
+        scores = np.full((n_users, k), -np.inf)
+        m = min(k, n)
+        value = 2.0 + (n - np.arange(m, dtype=np.float64)) / n
+        chunk = get_chunk_n_rows(row_bytes=24 * max(n_items, 1), max_n_rows=n_users)
+        for batch in gen_batches(n_users, chunk):
+            *_, ranked, ranked_valid = self._ranked_pool(X[batch])
+            ok = ranked_valid[:, :m]
+            ids[batch, :m] = np.where(ok, ranked[:, :m], -1)
+            scores[batch, :m] = np.where(ok, value, -np.inf)
+        return ids, scores
+
+    def _decision_function(self, X):
+        S, pool, pool_scores, valid, ranked, ranked_valid = self._ranked_pool(X)
+        n_users, n = pool.shape
         finite = np.isfinite(S)
         with np.errstate(invalid="ignore"):
             Sf = np.where(finite, S, np.nan)
@@ -111,8 +139,6 @@ class BaseReranker(BaseRecommender):
         rows, cols, s_seen = rows[inside], seen.indices[inside], s_seen[inside]
         above = ((pool_scores[rows] > s_seen[:, None]) & valid[rows]).sum(axis=1)
         out[rows, cols] = 2.0 + (n - above + 0.5) / n
-        ranked = np.take_along_axis(pool, order, axis=1)
-        ranked_valid = np.take_along_axis(valid, order, axis=1)
         value = 2.0 + (n - np.arange(n, dtype=np.float64)) / n
         r, c = np.nonzero(ranked_valid)
         out[r, ranked[r, c]] = value[c]

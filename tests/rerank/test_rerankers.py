@@ -196,3 +196,21 @@ def test_reranker_strength_tunable_in_grid_search(reranker, strength):
     assert len(search.cv_results_["params"]) == 4
     scores = search.cv_results_["mean_test_score"]
     assert np.isfinite(scores).all() and np.ptp(scores) > 0  # the grid changes the lists
+
+
+@pytest.mark.parametrize("k", [1, 7, 15, 40])
+def test_recommend_fast_path_matches_the_decision_function(k):
+    d = make_interactions(n_users=80, n_items=50, random_state=2)
+    X = sp.vstack([d.data[:60], sp.csr_matrix((1, 50))]).tocsr()
+    model = PopularityPenaltyReranker(
+        ItemKNNRecommender(), popularity_weight=0.5, n_candidates=15
+    ).fit(d.data[:60])
+    S = model.decision_function(X)
+    S[X.toarray() != 0] = -np.inf
+    ids, scores = model.recommend(X, k=k)
+    expected_ids, expected_scores = topk_per_row(S, k)
+    # every non-empty row: the re-ranked pool first, as the scores say
+    np.testing.assert_array_equal(ids[:-1], expected_ids[:-1])
+    np.testing.assert_array_equal(scores[:-1], expected_scores[:-1])
+    # the empty row gets popularity, as from every recommender
+    np.testing.assert_array_equal(ids[-1], model.estimator_.recommend(X[-1:], k=k)[0][0])
