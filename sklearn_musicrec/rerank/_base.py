@@ -8,8 +8,9 @@ from sklearn.utils import gen_batches
 
 from ..base import BaseRecommender
 from ..utils._features import binary_interactions, supports_cold_items
+from ..utils._parallel import numba_threads
 from ..utils._sklearn_compat import HasMethods, Integral, Interval, _fit_context, get_chunk_n_rows
-from ..utils._topk import topk_per_row
+from ..utils._topk import topk_dense_compiled
 from ..utils._typing import MatrixLike
 
 __all__ = ["BaseReranker"]
@@ -73,12 +74,22 @@ class BaseReranker(BaseRecommender):
 
     def _pool(self, X):
         S = np.asarray(self.estimator_.decision_function(X), dtype=np.float64)
-        masked = S.copy()
         seen = binary_interactions(X)
-        rows = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
-        masked[rows, seen.indices] = -np.inf
         n = min(int(self.n_candidates), S.shape[1])
-        pool, pool_scores = topk_per_row(masked, n)
+        pool = np.empty((S.shape[0], n), dtype=np.int64)
+        pool_scores = np.empty((S.shape[0], n))
+        # the package's compiled top-k (its one rule), seen items excluded, on
+        # the wrapped model's threads
+        with numba_threads(getattr(self.estimator_, "n_jobs", None)):
+            topk_dense_compiled(
+                np.array(S, order="C"),  # scratch: the kernel writes -inf over the seen items
+                seen.indptr.astype(np.int64),
+                seen.indices.astype(np.int64),
+                True,
+                n,
+                pool,
+                pool_scores,
+            )
         valid = pool >= 0
         with np.errstate(invalid="ignore"):
             lo = np.min(np.where(valid, pool_scores, np.inf), axis=1, keepdims=True)
