@@ -33,7 +33,10 @@ class BaseReranker(BaseRecommender):
     at its place in the wrapped order (so ``exclude_seen=False`` still
     shows it), and the default ``exclude_seen=True`` removes it. With
     ``items=`` the pool is chosen over the whole catalogue first, then
-    restricted.
+    restricted. ``recommend`` over the whole catalogue with ``k`` at most
+    ``n_candidates`` lists the head of the re-ranked pool directly (the
+    same lists, without the catalogue-wide scores); the pool's top-k runs
+    on the wrapped model's ``n_jobs`` threads (one without).
 
     Subclasses implement ``_fit_reranker(X)`` and
     ``_order(X, pool, relevance, valid)`` returning, for each row, the
