@@ -227,11 +227,12 @@ class PopularityPenaltyReranker(BaseReranker):
     the user's pool (the per-user normalisation every re-ranker here uses)
     and ``pop(i) = log(1 + n_i) / log(1 + max_j n_j)`` the item's
     log-popularity, ``n_i`` its number of users in ``fit``, scaled to
-    [0, 1]. It is the popularity-penalty family of post-processing debiasers
-    (Abdollahpouri et al., 2019 and 2021, compare it with xQuAD): unlike
-    :class:`XQuADReranker`, whose tail term is capped by the share of the
-    tail in the user's own history, it pushes every user's list toward the
-    tail, the more so the larger the pool (``n_candidates``).
+    [0, 1]. It is the plainest post-processing popularity debiaser, a
+    penalty on log-popularity (inverse-propensity re-weighting divides by
+    the popularity instead): unlike :class:`XQuADReranker` (Abdollahpouri
+    et al., 2019), whose tail term is capped by the share of the tail in the
+    user's own history, it pushes every user's list toward the tail, the
+    more so the larger the pool (``n_candidates``).
 
     Parameters
     ----------
