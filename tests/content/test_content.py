@@ -155,7 +155,7 @@ def test_hybrid_short_histories_lean_on_short_history_weights(data):
 
 
 def test_hybrid_weights_and_nested_params_tunable_in_grid_search(data):
-    scorer = make_recommendation_scorer("ndcg", k=10, holdout=0.2, random_state=0)
+    scorer = make_recommendation_scorer("ndcg", k=10, test_size=0.2, random_state=0)
     search = GridSearchCV(
         _hybrid(data),
         {"weights": [[1, 0, 0], [0, 1, 0], [1, 1, 0.2]], "tags__sublinear_tf": [True, False]},
