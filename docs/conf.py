@@ -11,7 +11,6 @@ executed (sphinx-gallery), and the markdown pages are read by myst-parser.
 The build needs no network (no intersphinx).
 """
 
-import os
 import sys
 from pathlib import Path
 
@@ -40,9 +39,6 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "generated/*.examples", "auto_examples/*.ipynb", "**.py.md5"]
-
-# The examples' own data and the datasets' real files are never needed here.
-os.environ.setdefault("SKLEARN_MUSICREC_DATA", str(ROOT.parent / "shared" / "data"))
 
 # -- API reference ---------------------------------------------------------
 autosummary_generate = True
