@@ -67,6 +67,9 @@ class RecommenderPipeline(Pipeline):
     steps : list of (str, estimator) tuples
         As for :class:`~sklearn.pipeline.Pipeline`; the last step is a
         recommender.
+    transform_input : list of str, default=None
+        As for :class:`~sklearn.pipeline.Pipeline`: names of the metadata
+        parameters the steps transform (metadata routing only).
     memory : str or object with the joblib.Memory interface, default=None
         As for :class:`~sklearn.pipeline.Pipeline`.
     verbose : bool, default=False

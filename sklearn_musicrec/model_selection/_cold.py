@@ -171,6 +171,8 @@ def warm_cold_split(
     test_size : float, default=0.2
         Share of each user's warm interactions to hold out.
     random_state : int, RandomState instance or None, default=None
+        Seed of the choice of cold items and of the held-out warm
+        interactions. Pass an int for reproducible output across calls.
 
     Returns
     -------

@@ -407,10 +407,25 @@ def check_item_ids(item_ids, n_items, *, item_names=None, name="item_ids"):
 
 
 def item_names_of(estimator, item_ids=None, *, fill_value=None):
-    """Item names (``feature_names_in_``) of ids returned by ``estimator``.
+    """Return the item names (``feature_names_in_``) of ids returned by ``estimator``.
 
     The shared implementation of ``get_item_names``; see
     :meth:`sklearn_musicrec.base.RecommenderMixin.get_item_names`.
+
+    Parameters
+    ----------
+    estimator : fitted recommender
+        A model fitted on a DataFrame with string column names.
+    item_ids : array-like of int, default=None
+        Item ids (any shape; ``-1`` is padding). ``None`` means every item.
+    fill_value : object, default=None
+        The name given to padding ids (``-1``); ``None`` makes padding an
+        error.
+
+    Returns
+    -------
+    names : ndarray of object
+        The names, of the shape of ``item_ids``.
     """
     from sklearn.utils.validation import check_is_fitted
 
