@@ -44,7 +44,6 @@ exclude_patterns = ["_build", "generated/*.examples", "auto_examples/*.ipynb", "
 # -- API reference ---------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = False
-autodoc_default_options = {"inherited-members": False}
 autodoc_typehints = "none"  # numpydoc's Parameters section already gives the types
 # numpydoc renders the class members through autosummary tables of its own;
 # listing them again would make a stub for every inherited sklearn method.
@@ -101,16 +100,20 @@ html_static_path = []
 html_show_sourcelink = False
 
 
-def _skip_metadata_requests(app, what, name, obj, skip, options):
-    """Leave out scikit-learn's generated ``set_{method}_request`` methods.
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """Document the package's own methods, inherited ones included, and no others.
 
-    They are created by scikit-learn's metadata routing for every estimator
-    whose methods take extra arguments; their docstrings refer to
-    scikit-learn's own glossary and user guide, which this site does not have.
+    The class pages list inherited members (``recommend``, ``score`` ... come
+    from ``RecommenderMixin``), but not those of scikit-learn's base classes
+    (``get_params``, ``set_output``, the generated ``set_{method}_request``,
+    ``Pipeline``'s methods): their docstrings refer to scikit-learn's own
+    glossary and user guide, which this site does not have.
     """
-    if name.startswith("set_") and name.endswith("_request"):
-        return True
-    return None
+    if what != "class" or skip:
+        return None
+    target = obj.fget if isinstance(obj, property) else getattr(obj, "__func__", obj)
+    module = getattr(target, "__module__", None) or ""
+    return None if module.startswith("sklearn_musicrec") else True
 
 
 def _copy_benchmark_results(app, config):
@@ -132,5 +135,5 @@ def _copy_benchmark_results(app, config):
 
 
 def setup(app):
-    app.connect("autodoc-skip-member", _skip_metadata_requests)
+    app.connect("autodoc-skip-member", _skip_foreign_members)
     app.connect("config-inited", _copy_benchmark_results)
