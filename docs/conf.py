@@ -56,10 +56,9 @@ numpydoc_xref_param_type = False
 # or unknown parameter, a one-line summary in the imperative. Not required
 # (as in scikit-learn): a See Also section (SA01), an extended summary (ES01),
 # an Examples section on every method (EX01: the classes and functions have
-# one, run as doctests), a description under each return value (RT03) and a
-# bare type on the first line of Returns (RT02: the package names its return
-# values, as scikit-learn does).
-numpydoc_validation_checks = {"all", "SA01", "ES01", "EX01", "RT02", "RT03"}
+# one, run as doctests) and a bare type on the first line of Returns (RT02:
+# the package names its return values, as scikit-learn does).
+numpydoc_validation_checks = {"all", "SA01", "ES01", "EX01", "RT02"}
 # scikit-learn's own methods inherited by the estimators are its business
 numpydoc_validation_exclude = {r"\.get_metadata_routing$", r"\.set_output$"}
 

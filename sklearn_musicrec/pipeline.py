@@ -210,6 +210,7 @@ class RecommenderPipeline(Pipeline):
         Returns
         -------
         item_ids : ndarray of int64 of shape (n_users,)
+            The top-1 item of each user outside the raw history (``-1`` if none).
         """
         if params:
             raise TypeError(
@@ -274,6 +275,7 @@ class RecommenderPipeline(Pipeline):
         Returns
         -------
         ids, scores : ndarray of shape (n_queries, k)
+            The final recommender's most similar items and their similarities.
         """
         return self._final_estimator.similar_items(item_ids, k=k)
 
@@ -291,6 +293,8 @@ class RecommenderPipeline(Pipeline):
         Returns
         -------
         train_user_ids, scores : ndarray of shape (n_users, k)
+            The most similar training users, through the steps, and their
+            similarities.
         """
         _, Xt = self._history_and_transformed(X, "similar_users")
         return self._final_estimator.similar_users(Xt, k=k)
@@ -315,6 +319,7 @@ def make_recommender_pipeline(*steps, memory=None, verbose=False):
     Returns
     -------
     pipeline : RecommenderPipeline
+        The unfitted pipeline of ``steps``.
 
     Examples
     --------

@@ -271,6 +271,7 @@ def provider_gini(
     Returns
     -------
     gini : float
+        0 when every provider gets the same exposure; towards 1 when a few get it all.
 
     Examples
     --------

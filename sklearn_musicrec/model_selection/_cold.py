@@ -177,6 +177,7 @@ def warm_cold_split(
     Returns
     -------
     X_train : csr_matrix of shape (n_users, n_items)
+        The warm items' interactions kept for training.
     X_test : csr_matrix of shape (n_users, n_items)
         Cold items' interactions and the held-out warm ones.
     cold : ndarray of int64

@@ -715,6 +715,7 @@ class InteractionEncoder:
         Returns
         -------
         indices : ndarray of int64, same shape as ``user_ids``
+            Row positions of the users in the encoded matrix.
         """
         return self._encode_ids(self.user_ids_, user_ids, "user")
 
@@ -730,6 +731,7 @@ class InteractionEncoder:
         Returns
         -------
         indices : ndarray of int64, same shape as ``item_ids``
+            Column positions of the items in the encoded matrix.
         """
         return self._encode_ids(self.item_ids_, item_ids, "item")
 
@@ -747,6 +749,7 @@ class InteractionEncoder:
         Returns
         -------
         user_ids : ndarray, same shape as ``indices``
+            The original user ids of the rows ``indices``.
         """
         return self._decode_ids(self.user_ids_, indices, fill_value, "user")
 
@@ -765,5 +768,6 @@ class InteractionEncoder:
         Returns
         -------
         item_ids : ndarray, same shape as ``indices``
+            The original item ids of the columns ``indices``.
         """
         return self._decode_ids(self.item_ids_, indices, fill_value, "item")

@@ -284,7 +284,9 @@ def check_candidate_items(items, n_users, n_items):
     Returns
     -------
     kind : {"all", "ids", "mask"}
+        Which form ``items`` had.
     value : None, ndarray of int64 (sorted, unique) or CSR matrix of bool
+        The candidates in that form.
     """
     if items is None:
         return "all", None
@@ -356,6 +358,7 @@ def check_item_ids(item_ids, n_items, *, item_names=None, name="item_ids"):
     Returns
     -------
     ids : ndarray of int64 of shape (n_queries,)
+        The item ids, names resolved to their columns.
 
     Examples
     --------
@@ -483,6 +486,7 @@ def check_numeric_matrix(value, name, description, *, kinds="biuf"):
     Returns
     -------
     matrix : sparse matrix or ndarray of ndim 2
+        ``value`` itself if sparse, else the checked dense array.
 
     Examples
     --------
