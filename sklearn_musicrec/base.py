@@ -398,7 +398,7 @@ class RecommenderMixin:
     def get_item_names(
         self, item_ids: ArrayLike | None = None, *, fill_value: object = None
     ) -> np.ndarray:
-        """Names of items, for a model fitted on named columns.
+        """Return the names of items, for a model fitted on named columns.
 
         When ``fit`` gets a pandas DataFrame (dense or sparse) whose columns
         are item names (strings), scikit-learn records them in

@@ -67,6 +67,9 @@ class RecommenderPipeline(Pipeline):
     steps : list of (str, estimator) tuples
         As for :class:`~sklearn.pipeline.Pipeline`; the last step is a
         recommender.
+    transform_input : list of str, default=None
+        As for :class:`~sklearn.pipeline.Pipeline`: names of the metadata
+        parameters the steps transform (metadata routing only).
     memory : str or object with the joblib.Memory interface, default=None
         As for :class:`~sklearn.pipeline.Pipeline`.
     verbose : bool, default=False
@@ -207,6 +210,7 @@ class RecommenderPipeline(Pipeline):
         Returns
         -------
         item_ids : ndarray of int64 of shape (n_users,)
+            The top-1 item of each user outside the raw history (``-1`` if none).
         """
         if params:
             raise TypeError(
@@ -271,6 +275,7 @@ class RecommenderPipeline(Pipeline):
         Returns
         -------
         ids, scores : ndarray of shape (n_queries, k)
+            The final recommender's most similar items and their similarities.
         """
         return self._final_estimator.similar_items(item_ids, k=k)
 
@@ -288,6 +293,8 @@ class RecommenderPipeline(Pipeline):
         Returns
         -------
         train_user_ids, scores : ndarray of shape (n_users, k)
+            The most similar training users, through the steps, and their
+            similarities.
         """
         _, Xt = self._history_and_transformed(X, "similar_users")
         return self._final_estimator.similar_users(Xt, k=k)
@@ -312,6 +319,7 @@ def make_recommender_pipeline(*steps, memory=None, verbose=False):
     Returns
     -------
     pipeline : RecommenderPipeline
+        The unfitted pipeline of ``steps``.
 
     Examples
     --------

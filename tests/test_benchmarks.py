@@ -91,3 +91,57 @@ def test_machine_description_names_the_code_measured(common):
     line = common.machine_line(machine)
     assert machine["cpu"] in line and "numpy" in line
     assert common.peak_rss_gb() > 0
+
+
+@pytest.fixture
+def make_readme(benchmarks_path):
+    import make_readme
+
+    return make_readme
+
+
+def test_readme_table_is_up_to_date_with_the_results(make_readme, capsys):
+    # regenerate from benchmarks/results/*.json and compare, writing nothing
+    code = make_readme.main(["--check"])
+    assert code == 0, capsys.readouterr().err + " (run python benchmarks/make_readme.py)"
+
+
+def test_readme_table_follows_the_results(make_readme, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    for path in make_readme.RESULTS.glob("*.json"):
+        (results / path.name).write_text(path.read_text())
+    readme = tmp_path / "README.md"
+    readme.write_text("# intro kept\n")
+    assert make_readme.main(["--results", str(results), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("# intro kept\n") and make_readme.END in text
+    # every script is listed, every side-by-side script has rows
+    for script in sorted(make_readme.HERE.glob("bench_*.py")):
+        assert f"| `{script.name}` |" in text
+    for stem, _ in make_readme.COMPARISONS:
+        assert f"| [{stem}](results/{stem}.md) |" in text
+    assert make_readme.main(["--results", str(results), "--readme", str(readme), "--check"]) == 0
+
+    # a changed figure changes its row, and --check notices
+    data = json.loads((results / "bench_ease.json").read_text())
+    lenskit = next(r for r in data["rows"] if r["model"] == "lenskit")
+    lenskit["ndcg@20"] = 0.1
+    (results / "bench_ease.json").write_text(json.dumps(data))
+    assert make_readme.main(["--results", str(results), "--readme", str(readme), "--check"]) == 1
+    assert readme.read_text() == text  # --check writes nothing
+    make_readme.main(["--results", str(results), "--readme", str(readme)])
+    row = next(
+        line
+        for line in readme.read_text().splitlines()
+        if line.startswith("| [bench_ease]") and "LensKit" in line
+    )
+    assert "| 0.276 | 0.100 | 2.76 |" in row
+
+    # a results file without a row the table reads is a clear error
+    data["rows"] = [r for r in data["rows"] if r["model"] != "lenskit"]
+    (results / "bench_ease.json").write_text(json.dumps(data))
+    with pytest.raises(
+        SystemExit, match=r"bench_ease\.json: expected one row with \{'model': 'lenskit'\}"
+    ):
+        make_readme.main(["--results", str(results), "--readme", str(readme)])

@@ -138,7 +138,7 @@ class HybridRecommender(BaseRecommender):
 
     # -- nested parameters, as sklearn's _BaseComposition ----------------
     def get_params(self, deep=True):
-        """Parameters of the blend and, with ``deep``, of every member as ``name__param``.
+        """Get the blend's parameters and, with ``deep``, every member's as ``name__param``.
 
         Parameters
         ----------
@@ -148,6 +148,7 @@ class HybridRecommender(BaseRecommender):
         Returns
         -------
         params : dict
+            Parameter names mapped to their values.
         """
         out = super().get_params(deep=False)
         if not deep:
@@ -171,10 +172,13 @@ class HybridRecommender(BaseRecommender):
         Parameters
         ----------
         **params : dict
+            Parameters of the blend, ``estimators``, a member by its name, or
+            ``name__param`` for a member's parameter.
 
         Returns
         -------
         self : object
+            This estimator.
         """
         if "estimators" in params:
             self.estimators = params.pop("estimators")

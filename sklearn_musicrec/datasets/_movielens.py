@@ -320,14 +320,34 @@ def fetch_movielens(
 ) -> Bunch:
     """Load a MovieLens ratings dataset (GroupLens) as sparse matrices.
 
-    =================  =======  =======  ==========  ====================
-    variant            users    movies   ratings     tags
-    =================  =======  =======  ==========  ====================
-    ``"100k"``         943      1,682    100,000     no (official folds)
-    ``"latest-small"`` 610      9,742    100,836     3,683 applications
-    ``"1m"``           6,040    3,883    1,000,209   no
-    ``"20m"``          138,493  27,278   20,000,263  465,564 applications
-    =================  =======  =======  ==========  ====================
+    .. list-table::
+       :header-rows: 1
+
+       * - variant
+         - users
+         - movies
+         - ratings
+         - tags
+       * - ``"100k"``
+         - 943
+         - 1,682
+         - 100,000
+         - no (official folds)
+       * - ``"latest-small"``
+         - 610
+         - 9,742
+         - 100,836
+         - 3,683 applications
+       * - ``"1m"``
+         - 6,040
+         - 3,883
+         - 1,000,209
+         - no
+       * - ``"20m"``
+         - 138,493
+         - 27,278
+         - 20,000,263
+         - 465,564 applications
 
     Files are read from ``<data_home>/ml-<variant>/`` (plain or ``.gz``, LF or
     CRLF). When they are missing, the publisher's archive is downloaded,

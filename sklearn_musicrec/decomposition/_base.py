@@ -198,7 +198,7 @@ class _BaseFactorizer(
         return self._fold_in(X)[0]
 
     def similar_items(self, item_ids: ArrayLike, k: int = 10) -> IdsAndScores:
-        """Items whose factors have the highest cosine similarity.
+        """Return the items whose factors have the highest cosine similarity.
 
         Parameters
         ----------

@@ -301,6 +301,8 @@ def intra_list_diversity(
     Returns
     -------
     diversity : float or ndarray of shape (n_users,)
+        The mean over the users for which it is defined, or each user's value with
+        ``per_user=True``.
 
     Examples
     --------
@@ -464,6 +466,8 @@ def average_popularity(
     Returns
     -------
     popularity : float or ndarray of shape (n_users,)
+        The mean over the users for which it is defined, or each user's value with
+        ``per_user=True``.
 
     Examples
     --------
@@ -534,6 +538,8 @@ def long_tail_share(
     Returns
     -------
     share : float or ndarray of shape (n_users,)
+        The mean over the users for which it is defined, or each user's value with
+        ``per_user=True``.
 
     Examples
     --------

@@ -271,6 +271,7 @@ def provider_gini(
     Returns
     -------
     gini : float
+        0 when every provider gets the same exposure; towards 1 when a few get it all.
 
     Examples
     --------
@@ -306,7 +307,7 @@ def miscalibration(
     k: int | None = None,
     per_user: bool = False,
 ) -> float | np.ndarray:
-    """Steck's (RecSys 2018) miscalibration: ``KL(p_u || q~_u)`` of each list.
+    """Compute Steck's (RecSys 2018) miscalibration, ``KL(p_u || q~_u)`` of each list.
 
     ``p_u(g)`` is the category mix of user ``u``'s history (the mean of
     ``p(g | i)`` over the items of the row of ``X``, each item's categories

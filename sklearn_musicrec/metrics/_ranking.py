@@ -180,6 +180,8 @@ def precision_at_k(
     Returns
     -------
     score : float or ndarray of shape (n_users,)
+        The mean over the users for which it is defined, or each user's value with
+        ``per_user=True``.
 
     See Also
     --------
@@ -225,6 +227,8 @@ def recall_at_k(
     Returns
     -------
     score : float or ndarray of shape (n_users,)
+        The mean over the users for which it is defined, or each user's value with
+        ``per_user=True``.
 
     Examples
     --------
@@ -262,6 +266,8 @@ def hit_rate_at_k(
     Returns
     -------
     score : float or ndarray of shape (n_users,)
+        The mean over the users for which it is defined, or each user's value with
+        ``per_user=True``.
 
     Examples
     --------
@@ -298,6 +304,8 @@ def mrr_at_k(
     Returns
     -------
     score : float or ndarray of shape (n_users,)
+        The mean over the users for which it is defined, or each user's value with
+        ``per_user=True``.
 
     Examples
     --------
@@ -339,6 +347,8 @@ def map_at_k(
     Returns
     -------
     score : float or ndarray of shape (n_users,)
+        The mean over the users for which it is defined, or each user's value with
+        ``per_user=True``.
 
     Examples
     --------
@@ -413,6 +423,8 @@ def ndcg_at_k(
     Returns
     -------
     score : float or ndarray of shape (n_users,)
+        The mean over the users for which it is defined, or each user's value with
+        ``per_user=True``.
 
     Examples
     --------
@@ -482,6 +494,8 @@ def auc_score(
     Returns
     -------
     score : float or ndarray of shape (n_users,)
+        The mean over the users for which it is defined, or each user's value with
+        ``per_user=True``.
 
     Examples
     --------

@@ -84,6 +84,7 @@ def rmse(y_true: MatrixLike, y_pred: MatrixLike) -> float:
     Returns
     -------
     rmse : float
+        The root mean squared error (non-negative; lower is better).
 
     Examples
     --------
@@ -122,6 +123,7 @@ def mae(y_true: MatrixLike, y_pred: MatrixLike) -> float:
     Returns
     -------
     mae : float
+        The mean absolute error (non-negative; lower is better).
 
     Examples
     --------

@@ -43,7 +43,7 @@ _WHOM = "a recommendation scorer"
 
 
 def get_metric_names() -> list[str]:
-    """Names accepted by :func:`make_recommendation_scorer`.
+    """Return the metric names accepted by :func:`make_recommendation_scorer`.
 
     :func:`~sklearn_musicrec.model_selection.evaluate` accepts the same
     names, with the errors as ``"rmse"`` and ``"mae"`` (reported positive)

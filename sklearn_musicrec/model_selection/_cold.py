@@ -171,10 +171,13 @@ def warm_cold_split(
     test_size : float, default=0.2
         Share of each user's warm interactions to hold out.
     random_state : int, RandomState instance or None, default=None
+        Seed of the choice of cold items and of the held-out warm
+        interactions. Pass an int for reproducible output across calls.
 
     Returns
     -------
     X_train : csr_matrix of shape (n_users, n_items)
+        The warm items' interactions kept for training.
     X_test : csr_matrix of shape (n_users, n_items)
         Cold items' interactions and the held-out warm ones.
     cold : ndarray of int64

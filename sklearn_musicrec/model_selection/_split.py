@@ -102,6 +102,7 @@ def holdout_split(
     Returns
     -------
     X_train : csr_matrix of shape (n_users, n_items)
+        The interactions kept for training.
     X_test : csr_matrix of shape (n_users, n_items)
         Together they hold exactly the interactions of ``X``, with their values.
 
@@ -174,8 +175,10 @@ def leave_k_out_split(
     Returns
     -------
     X_train : csr_matrix of shape (n_users, n_items)
+        The interactions kept for training.
     X_test : csr_matrix of shape (n_users, n_items), or ndarray of int64 \
             of shape (n_users,) if ``return_ids``
+        The held-out interactions, or with ``return_ids`` the held-out item id of each user.
 
     Examples
     --------
@@ -242,7 +245,9 @@ def temporal_split(
     Returns
     -------
     X_train : csr_matrix of shape (n_users, n_items)
+        Each user's earlier interactions.
     X_test : csr_matrix of shape (n_users, n_items)
+        Each user's latest interactions.
 
     Examples
     --------
@@ -331,6 +336,7 @@ def cold_item_split(
     Returns
     -------
     X_train : csr_matrix of shape (n_users, n_items)
+        The interactions with the items kept in training.
     X_test : csr_matrix of shape (n_users, n_items)
         The test items are the columns of ``X_test`` with stored entries.
 

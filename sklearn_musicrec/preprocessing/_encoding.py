@@ -444,10 +444,10 @@ class InteractionEncoder:
 
         Returns
         -------
-        X_out : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        X_out : scipy.sparse.csr_matrix of shape (``n_users_``, ``n_items_``)
             The combined values (see ``duplicates``).
 
-        timestamps : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        timestamps : scipy.sparse.csr_matrix of shape (``n_users_``, ``n_items_``)
             Only with ``return_timestamps=True``: the timestamp of each stored
             entry (the latest of the combined records), with the sparsity
             pattern of ``X_out``.
@@ -504,7 +504,7 @@ class InteractionEncoder:
 
         Returns
         -------
-        X_new : scipy.sparse.csr_matrix of shape (n_new_users, n_items_)
+        X_new : scipy.sparse.csr_matrix of shape (n_new_users, ``n_items_``)
             One row per user of ``X``, in the order of ``user_ids``.
 
         user_ids : ndarray of shape (n_new_users,)
@@ -562,10 +562,10 @@ class InteractionEncoder:
 
         Returns
         -------
-        X_out : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        X_out : scipy.sparse.csr_matrix of shape (``n_users_``, ``n_items_``)
             See :meth:`transform`.
 
-        timestamps : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        timestamps : scipy.sparse.csr_matrix of shape (``n_users_``, ``n_items_``)
             Only with ``return_timestamps=True``.
         """
         return self.fit(X).transform(X, return_timestamps=return_timestamps)
@@ -623,7 +623,7 @@ class InteractionEncoder:
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_users_, n_items_)
+        X : {array-like, sparse matrix} of shape (``n_users_``, ``n_items_``)
             A matrix in the encoded space (e.g. the output of
             :meth:`transform`). Every stored entry of a sparse matrix (every
             non-zero entry of a dense one) becomes a record.
@@ -715,6 +715,7 @@ class InteractionEncoder:
         Returns
         -------
         indices : ndarray of int64, same shape as ``user_ids``
+            Row positions of the users in the encoded matrix.
         """
         return self._encode_ids(self.user_ids_, user_ids, "user")
 
@@ -730,6 +731,7 @@ class InteractionEncoder:
         Returns
         -------
         indices : ndarray of int64, same shape as ``item_ids``
+            Column positions of the items in the encoded matrix.
         """
         return self._encode_ids(self.item_ids_, item_ids, "item")
 
@@ -747,6 +749,7 @@ class InteractionEncoder:
         Returns
         -------
         user_ids : ndarray, same shape as ``indices``
+            The original user ids of the rows ``indices``.
         """
         return self._decode_ids(self.user_ids_, indices, fill_value, "user")
 
@@ -765,5 +768,6 @@ class InteractionEncoder:
         Returns
         -------
         item_ids : ndarray, same shape as ``indices``
+            The original item ids of the columns ``indices``.
         """
         return self._decode_ids(self.item_ids_, indices, fill_value, "item")

@@ -213,6 +213,7 @@ def recommend_excluding_history(final, Xt, history, k=10, *, exclude_seen=True, 
     Returns
     -------
     item_ids : ndarray of int64 of shape (n_users, k)
+        Recommended item ids, best first, padded with ``-1``.
     scores : ndarray of shape (n_users, k)
         As ``final.recommend`` returns them, never listing an item of
         ``history``.

@@ -284,7 +284,9 @@ def check_candidate_items(items, n_users, n_items):
     Returns
     -------
     kind : {"all", "ids", "mask"}
+        Which form ``items`` had.
     value : None, ndarray of int64 (sorted, unique) or CSR matrix of bool
+        The candidates in that form.
     """
     if items is None:
         return "all", None
@@ -356,6 +358,7 @@ def check_item_ids(item_ids, n_items, *, item_names=None, name="item_ids"):
     Returns
     -------
     ids : ndarray of int64 of shape (n_queries,)
+        The item ids, names resolved to their columns.
 
     Examples
     --------
@@ -407,10 +410,25 @@ def check_item_ids(item_ids, n_items, *, item_names=None, name="item_ids"):
 
 
 def item_names_of(estimator, item_ids=None, *, fill_value=None):
-    """Item names (``feature_names_in_``) of ids returned by ``estimator``.
+    """Return the item names (``feature_names_in_``) of ids returned by ``estimator``.
 
     The shared implementation of ``get_item_names``; see
     :meth:`sklearn_musicrec.base.RecommenderMixin.get_item_names`.
+
+    Parameters
+    ----------
+    estimator : fitted recommender
+        A model fitted on a DataFrame with string column names.
+    item_ids : array-like of int, default=None
+        Item ids (any shape; ``-1`` is padding). ``None`` means every item.
+    fill_value : object, default=None
+        The name given to padding ids (``-1``); ``None`` makes padding an
+        error.
+
+    Returns
+    -------
+    names : ndarray of object
+        The names, of the shape of ``item_ids``.
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -468,6 +486,7 @@ def check_numeric_matrix(value, name, description, *, kinds="biuf"):
     Returns
     -------
     matrix : sparse matrix or ndarray of ndim 2
+        ``value`` itself if sparse, else the checked dense array.
 
     Examples
     --------
