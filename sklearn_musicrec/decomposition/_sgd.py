@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ..utils._parallel import numba_threads
+from ..utils._quantize import as_dense
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
 from ..utils._typing import MatrixLike
 from ._base import _BaseFactorizer
@@ -312,7 +313,7 @@ class SGDFactorizer(_BaseFactorizer):
                 R.indptr,
                 R.indices,
                 R.shape[1],
-                self.item_factors_,
+                as_dense(self.item_factors_),  # (a temporary copy when quantised)
                 self.item_bias_,
                 self._learning_rate(),
                 self._regularization(),

@@ -21,6 +21,48 @@ def resolve_n_jobs(n_jobs):
     return max(1, int(effective_n_jobs(n_jobs)))
 
 
+_blas_lock = threading.Lock()
+_blas_libraries = None
+
+
+def _blas_controllers():
+    """threadpoolctl's controllers of the BLAS libraries loaded in the process, found once.
+
+    ``threadpoolctl.threadpool_limits`` scans every loaded shared object
+    (``/proc/self/maps``) on each use, about 10 ms on a busy machine: more
+    than a whole single-user recommendation. numpy's and scipy's BLAS are
+    loaded when they are imported, before any kernel of the package runs,
+    so one scan serves the life of the process (it is repeated in a forked
+    child, see ``_drop_pools``).
+    """
+    global _blas_libraries
+    libraries = _blas_libraries
+    if libraries is None:
+        from threadpoolctl import ThreadpoolController
+
+        with _blas_lock:
+            if _blas_libraries is None:
+                _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+            libraries = _blas_libraries
+    return libraries
+
+
+@contextmanager
+def _blas_threads(limit):
+    """Limit the BLAS libraries to ``limit`` threads; restore their counts after."""
+    changed = []
+    for library in _blas_controllers():
+        previous = library.get_num_threads()
+        if previous != limit:
+            library.set_num_threads(limit)
+            changed.append((library, previous))
+    try:
+        yield
+    finally:
+        for library, previous in reversed(changed):
+            library.set_num_threads(previous)
+
+
 @contextmanager
 def numba_threads(n_jobs, *, blas=None):
     """Run numba's parallel loops on ``n_jobs`` threads; restore the settings after.
@@ -29,6 +71,9 @@ def numba_threads(n_jobs, *, blas=None):
     count. Work is handed to the threads one chunk at a time (chunk size 1):
     the package's kernels split rows into fixed blocks whose costs differ
     widely, and the results never depend on which thread runs a block.
+    Settings already in effect are left untouched, and the BLAS libraries
+    are found once per process, so entering the context costs microseconds
+    (it is on the path of every single-user ``recommend``).
 
     Parameters
     ----------
@@ -48,23 +93,25 @@ def numba_threads(n_jobs, *, blas=None):
         The number of numba threads in effect.
     """
     import numba
-    from threadpoolctl import threadpool_limits
 
     n_threads = max(1, min(resolve_n_jobs(n_jobs), numba.config.NUMBA_NUM_THREADS))
     previous = numba.get_num_threads()
     previous_chunksize = numba.get_parallel_chunksize()
-    numba.set_num_threads(n_threads)
-    numba.set_parallel_chunksize(1)
+    if previous != n_threads:
+        numba.set_num_threads(n_threads)
+    if previous_chunksize != 1:
+        numba.set_parallel_chunksize(1)
     try:
         if blas is None:
             yield n_threads
         else:
-            limit = {"single": 1, "same": n_threads}[blas]
-            with threadpool_limits(limits=limit, user_api="blas"):
+            with _blas_threads({"single": 1, "same": n_threads}[blas]):
                 yield n_threads
     finally:
-        numba.set_parallel_chunksize(previous_chunksize)
-        numba.set_num_threads(previous)
+        if previous_chunksize != 1:
+            numba.set_parallel_chunksize(previous_chunksize)
+        if previous != n_threads:
+            numba.set_num_threads(previous)
 
 
 # One pool per size, kept for the life of the process: starting threads costs
@@ -77,9 +124,11 @@ _state = threading.local()
 
 
 def _drop_pools():
-    global _pools_lock
+    global _pools_lock, _blas_lock, _blas_libraries
     _pools.clear()
     _pools_lock = threading.Lock()
+    _blas_lock = threading.Lock()
+    _blas_libraries = None
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
