@@ -5,7 +5,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ..base import BaseRecommender
 from ..utils._cache import fitted_cache
-from ..utils._parallel import numba_threads
+from ..utils._parallel import numba_threads, threads_for
 from ..utils._quantize import QuantizeMixin, as_dense, matmul_t, take_rows
 from ..utils._ratings import RatingPredictorMixin
 from ..utils._sparse import clean_csr_copy, nonzero_pattern, restrict_to_touched_items
@@ -93,7 +93,7 @@ class _BaseFactorizer(
         V = self.item_factors_
         U = np.zeros((R.shape[0], V.shape[1]), dtype=np.float32)
         bias = np.zeros(R.shape[0], dtype=np.float32)
-        backend = CPUBackend(self.n_jobs)
+        backend = CPUBackend(threads_for(self.n_jobs, R.shape[0]))
         offsets = backend.offsets(self.global_mean_, self.item_bias_)
         # the kernel reads the rows' items only: gather them (a few users)
         R, items = restrict_to_touched_items(R, V.shape[0])
@@ -129,7 +129,7 @@ class _BaseFactorizer(
         R = as_float32_csr(X)
         V = self.item_factors_
         U = np.zeros((R.shape[0], V.shape[1]), dtype=np.float32)
-        backend = CPUBackend(self.n_jobs)
+        backend = CPUBackend(threads_for(self.n_jobs, R.shape[0]))
         eig = fitted_cache(
             self, ("implicit_eig", float(reg)), V, lambda: backend.fold_in_eigensystem(V, reg)
         )
@@ -185,7 +185,7 @@ class _BaseFactorizer(
         scores = np.empty((n_users, k), dtype=np.float32)
         batches = row_batches(n_users, 4 * max(1, n_items), max_bytes=_SCORE_BLOCK_BYTES)
         buffer = np.empty((batches[0].stop if batches else 0, n_items), dtype=np.float32)
-        with numba_threads(self.n_jobs, blas="same"):
+        with numba_threads(self.n_jobs, blas="same", n_rows=n_users):
             for batch in batches:
                 start, stop = batch.start, batch.stop
                 S = matmul_t(U[batch], V, out=buffer[: stop - start])

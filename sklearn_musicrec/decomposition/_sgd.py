@@ -308,7 +308,7 @@ class SGDFactorizer(_BaseFactorizer):
 
         R = _as_float32_csr(X)
         U = np.zeros((R.shape[0], self.item_factors_.shape[1]), dtype=np.float32)
-        with numba_threads(self.n_jobs, blas="single"):
+        with numba_threads(self.n_jobs, blas="single", n_rows=R.shape[0]):
             _sgd_cpu.bpr_fold_in(
                 R.indptr,
                 R.indices,

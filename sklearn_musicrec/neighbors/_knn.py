@@ -114,7 +114,7 @@ def _topk_compiled(kernels, left, W_arrays, n_items, seen, k, n_jobs):
         s_indices = s_indices.astype(np.int64, copy=False)
     ids = np.full((n_rows, k), -1, dtype=np.int64)
     scores = np.full((n_rows, k), -np.inf, dtype=_DTYPE)
-    with numba_threads(n_jobs):
+    with numba_threads(n_jobs, n_rows=n_rows):
         kernels.sparse_scores_topk(
             *as_int64_csr_arrays(sp.csr_matrix(left)),
             *W_arrays,

@@ -7,7 +7,13 @@ from contextlib import contextmanager
 
 from joblib import effective_n_jobs
 
-__all__ = ["map_in_threads", "numba_threads", "resolve_n_jobs"]
+__all__ = [
+    "SERIAL_MAX_ROWS",
+    "map_in_threads",
+    "numba_threads",
+    "resolve_n_jobs",
+    "threads_for",
+]
 
 
 def resolve_n_jobs(n_jobs):
@@ -63,8 +69,29 @@ def _blas_threads(limit):
             library.set_num_threads(previous)
 
 
+# Batches of fewer rows run on one thread whatever n_jobs says: one user's
+# fold-in and list cost tens of microseconds, less than waking a second
+# thread, and on a busy machine a parallel region can wait milliseconds for
+# a thread the OS has not scheduled (lastfm-2k, one row, n_jobs=2 on 2 busy
+# cores: 24 ms for an ItemKNN list that takes 0.35 ms on one thread;
+# benchmarks/bench_realtime.py). Results never depend on the thread count.
+SERIAL_MAX_ROWS = 16
+
+
+def threads_for(n_jobs, n_rows):
+    """``n_jobs``, or 1 for a batch of at most ``SERIAL_MAX_ROWS`` rows (see above).
+
+    Examples
+    --------
+    >>> from sklearn_musicrec.utils._parallel import threads_for
+    >>> threads_for(-1, 1), threads_for(4, 1000)
+    (1, 4)
+    """
+    return 1 if n_rows is not None and n_rows <= SERIAL_MAX_ROWS else n_jobs
+
+
 @contextmanager
-def numba_threads(n_jobs, *, blas=None):
+def numba_threads(n_jobs, *, blas=None, n_rows=None):
     """Run numba's parallel loops on ``n_jobs`` threads; restore the settings after.
 
     The one place the package sets numba's (and, on request, BLAS's) thread
@@ -86,6 +113,9 @@ def numba_threads(n_jobs, *, blas=None):
         oversubscription, and bitwise reproducible products); ``"same"``
         gives it the numba threads (scoring, where each output entry is one
         dot product whatever the split).
+    n_rows : int or None, default=None
+        Rows of the batch about to run: at most ``SERIAL_MAX_ROWS`` runs on
+        one thread (:func:`threads_for`), the serving case of one user.
 
     Yields
     ------
@@ -94,6 +124,7 @@ def numba_threads(n_jobs, *, blas=None):
     """
     import numba
 
+    n_jobs = threads_for(n_jobs, n_rows)
     n_threads = max(1, min(resolve_n_jobs(n_jobs), numba.config.NUMBA_NUM_THREADS))
     previous = numba.get_num_threads()
     previous_chunksize = numba.get_parallel_chunksize()

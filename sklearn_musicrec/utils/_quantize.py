@@ -21,6 +21,8 @@ method and ``quantized_dtype_``; the estimator lists the attributes it
 compresses in ``_quantized_attributes``.
 """
 
+from typing import Self
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -207,7 +209,7 @@ class QuantizeMixin:
 
     _quantized_attributes: tuple[str, ...] = ()
 
-    def quantize(self, dtype="int8"):
+    def quantize(self, dtype: str = "int8") -> Self:
         """Compress the fitted factors in place; the model keeps recommending with them.
 
         Like scikit-learn's ``sparsify()`` on linear models, a post-fit step:
@@ -244,7 +246,7 @@ class QuantizeMixin:
         return self
 
     @property
-    def quantized_dtype_(self):
+    def quantized_dtype_(self) -> str | None:
         """``"float16"`` or ``"int8"`` after :meth:`quantize`, ``None`` before.
 
         Raises ``AttributeError`` on an unfitted model (as fitted attributes do).

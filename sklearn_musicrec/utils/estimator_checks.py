@@ -6,9 +6,10 @@ candidate ``items``, batch == one row at a time, determinism, pickling and
 cloning, a seed that changes the model, all-zero rows, ``k > n_items``,
 dtypes, sparse and dense input, bad input, the caller's data left untouched,
 ``score`` equal to NDCG@10 of ``recommend``, a quality floor on planted data,
-popularity for empty histories, the default ``score(X)``, and the recommender
+popularity for empty histories, the default ``score(X)``, the recommender
 inside a :class:`~sklearn_musicrec.pipeline.RecommenderPipeline` after a
-weighting step. ``recommend`` is checked against ``decision_function``: its
+weighting step, and, for models with ``quantize``, the main checks again on
+the compressed models. ``recommend`` is checked against ``decision_function``: its
 scores are the top of the eligible ones, and seen items never appear with
 ``exclude_seen=True``.
 
@@ -763,13 +764,14 @@ def check_quantized(name, estimator):
     assert reference.quantized_dtype_ is None, f"{name}: quantized_dtype_ before quantize"
     for bad in ("int4", "float64", 8, None):
         try:
-            clone(reference).fit(X).quantize(bad)
+            reference.quantize(bad)
         except ValueError as exc:
             assert "dtype" in str(exc) and repr(bad) in str(exc), (
                 f"{name}.quantize({bad!r}): the error must name dtype and the value: {exc}"
             )
         else:
             raise AssertionError(f"{name}.quantize accepted dtype={bad!r}")
+    assert reference.quantized_dtype_ is None, f"{name}: a refused quantize changed the model"
     by_name = {check.__name__: check for check in _CHECKS}
     for dtype, floor in (("float16", 0.9), ("int8", 0.8)):
         model = clone(estimator).fit(X)
