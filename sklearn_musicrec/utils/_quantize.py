@@ -135,7 +135,7 @@ def quantize_rows(A, dtype):
     >>> q.codes
     array([[  64, -127,   32],
            [   0,    0,    0]], dtype=int8)
-    >>> np.abs(np.asarray(q) - A).max() <= 1.0 / 254
+    >>> bool(np.abs(np.asarray(q) - A).max() <= 1.0 / 254)
     True
     """
     A = as_dense(A)

@@ -86,7 +86,7 @@ def chunk_n_rows(row_bytes, max_n_rows):
     if chunk < 1:
         warnings.warn(
             "Could not adhere to working_memory config. "
-            f"Currently {working_memory:.0f}MiB, {row_bytes / 2**20:.0f}MiB required.",
+            f"Currently {working_memory:.0f}MiB, {np.ceil(row_bytes / 2**20):.0f}MiB required.",
             stacklevel=3,
         )
         chunk = 1
