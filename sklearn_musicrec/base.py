@@ -30,11 +30,9 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_is_fitted
 
-from .utils._sklearn_compat import get_chunk_n_rows
-from .utils._topk import topk_per_row
+from .utils._topk import row_batches, topk_per_row
 from .utils._typing import ArrayLike, IdsAndScores, MatrixLike
 from .utils._weighting import apply_weighting, make_weighting
 from .utils.validation import check_candidate_items, check_interactions, check_k
@@ -212,8 +210,7 @@ class RecommenderMixin:
         rows = np.flatnonzero(empty)
         if kind == "mask":
             # candidates of each empty row, in popularity order, left-aligned
-            chunk = get_chunk_n_rows(row_bytes=10 * max(n_items, 1), max_n_rows=rows.size)
-            for batch in gen_batches(rows.size, chunk):
+            for batch in row_batches(rows.size, 10 * max(n_items, 1)):
                 sub = rows[batch]
                 allowed = candidates[sub].toarray()[:, order]
                 first = np.argsort(~allowed, axis=1, kind="stable")[:, :k]
@@ -300,8 +297,7 @@ class RecommenderMixin:
         ids = np.full((n_users, k), -1, dtype=np.int64)
         scores = None
         # three dense rows of n_items per user in flight: scores, masks, top-k
-        chunk = get_chunk_n_rows(row_bytes=24 * max(n_items, 1), max_n_rows=n_users)
-        for batch in gen_batches(n_users, chunk):
+        for batch in row_batches(n_users, 24 * max(n_items, 1)):
             Xb = X[batch]
             S = self._decision_function(Xb)
             if kind == "ids":

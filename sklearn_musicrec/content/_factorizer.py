@@ -12,6 +12,7 @@ from sklearn.utils import check_random_state
 from ..base import BaseRecommender
 from ..utils._features import check_item_features, tfidf_item_features
 from ..utils._parallel import numba_threads
+from ..utils._quantize import QuantizeMixin, as_dense, matmul_t
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
 from ..utils._typing import MatrixLike
 
@@ -30,7 +31,9 @@ def _binary_csr(X):
     return R
 
 
-class FeatureFactorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseRecommender):
+class FeatureFactorizer(
+    QuantizeMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseRecommender
+):
     """Matrix factorisation whose item vectors include their features' embeddings.
 
     The model of LightFM (Kula, 2015): item ``i``'s vector is its own
@@ -249,6 +252,9 @@ class FeatureFactorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseR
         self.n_iter_ = int(self.max_iter)
         return self
 
+    # compressed by quantize(); only item_factors_ is read when scoring
+    _quantized_attributes = ("item_factors_", "item_embeddings_", "feature_embeddings_")
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
@@ -290,7 +296,7 @@ class FeatureFactorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseR
                 R.indptr.astype(np.int64),
                 R.indices.astype(np.int64),
                 self.item_factors_.shape[0],
-                self.item_factors_,
+                as_dense(self.item_factors_),  # (a temporary copy when quantised)
                 self.item_bias_,
                 float(self.learning_rate),
                 float(self.regularization),
@@ -303,7 +309,7 @@ class FeatureFactorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseR
 
     def _decision_function(self, X):
         U, empty = self._fold_in(X)
-        S = (U @ self.item_factors_.T + self.item_bias_).astype(np.float64)
+        S = (matmul_t(U, self.item_factors_) + self.item_bias_).astype(np.float64)
         if empty.any():
             S[empty] = self.item_counts_.astype(np.float64)
         return S

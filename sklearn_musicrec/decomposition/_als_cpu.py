@@ -30,6 +30,8 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from ..utils._parallel import map_in_threads, numba_threads
+from ..utils._quantize import as_dense, take_rows
+from ..utils._sparse import restrict_to_touched_items
 
 # Rows are processed in blocks of this many rows; the blocks are independent,
 # so the block size only affects load balance, never the results.
@@ -567,11 +569,38 @@ class CPUBackend:
         ``G`` is ``Y^T Y`` (computed when None). ``X`` and ``Y`` may be in any
         basis as long as it is the same; ``Y`` is not modified.
         """
-        lam, Q64 = self._eigensystem(Y, reg, G)
-        Yr = self._rotate(Y, Q64.astype(np.float32), self._buffer(("Yr", Y.shape[0]), Y.shape))
+        return self.implicit_exact_eig_step(R, Y, X, scale, self._eigensystem(Y, reg, G))
+
+    def implicit_exact_eig_step(self, R, Y, X, scale, eig):
+        """:meth:`implicit_exact_step` given ``eig = (lam, Q)`` of ``Y^T Y + reg I``.
+
+        The fold-in calls this with the eigensystem it keeps per model. When
+        the rows touch few items (a few users), only those items' factors
+        are rotated into the eigenbasis (``O(n_touched k^2)`` instead of
+        ``O(n_items k^2)``); the kernel reads nothing else. ``Y`` may be
+        quantised (then only the rows read are dequantised, or a temporary
+        float copy is made).
+        """
+        lam, Q64 = eig
+        Q = Q64.astype(np.float32)
+        R_items, items = restrict_to_touched_items(R, Y.shape[0])
+        if items is not None:
+            R = R_items
+            Yr = np.ascontiguousarray(take_rows(Y, items)) @ Q
+        else:
+            Y = as_dense(Y)
+            Yr = self._rotate(Y, Q, self._buffer(("Yr", Y.shape[0]), Y.shape))
         failed = np.zeros(X.shape[0], dtype=np.uint8)
         implicit_exact_eig(R.indptr, R.indices, R.data, np.float64(scale), Yr, lam, Q64, X, failed)
         return int(failed.sum())
+
+    def fold_in_eigensystem(self, Y, reg):
+        """``(lam, Q)`` of ``Y^T Y + reg * I`` for :meth:`implicit_exact_eig_step`.
+
+        ``Y`` may be quantised (a temporary float copy is made).
+        """
+        with self.threads():
+            return self._eigensystem(as_dense(Y), reg, None)
 
     def rotate_in_place(self, A, Q):
         """``A[:] = A @ Q`` by fixed blocks of rows, in parallel (no full-size copy)."""

@@ -1,13 +1,14 @@
 """Shared machinery of the matrix-factorisation recommenders."""
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ..base import BaseRecommender
-from ..utils._parallel import numba_threads
+from ..utils._cache import fitted_cache
+from ..utils._parallel import numba_threads, threads_for
+from ..utils._quantize import QuantizeMixin, as_dense, matmul_t, take_rows
 from ..utils._ratings import RatingPredictorMixin
-from ..utils._sparse import clean_csr_copy
+from ..utils._sparse import clean_csr_copy, nonzero_pattern, restrict_to_touched_items
 from ..utils._topk import row_batches, topk_dense_compiled, topk_per_row
 from ..utils._typing import ArrayLike, IdsAndScores, MatrixLike
 from ..utils.validation import check_item_ids, check_k
@@ -47,7 +48,7 @@ def _pair_scores(U, user_term, V, item_term, rows, cols):
     for start in range(0, rows.size, block):
         r = rows[start : start + block]
         c = cols[start : start + block]
-        dots = np.einsum("ij,ij->i", U[r], V[c])
+        dots = np.einsum("ij,ij->i", U[r], take_rows(V, c))
         if user_term is not None:
             dots += user_term[r]
         if item_term is not None:
@@ -57,9 +58,18 @@ def _pair_scores(U, user_term, V, item_term, rows, cols):
 
 
 class _BaseFactorizer(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, RatingPredictorMixin, BaseRecommender
+    QuantizeMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    RatingPredictorMixin,
+    BaseRecommender,
 ):
     """Fold-in, scoring, ``transform`` and ``similar_items`` for factor models.
+
+    After :meth:`quantize` the factor matrices are
+    :class:`~sklearn_musicrec.utils._quantize.QuantizedArray` objects:
+    every use of them goes through ``matmul_t``, ``take_rows`` and
+    ``as_dense`` of ``utils/_quantize.py``.
 
     Subclasses set ``item_factors_`` (and, for rating models,
     ``global_mean_``, ``item_bias_``) in ``fit`` and implement
@@ -80,14 +90,22 @@ class _BaseFactorizer(
         from ._als_cpu import CPUBackend
 
         R = as_float32_csr(X)
-        U = np.zeros((R.shape[0], self.item_factors_.shape[1]), dtype=np.float32)
+        V = self.item_factors_
+        U = np.zeros((R.shape[0], V.shape[1]), dtype=np.float32)
         bias = np.zeros(R.shape[0], dtype=np.float32)
-        backend = CPUBackend(self.n_jobs)
+        backend = CPUBackend(threads_for(self.n_jobs, R.shape[0]))
+        offsets = backend.offsets(self.global_mean_, self.item_bias_)
+        # the kernel reads the rows' items only: gather them (a few users)
+        R, items = restrict_to_touched_items(R, V.shape[0])
+        if items is None:
+            V = as_dense(V)
+        else:
+            V, offsets = np.ascontiguousarray(take_rows(V, items)), offsets[items]
         with backend.threads():
             failed = backend.explicit_step(
                 R,
-                self.item_factors_,
-                backend.offsets(self.global_mean_, self.item_bias_),
+                V,
+                offsets,
                 reg,
                 U,
                 bias,
@@ -99,14 +117,24 @@ class _BaseFactorizer(
         return U, bias + np.float32(self.global_mean_)
 
     def _implicit_fold_in(self, X, reg, scale):
-        """Exact implicit-feedback least-squares fold-in of the rows of ``X``."""
+        """Exact implicit-feedback least-squares fold-in of the rows of ``X``.
+
+        The eigensystem of ``V^T V + reg * I`` depends on the item factors
+        only: it is computed once per fitted ``item_factors_`` and kept
+        beside the model (``utils._cache``), so folding in one user costs
+        the user's own ``n_u x k`` work, not the catalogue's.
+        """
         from ._als_cpu import CPUBackend
 
         R = as_float32_csr(X)
-        U = np.zeros((R.shape[0], self.item_factors_.shape[1]), dtype=np.float32)
-        backend = CPUBackend(self.n_jobs)
+        V = self.item_factors_
+        U = np.zeros((R.shape[0], V.shape[1]), dtype=np.float32)
+        backend = CPUBackend(threads_for(self.n_jobs, R.shape[0]))
+        eig = fitted_cache(
+            self, ("implicit_eig", float(reg)), V, lambda: backend.fold_in_eigensystem(V, reg)
+        )
         with backend.threads():
-            failed = backend.implicit_exact_step(R, self.item_factors_, U, reg, scale)
+            failed = backend.implicit_exact_eig_step(R, V, U, scale, eig)
         if failed:
             raise ill_posed_error(type(self).__name__, failed, "rows of X", reg)
         return U
@@ -132,7 +160,7 @@ class _BaseFactorizer(
 
     def _decision_function(self, X):
         U, user_bias = self._fold_in(X)
-        scores = U @ self.item_factors_.T
+        scores = matmul_t(U, self.item_factors_)
         item_term = self._item_term()
         if item_term is not None:
             scores += item_term
@@ -146,29 +174,29 @@ class _BaseFactorizer(
         # utils._topk (its rule: ties go to the lower item id), without the
         # mixin's masks.
         U, user_bias = self._fold_in(X)
-        # copy=True: eliminate_zeros compacts indices in place, and X may
-        # share its arrays with the caller's matrix
-        seen = sp.csr_matrix((X.data != 0, X.indices, X.indptr), shape=X.shape, copy=True)
-        seen.eliminate_zeros()
+        seen_indptr, seen_indices = nonzero_pattern(X)
         n_users, n_items = X.shape
-        V_T = np.ascontiguousarray(self.item_factors_.T)
+        # (no contiguous copy of the transposed factors: BLAS reads the view
+        # as it is, and a copy of the catalogue per call cost more than one
+        # user's whole list; quantised factors are dequantised block by block)
+        V = self.item_factors_
         item_term = self._item_term()
         ids = np.empty((n_users, k), dtype=np.int64)
         scores = np.empty((n_users, k), dtype=np.float32)
         batches = row_batches(n_users, 4 * max(1, n_items), max_bytes=_SCORE_BLOCK_BYTES)
         buffer = np.empty((batches[0].stop if batches else 0, n_items), dtype=np.float32)
-        with numba_threads(self.n_jobs, blas="same"):
+        with numba_threads(self.n_jobs, blas="same", n_rows=n_users):
             for batch in batches:
                 start, stop = batch.start, batch.stop
-                S = np.matmul(U[batch], V_T, out=buffer[: stop - start])
+                S = matmul_t(U[batch], V, out=buffer[: stop - start])
                 if item_term is not None:
                     S += item_term
                 if user_bias is not None:
                     S += user_bias[batch, None]
                 topk_dense_compiled(
                     S,
-                    seen.indptr[start : stop + 1] - seen.indptr[start],
-                    seen.indices[seen.indptr[start] : seen.indptr[stop]],
+                    seen_indptr[start : stop + 1] - seen_indptr[start],
+                    seen_indices[seen_indptr[start] : seen_indptr[stop]],
                     exclude_seen,
                     k,
                     ids[batch],
@@ -179,6 +207,9 @@ class _BaseFactorizer(
     def _predict_pairs(self, X, rows, cols):
         U, user_bias = self._fold_in(X)
         return _pair_scores(U, user_bias, self.item_factors_, self._item_term(), rows, cols)
+
+    # -- compression (QuantizeMixin) ----------------------------------------
+    _quantized_attributes = ("item_factors_", "user_factors_")
 
     def transform(self, X: MatrixLike) -> np.ndarray:
         """Fold each row of ``X`` in and return its user factors.
@@ -226,7 +257,7 @@ class _BaseFactorizer(
             self.item_factors_.shape[0],
             item_names=getattr(self, "feature_names_in_", None),
         )
-        V = self.item_factors_
+        V = as_dense(self.item_factors_)  # (a temporary copy when quantised)
         norms = np.linalg.norm(V, axis=1)
         norms[norms == 0] = 1.0
         Vn = V / norms[:, None]

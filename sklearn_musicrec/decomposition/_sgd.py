@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ..utils._parallel import numba_threads
+from ..utils._quantize import as_dense
 from ..utils._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context
 from ..utils._typing import MatrixLike
 from ._base import _BaseFactorizer
@@ -307,12 +308,12 @@ class SGDFactorizer(_BaseFactorizer):
 
         R = _as_float32_csr(X)
         U = np.zeros((R.shape[0], self.item_factors_.shape[1]), dtype=np.float32)
-        with numba_threads(self.n_jobs, blas="single"):
+        with numba_threads(self.n_jobs, blas="single", n_rows=R.shape[0]):
             _sgd_cpu.bpr_fold_in(
                 R.indptr,
                 R.indices,
                 R.shape[1],
-                self.item_factors_,
+                as_dense(self.item_factors_),  # (a temporary copy when quantised)
                 self.item_bias_,
                 self._learning_rate(),
                 self._regularization(),

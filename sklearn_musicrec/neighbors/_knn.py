@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import BaseRecommender
+from ..utils._cache import fitted_cache
 from ..utils._parallel import map_in_threads, numba_threads, resolve_n_jobs
 from ..utils._ratings import RatingPredictorMixin
 from ..utils._sklearn_compat import (
@@ -16,7 +17,7 @@ from ..utils._sklearn_compat import (
     StrOptions,
     _fit_context,
 )
-from ..utils._sparse import clean_csr_copy
+from ..utils._sparse import clean_csr_copy, nonzero_pattern
 from ..utils._topk import row_batches, sparse_topk_lists, topk_from_sparse_scores
 from ..utils._typing import ArrayLike, IdsAndScores, MatrixLike
 from ..utils._weighting import weighting_constraints
@@ -94,27 +95,29 @@ def _mean_plus_ratio(means, num, den):
     return (means + ratio).astype(_DTYPE)
 
 
-def _topk_compiled(kernels, left, W, seen, k, n_jobs):
+def _topk_compiled(kernels, left, W_arrays, n_items, seen, k, n_jobs):
     """Lists of ``recommend`` from ``left @ W`` with the fused numba kernel.
 
-    Same rule as :func:`~sklearn_musicrec.utils._topk.topk_from_sparse_scores`
+    ``W_arrays`` is ``as_int64_csr_arrays`` of CSR ``W`` (of ``n_items``
+    columns), prepared once per fitted model (``_compiled_weights``). Same
+    rule as :func:`~sklearn_musicrec.utils._topk.topk_from_sparse_scores`
     (the scores are never formed as a matrix: each row is accumulated,
     filtered and selected by one thread).
     """
-    n_rows, n_items = left.shape[0], W.shape[1]
+    n_rows = left.shape[0]
     if seen is None:
         s_indptr = np.zeros(n_rows + 1, dtype=np.int64)
         s_indices = np.zeros(0, dtype=np.int64)
     else:
-        seen = sp.csr_matrix(seen, copy=True)
-        seen.eliminate_zeros()
-        s_indptr, s_indices, _ = as_int64_csr_arrays(seen)
+        s_indptr, s_indices = nonzero_pattern(seen)
+        s_indptr = s_indptr.astype(np.int64, copy=False)
+        s_indices = s_indices.astype(np.int64, copy=False)
     ids = np.full((n_rows, k), -1, dtype=np.int64)
     scores = np.full((n_rows, k), -np.inf, dtype=_DTYPE)
-    with numba_threads(n_jobs):
+    with numba_threads(n_jobs, n_rows=n_rows):
         kernels.sparse_scores_topk(
             *as_int64_csr_arrays(sp.csr_matrix(left)),
-            *as_int64_csr_arrays(sp.csr_matrix(W)),
+            *W_arrays,
             s_indptr,
             s_indices,
             n_items,
@@ -175,10 +178,14 @@ class _BaseKNN(RatingPredictorMixin, BaseRecommender):
             batches = row_batches(n_users, row_bytes)
             n_threads = 1  # the kernel runs on the numba threads itself
 
+            W_arrays = self._compiled_weights()
+
             def work(batch):
-                Xb = X[batch]
-                left, W = self._score_factors(Xb)
-                return _topk_compiled(kernels, left, W, Xb if exclude_seen else None, k, n_jobs)
+                Xb = X if n_users == batch.stop - batch.start else X[batch]
+                left = self._score_left(Xb)
+                return _topk_compiled(
+                    kernels, left, W_arrays, n_items, Xb if exclude_seen else None, k, n_jobs
+                )
 
         else:
             # a boolean row of n_items per user in flight, plus the sparse scores
@@ -394,8 +401,14 @@ class UserKNNRecommender(_BaseKNN):
             **self._similarity_kwargs(),
         )
 
-    def _score_factors(self, X):
-        return self._neighbours(X, self.n_neighbors), self.interactions_
+    def _score_left(self, X):
+        """``L`` with ``scores = L @ interactions_`` (see ``_compiled_weights``)."""
+        return self._neighbours(X, self.n_neighbors)
+
+    def _compiled_weights(self):
+        """``interactions_`` as the compiled kernel's arrays, prepared once per fit."""
+        R = self.interactions_
+        return fitted_cache(self, "compiled_weights", R, lambda: as_int64_csr_arrays(R))
 
     def _sparse_scores(self, X):
         return self._neighbours(X, self.n_neighbors) @ self.interactions_
@@ -652,8 +665,23 @@ class ItemKNNRecommender(_BaseKNN):
             return self.similarity_.T  # column i lists i's neighbours
         return self.similarity_  # row j lists j's neighbours
 
-    def _score_factors(self, X):
-        return _as_float32_csr(X), self._weights()
+    def _score_left(self, X):
+        """``L`` with ``scores = L @ _weights()`` (see ``_compiled_weights``)."""
+        return _as_float32_csr(X)
+
+    def _compiled_weights(self):
+        """``_weights()`` as the compiled kernel's CSR arrays, prepared once per fit.
+
+        With ``neighborhood="target"`` the weights are the transposed
+        similarity matrix; converting it to CSR on every call cost more than
+        a whole single-user list.
+        """
+        return fitted_cache(
+            self,
+            ("compiled_weights", self.neighborhood),
+            self.similarity_,
+            lambda: as_int64_csr_arrays(sp.csr_matrix(self._weights())),
+        )
 
     def _sparse_scores(self, X):
         return _as_float32_csr(X) @ self._weights()

@@ -416,7 +416,7 @@ def _similarity_topk_compiled(
     offset = self_offset if self_offset is not None else -(2**62)
     b_arrays = as_int64_csr_arrays(BT)
     pieces = []
-    with numba_threads(n_jobs):
+    with numba_threads(n_jobs, n_rows=n_queries):
         for batch in row_batches(n_queries, row_bytes=32 * k):
             n = batch.stop - batch.start
             out_idx = np.zeros((n, k), dtype=np.int64)

@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils._sklearn_compat import Interval, Real, StrOptions, _fit_context, validate_data
 from ..utils._typing import MatrixLike
+from ..utils.validation import check_csr_fast
 
 __all__ = ["BM25Weighting", "TfidfWeighting", "LogScaling"]
 
@@ -45,6 +46,11 @@ class _BaseWeighting(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return tags
 
     def _validate(self, X, reset):
+        if not reset:
+            # a plain CSR batch (a recommender's fold-in rows): cheap checks
+            X_fast = check_csr_fast(self, X, method="transform")
+            if X_fast is not None:
+                return X_fast
         return validate_data(
             self,
             X,

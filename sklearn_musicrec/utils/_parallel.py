@@ -7,7 +7,13 @@ from contextlib import contextmanager
 
 from joblib import effective_n_jobs
 
-__all__ = ["map_in_threads", "numba_threads", "resolve_n_jobs"]
+__all__ = [
+    "SERIAL_MAX_ROWS",
+    "map_in_threads",
+    "numba_threads",
+    "resolve_n_jobs",
+    "threads_for",
+]
 
 
 def resolve_n_jobs(n_jobs):
@@ -21,14 +27,80 @@ def resolve_n_jobs(n_jobs):
     return max(1, int(effective_n_jobs(n_jobs)))
 
 
+_blas_lock = threading.Lock()
+_blas_libraries = None
+
+
+def _blas_controllers():
+    """threadpoolctl's controllers of the BLAS libraries loaded in the process, found once.
+
+    ``threadpoolctl.threadpool_limits`` scans every loaded shared object
+    (``/proc/self/maps``) on each use, about 10 ms on a busy machine: more
+    than a whole single-user recommendation. numpy's and scipy's BLAS are
+    loaded when they are imported, before any kernel of the package runs,
+    so one scan serves the life of the process (it is repeated in a forked
+    child, see ``_drop_pools``).
+    """
+    global _blas_libraries
+    libraries = _blas_libraries
+    if libraries is None:
+        from threadpoolctl import ThreadpoolController
+
+        with _blas_lock:
+            if _blas_libraries is None:
+                _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+            libraries = _blas_libraries
+    return libraries
+
+
 @contextmanager
-def numba_threads(n_jobs, *, blas=None):
+def _blas_threads(limit):
+    """Limit the BLAS libraries to ``limit`` threads; restore their counts after."""
+    changed = []
+    for library in _blas_controllers():
+        previous = library.get_num_threads()
+        if previous != limit:
+            library.set_num_threads(limit)
+            changed.append((library, previous))
+    try:
+        yield
+    finally:
+        for library, previous in reversed(changed):
+            library.set_num_threads(previous)
+
+
+# Batches of fewer rows run on one thread whatever n_jobs says: one user's
+# fold-in and list cost tens of microseconds, less than waking a second
+# thread, and on a busy machine a parallel region can wait milliseconds for
+# a thread the OS has not scheduled (lastfm-2k, one row, n_jobs=2 on 2 busy
+# cores: 24 ms for an ItemKNN list that takes 0.35 ms on one thread;
+# benchmarks/bench_realtime.py). Results never depend on the thread count.
+SERIAL_MAX_ROWS = 16
+
+
+def threads_for(n_jobs, n_rows):
+    """``n_jobs``, or 1 for a batch of at most ``SERIAL_MAX_ROWS`` rows (see above).
+
+    Examples
+    --------
+    >>> from sklearn_musicrec.utils._parallel import threads_for
+    >>> threads_for(-1, 1), threads_for(4, 1000)
+    (1, 4)
+    """
+    return 1 if n_rows is not None and n_rows <= SERIAL_MAX_ROWS else n_jobs
+
+
+@contextmanager
+def numba_threads(n_jobs, *, blas=None, n_rows=None):
     """Run numba's parallel loops on ``n_jobs`` threads; restore the settings after.
 
     The one place the package sets numba's (and, on request, BLAS's) thread
     count. Work is handed to the threads one chunk at a time (chunk size 1):
     the package's kernels split rows into fixed blocks whose costs differ
     widely, and the results never depend on which thread runs a block.
+    Settings already in effect are left untouched, and the BLAS libraries
+    are found once per process, so entering the context costs microseconds
+    (it is on the path of every single-user ``recommend``).
 
     Parameters
     ----------
@@ -41,6 +113,9 @@ def numba_threads(n_jobs, *, blas=None):
         oversubscription, and bitwise reproducible products); ``"same"``
         gives it the numba threads (scoring, where each output entry is one
         dot product whatever the split).
+    n_rows : int or None, default=None
+        Rows of the batch about to run: at most ``SERIAL_MAX_ROWS`` runs on
+        one thread (:func:`threads_for`), the serving case of one user.
 
     Yields
     ------
@@ -48,23 +123,26 @@ def numba_threads(n_jobs, *, blas=None):
         The number of numba threads in effect.
     """
     import numba
-    from threadpoolctl import threadpool_limits
 
+    n_jobs = threads_for(n_jobs, n_rows)
     n_threads = max(1, min(resolve_n_jobs(n_jobs), numba.config.NUMBA_NUM_THREADS))
     previous = numba.get_num_threads()
     previous_chunksize = numba.get_parallel_chunksize()
-    numba.set_num_threads(n_threads)
-    numba.set_parallel_chunksize(1)
+    if previous != n_threads:
+        numba.set_num_threads(n_threads)
+    if previous_chunksize != 1:
+        numba.set_parallel_chunksize(1)
     try:
         if blas is None:
             yield n_threads
         else:
-            limit = {"single": 1, "same": n_threads}[blas]
-            with threadpool_limits(limits=limit, user_api="blas"):
+            with _blas_threads({"single": 1, "same": n_threads}[blas]):
                 yield n_threads
     finally:
-        numba.set_parallel_chunksize(previous_chunksize)
-        numba.set_num_threads(previous)
+        if previous_chunksize != 1:
+            numba.set_parallel_chunksize(previous_chunksize)
+        if previous != n_threads:
+            numba.set_num_threads(previous)
 
 
 # One pool per size, kept for the life of the process: starting threads costs
@@ -77,9 +155,11 @@ _state = threading.local()
 
 
 def _drop_pools():
-    global _pools_lock
+    global _pools_lock, _blas_lock, _blas_libraries
     _pools.clear()
     _pools_lock = threading.Lock()
+    _blas_lock = threading.Lock()
+    _blas_libraries = None
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX

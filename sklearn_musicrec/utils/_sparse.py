@@ -3,7 +3,13 @@
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["clean_csr_copy", "lookup", "row_ids"]
+__all__ = [
+    "clean_csr_copy",
+    "lookup",
+    "nonzero_pattern",
+    "restrict_to_touched_items",
+    "row_ids",
+]
 
 
 def clean_csr_copy(X, dtype):
@@ -27,6 +33,48 @@ def clean_csr_copy(X, dtype):
     X.eliminate_zeros()
     X.sort_indices()
     return X
+
+
+def nonzero_pattern(X):
+    """``(indptr, indices)`` of the non-zero stored entries of CSR ``X``.
+
+    ``X``'s own arrays when it stores no zero (nothing is copied: the
+    serving path calls this for every single-user list); otherwise new
+    arrays without the stored zeros. Never modifies ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from sklearn_musicrec.utils._sparse import nonzero_pattern
+    >>> X = sp.csr_matrix((np.array([1.0, 0.0, 2.0]), np.array([0, 1, 2]),
+    ...                    np.array([0, 2, 3])), shape=(2, 3))
+    >>> nonzero_pattern(X)
+    (array([0, 1, 2]), array([0, 2], dtype=int32))
+    """
+    nonzero = X.data != 0
+    if nonzero.all():
+        return X.indptr, X.indices
+    counts = np.concatenate(([0], np.cumsum(nonzero)))
+    return counts[X.indptr].astype(np.int64), X.indices[nonzero]
+
+
+def restrict_to_touched_items(R, n_items):
+    """``(R', items)``: ``R`` with its columns renumbered to the items it touches.
+
+    For a fold-in of a few users, whose kernels read the factors of the
+    rows' items only: gathering those (and dequantising them, for a
+    quantised model) costs ``O(nnz k)`` instead of ``O(n_items k)``.
+    ``(R, None)`` when the rows touch too many items for this to pay.
+    """
+    if 4 * R.nnz >= n_items:
+        return R, None
+    items, inverse = np.unique(R.indices, return_inverse=True)
+    R_items = sp.csr_matrix(
+        (R.data, inverse.astype(R.indices.dtype).reshape(-1), R.indptr),
+        shape=(R.shape[0], items.size),
+    )
+    return R_items, items
 
 
 def row_ids(indptr):

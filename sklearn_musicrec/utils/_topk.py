@@ -30,13 +30,16 @@ Layouts:
 ``working_memory`` bounds every batch of rows scored and cut here.
 """
 
+import warnings
+
 import numpy as np
-from sklearn.utils import gen_batches
+from sklearn import get_config
 
 from ._parallel import map_in_threads
-from ._sklearn_compat import _openmp_effective_n_threads, get_chunk_n_rows
+from ._sklearn_compat import _openmp_effective_n_threads
 
 __all__ = [
+    "chunk_n_rows",
     "row_batches",
     "select_topk",
     "sparse_topk_lists",
@@ -48,6 +51,46 @@ __all__ = [
 
 # Below this many scores, threads cost more than they save.
 _PARALLEL_MIN_SIZE = 1 << 20
+
+
+def chunk_n_rows(row_bytes, max_n_rows):
+    """Rows per batch under ``working_memory``: scikit-learn's ``get_chunk_n_rows``.
+
+    The same rule and warning, without its run-time parameter validation
+    (``inspect.signature`` on every call: a sizeable part of a one-user
+    ``recommend``).
+
+    Parameters
+    ----------
+    row_bytes : int
+        Bytes of temporary memory one row needs (positive).
+    max_n_rows : int
+        Upper bound on the result (positive).
+
+    Returns
+    -------
+    n_rows : int
+        At least 1 (with scikit-learn's warning when one row alone exceeds
+        ``working_memory``).
+
+    Examples
+    --------
+    >>> import sklearn
+    >>> from sklearn_musicrec.utils._topk import chunk_n_rows
+    >>> with sklearn.config_context(working_memory=1):
+    ...     chunk_n_rows(2**10, 5000)
+    1024
+    """
+    working_memory = get_config()["working_memory"]
+    chunk = min(int(working_memory * (2**20) // row_bytes), int(max_n_rows))
+    if chunk < 1:
+        warnings.warn(
+            "Could not adhere to working_memory config. "
+            f"Currently {working_memory:.0f}MiB, {np.ceil(row_bytes / 2**20):.0f}MiB required.",
+            stacklevel=3,
+        )
+        chunk = 1
+    return chunk
 
 
 def row_batches(n_rows, row_bytes, *, max_bytes=None):
@@ -81,10 +124,11 @@ def row_batches(n_rows, row_bytes, *, max_bytes=None):
     if n_rows <= 0:
         return []
     row_bytes = max(1, int(row_bytes))
-    chunk = get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=max(1, n_rows))
+    chunk = chunk_n_rows(row_bytes, max(1, n_rows))
     if max_bytes is not None:
         chunk = max(1, min(chunk, int(max_bytes) // row_bytes))
-    return list(gen_batches(n_rows, chunk))
+    # (sklearn's gen_batches validates its parameters at run time: slow here)
+    return [slice(start, min(n_rows, start + chunk)) for start in range(0, n_rows, chunk)]
 
 
 def _nan_error(bad_rows):

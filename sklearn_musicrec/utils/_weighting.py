@@ -82,6 +82,12 @@ def make_weighting(weighting):
     return clone(weighting)
 
 
+def _is_plain_binarizer(transformer):
+    from sklearn.preprocessing import Binarizer
+
+    return type(transformer) is Binarizer
+
+
 def apply_weighting(transformer, X, whom):
     """``transformer.transform(X)`` as CSR with ``X``'s dtype and non-zero pattern.
 
@@ -107,7 +113,20 @@ def apply_weighting(transformer, X, whom):
     """
     if transformer is None:
         return X
-    Xw = transformer.transform(X)
+    if _is_plain_binarizer(transformer) and sp.issparse(X) and transformer.threshold >= 0:
+        # what Binarizer.transform computes, without re-validating the
+        # validated X (its validation cost more than a one-user list)
+        binary = X.data > transformer.threshold
+        if binary.all():  # shares X's index arrays, never modified
+            Xw = sp.csr_matrix((binary.astype(X.dtype), X.indices, X.indptr), shape=X.shape)
+            Xw.has_canonical_format = X.has_canonical_format
+        else:
+            Xw = sp.csr_matrix(
+                (binary.astype(X.dtype), X.indices.copy(), X.indptr.copy()), shape=X.shape
+            )
+            Xw.eliminate_zeros()
+    else:
+        Xw = transformer.transform(X)
     Xw = sp.csr_matrix(Xw, dtype=X.dtype)
     if np.count_nonzero(Xw.data) != np.count_nonzero(X.data):
         raise ValueError(

@@ -6,9 +6,10 @@ candidate ``items``, batch == one row at a time, determinism, pickling and
 cloning, a seed that changes the model, all-zero rows, ``k > n_items``,
 dtypes, sparse and dense input, bad input, the caller's data left untouched,
 ``score`` equal to NDCG@10 of ``recommend``, a quality floor on planted data,
-popularity for empty histories, the default ``score(X)``, and the recommender
+popularity for empty histories, the default ``score(X)``, the recommender
 inside a :class:`~sklearn_musicrec.pipeline.RecommenderPipeline` after a
-weighting step. ``recommend`` is checked against ``decision_function``: its
+weighting step, and, for models with ``quantize``, the main checks again on
+the compressed models. ``recommend`` is checked against ``decision_function``: its
 scores are the top of the eligible ones, and seen items never appear with
 ``exclude_seen=True``.
 
@@ -20,6 +21,7 @@ Use :func:`check_recommender` on an estimator instance, or iterate
 import pickle
 import warnings
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from functools import partial
 
 import numpy as np
@@ -39,8 +41,15 @@ def _data(n_users=80, n_items=40, random_state=0):
     ).data
 
 
+# applied to every model the checks fit through _fitted (check_quantized sets
+# it to ``quantize``, so the other checks run on compressed models)
+_AFTER_FIT = ContextVar("after_fit", default=None)
+
+
 def _fitted(estimator, X):
-    return clone(estimator).fit(X)
+    model = clone(estimator).fit(X)
+    after_fit = _AFTER_FIT.get()
+    return model if after_fit is None else after_fit(model)
 
 
 def _seen_sets(X):
@@ -365,30 +374,36 @@ def check_dtypes_and_formats(name: str, estimator: BaseEstimator) -> None:
 def check_input_not_modified(name: str, estimator: BaseEstimator) -> None:
     """fit, decision_function and recommend leave the caller's X untouched.
 
-    The CSR input holds explicit zeros and unsorted indices, the cases where
-    in-place clean-ups (``eliminate_zeros``, ``sort_indices``) on arrays
-    shared with the caller would corrupt it.
+    The CSR inputs hold explicit zeros, once with sorted indices (validation
+    then passes the caller's own arrays on to the model) and once with
+    unsorted indices: the cases where in-place clean-ups
+    (``eliminate_zeros``, ``sort_indices``) on arrays shared with the caller
+    would corrupt it.
     """
-    X = sp.csr_matrix(_data())
-    X.data[::5] = 0.0  # explicit zeros
-    for i in range(X.shape[0]):  # unsorted indices
-        lo, hi = X.indptr[i], X.indptr[i + 1]
-        X.indices[lo:hi] = X.indices[lo:hi][::-1].copy()
-        X.data[lo:hi] = X.data[lo:hi][::-1].copy()
-    X.has_sorted_indices = False
-    before = X.copy()
-    dense = X.toarray()
+    sorted_X = sp.csr_matrix(_data())
+    sorted_X.data[::5] = 0.0  # explicit zeros
+    unsorted_X = sorted_X.copy()
+    for i in range(unsorted_X.shape[0]):  # unsorted indices
+        lo, hi = unsorted_X.indptr[i], unsorted_X.indptr[i + 1]
+        unsorted_X.indices[lo:hi] = unsorted_X.indices[lo:hi][::-1].copy()
+        unsorted_X.data[lo:hi] = unsorted_X.data[lo:hi][::-1].copy()
+    unsorted_X.has_sorted_indices = False
+    for X in (sorted_X, unsorted_X):
+        before = X.copy()
+        model = clone(estimator).fit(X)
+        model.decision_function(X)
+        model.recommend(X, k=5)
+        model.recommend(X, k=5, exclude_seen=False)
+        model.recommend(X, k=5, items=np.arange(5))
+        if hasattr(model, "transform"):
+            model.transform(X)
+        for attr in ("data", "indices", "indptr"):
+            np.testing.assert_array_equal(
+                getattr(X, attr), getattr(before, attr), f"X.{attr} modified"
+            )
+    dense = sorted_X.toarray()
     dense_before = dense.copy()
-    model = clone(estimator).fit(X)
-    model.decision_function(X)
-    model.recommend(X, k=5)
-    model.recommend(X, k=5, exclude_seen=False)
-    model.recommend(X, k=5, items=np.arange(5))
-    if hasattr(model, "transform"):
-        model.transform(X)
     clone(estimator).fit(dense).recommend(dense, k=3)
-    for attr in ("data", "indices", "indptr"):
-        np.testing.assert_array_equal(getattr(X, attr), getattr(before, attr), f"X.{attr} modified")
     np.testing.assert_array_equal(dense, dense_before, "dense X modified")
 
 
@@ -702,6 +717,87 @@ def check_cold_items(name, estimator):
     )
 
 
+# the checks rerun on quantised models (those that fit through _fitted)
+_QUANTIZED_RERUN = (
+    "check_recommend_shapes_and_padding",
+    "check_recommend_exclude_seen",
+    "check_recommend_matches_decision_function",
+    "check_recommend_items",
+    "check_batch_equals_single",
+    "check_pickle_and_clone",
+    "check_all_zero_rows",
+    "check_dtypes_and_formats",
+    "check_score",
+    "check_empty_rows_get_popularity",
+)
+
+
+def check_quantized(name, estimator):
+    """Models with ``quantize(dtype)`` still pass the harness once compressed.
+
+    Runs on estimators that have a ``quantize`` method (factor and neural
+    models; see ``utils/_quantize.py``). For ``"float16"`` and ``"int8"``:
+    ``quantize`` returns the model and sets ``quantized_dtype_``; the checks
+    of shapes, ``exclude_seen``, candidate ``items``, ``recommend`` against
+    ``decision_function``, batch == single rows, pickling, empty rows,
+    dtypes and ``score`` pass on the quantised model; its pickle is smaller;
+    its top-10 lists overlap the float model's (at least 0.9 on average
+    for float16, 0.8 for int8: scores are close, not equal, so near-ties
+    may swap); rows are still folded in (``transform`` for transformers);
+    a refit discards the compression. An unknown dtype is a ``ValueError``
+    naming the argument, and an unfitted model raises ``NotFittedError``.
+    """
+    if not hasattr(estimator, "quantize"):
+        return
+    from sklearn.exceptions import NotFittedError
+
+    try:
+        clone(estimator).quantize("int8")
+    except NotFittedError:
+        pass
+    else:
+        raise AssertionError(f"{name}.quantize on an unfitted model must raise NotFittedError")
+    X = _data()
+    reference = _fitted(estimator, X)
+    ref_ids = reference.recommend(X, k=10)[0]
+    ref_size = len(pickle.dumps(reference))
+    assert reference.quantized_dtype_ is None, f"{name}: quantized_dtype_ before quantize"
+    for bad in ("int4", "float64", 8, None):
+        try:
+            reference.quantize(bad)
+        except ValueError as exc:
+            assert "dtype" in str(exc) and repr(bad) in str(exc), (
+                f"{name}.quantize({bad!r}): the error must name dtype and the value: {exc}"
+            )
+        else:
+            raise AssertionError(f"{name}.quantize accepted dtype={bad!r}")
+    assert reference.quantized_dtype_ is None, f"{name}: a refused quantize changed the model"
+    by_name = {check.__name__: check for check in _CHECKS}
+    for dtype, floor in (("float16", 0.9), ("int8", 0.8)):
+        model = clone(estimator).fit(X)
+        assert model.quantize(dtype) is model, f"{name}.quantize must return self"
+        assert model.quantized_dtype_ == dtype, f"{name}: quantized_dtype_ is not {dtype!r}"
+        size = len(pickle.dumps(model))
+        assert size < ref_size, f"{name}: the {dtype} pickle ({size} B) is not smaller"
+        ids = model.recommend(X, k=10)[0]
+        overlap = np.mean(
+            [np.intersect1d(a[a >= 0], b[b >= 0]).size / 10 for a, b in zip(ids, ref_ids)]
+        )
+        assert overlap >= floor, (
+            f"{name}: {dtype} top-10 lists overlap the float model's by {overlap:.3f} < {floor}"
+        )
+        if hasattr(model, "transform"):
+            assert np.all(np.isfinite(model.transform(X[:5]))), f"{name}: {dtype} fold-in failed"
+        model.fit(X)
+        assert model.quantized_dtype_ is None, f"{name}: a refit must discard the compression"
+        token = _AFTER_FIT.set(lambda fitted, dtype=dtype: fitted.quantize(dtype))
+        try:
+            for check in _QUANTIZED_RERUN:
+                by_name[check](f"{name} ({dtype})", estimator)
+        finally:
+            _AFTER_FIT.reset(token)
+
+
 _CHECKS = (
     check_recommend_shapes_and_padding,
     check_recommend_exclude_seen,
@@ -721,6 +817,7 @@ _CHECKS = (
     check_score_without_y,
     check_pipeline_with_weighting,
     check_cold_items,
+    check_quantized,
 )
 
 

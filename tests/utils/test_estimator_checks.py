@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.utils import check_random_state
 
-from sklearn_musicrec import PopularityRecommender, RandomRecommender
+from sklearn_musicrec import ALSFactorizer, PopularityRecommender, RandomRecommender
 from sklearn_musicrec.utils._topk import topk_per_row
 from sklearn_musicrec.utils.estimator_checks import check_recommender, recommender_checks
 
@@ -110,6 +110,17 @@ class ConstantQualityRecommender(RandomRecommender):
         return np.tile(rng.random_sample(X.shape[1]), (X.shape[0], 1))
 
 
+class ScramblingQuantizer(ALSFactorizer):
+    """``quantize`` loses which factors belong to which item."""
+
+    def quantize(self, dtype="int8"):
+        super().quantize(dtype)
+        self.item_factors_.codes = self.item_factors_.codes[::-1].copy()
+        if self.item_factors_.scales is not None:
+            self.item_factors_.scales = self.item_factors_.scales[::-1].copy()
+        return self
+
+
 BROKEN = [
     (
         SeedIgnoringRecommender(random_state=0),
@@ -155,6 +166,12 @@ BROKEN = [
         PopularityRecommender(),
         "check_quality_floor",
         "not 3x",
+    ),
+    (
+        ScramblingQuantizer(n_components=8, max_iter=5, random_state=0),
+        ALSFactorizer(n_components=8, max_iter=5, random_state=0),
+        "check_quantized",
+        "overlap",
     ),
 ]
 
