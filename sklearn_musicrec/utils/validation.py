@@ -8,6 +8,7 @@ public method; the private kernels then trust their input.
 
 import numbers
 import re
+from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -345,8 +346,51 @@ def check_interactions(
     return _as_canonical(X_checked)
 
 
+# Column names of a long-format interaction log (one row per listen or per
+# user-item pair), the usual shape of raw data before it is encoded.
+_USER_COLUMN = re.compile(r"^(user|listener|customer)s?([ _]?(id|name))?$", re.IGNORECASE)
+_ITEM_COLUMN = re.compile(
+    r"^(item|artist|track|song|movie|album)s?([ _]?(id|name))?$", re.IGNORECASE
+)
+
+
+def _reject_non_matrix(X, whom, input_name):
+    """Refuse the two non-matrices people pass by mistake, saying what to pass.
+
+    A dataset ``Bunch`` (any mapping) and a long-format table of interactions
+    (a DataFrame with a user column and an item column): the latter would
+    otherwise be read as a users x 3 matrix without complaint.
+    """
+    if isinstance(X, Mapping):
+        keys = ", ".join(repr(key) for key in list(X)[:6])
+        hint = ""
+        if "data" in X:
+            hint = " This looks like a dataset Bunch: pass its interaction matrix, bunch.data."
+        raise TypeError(
+            f"{input_name} passed to {whom} must be a users x items interaction matrix "
+            f"(scipy sparse matrix or 2-D array-like), but got a {type(X).__name__} "
+            f"with keys {keys}.{hint}"
+        )
+    columns = getattr(X, "columns", None)
+    if columns is None or getattr(X, "ndim", 0) != 2:
+        return
+    names = [str(name) for name in columns]
+    users = [name for name in names if _USER_COLUMN.match(name)]
+    items = [name for name in names if _ITEM_COLUMN.match(name)]
+    if users and items:
+        raise ValueError(
+            f"{input_name} passed to {whom} must be a users x items interaction matrix, "
+            f"but got a table with columns {names}: this looks like a long-format log "
+            "(one row per user-item interaction), which would be read as a matrix with "
+            f"{len(names)} items. Encode it first: X = InteractionEncoder("
+            f"user_col={users[0]!r}, item_col={items[0]!r}).fit_transform(table) "
+            "(sklearn_musicrec.preprocessing.InteractionEncoder)."
+        )
+
+
 def _generic_checked(estimator, X, reset, dtype, whom, method, input_name):
     """scikit-learn's validation of ``X`` (``validate_data`` or ``check_array``), our messages."""
+    _reject_non_matrix(X, whom, input_name)
     try:
         if estimator is not None:
             X_checked = validate_data(

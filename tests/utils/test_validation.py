@@ -6,6 +6,7 @@ import re
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
@@ -50,6 +51,18 @@ BAD = {
         np.array([["1"] * (N_ITEMS - 1) + ["rock"]] * 2, dtype=object),
         ValueError,
         "could not convert the string 'rock' to a number",
+    ),
+    # the two non-matrices people pass by mistake: a dataset Bunch and a long-format log
+    "bunch": (
+        make_interactions(n_users=4, n_items=N_ITEMS, random_state=0),
+        TypeError,
+        r"got a Bunch with keys 'data'.* pass its interaction matrix, bunch\.data\.$",
+    ),
+    "long-table": (
+        pd.DataFrame({"user_id": [0, 1], "artist": [3, 4], "plays": [5, 1]}),
+        ValueError,
+        r"columns \['user_id', 'artist', 'plays'\]: this looks like a long-format log.*"
+        r"InteractionEncoder\(user_col='user_id', item_col='artist'\)",
     ),
 }
 
@@ -105,16 +118,17 @@ def test_bad_interactions_same_error_from_splitters_scorers_evaluate(case, fitte
     for whom, call in callers:
         got = _error(call)
         assert (got[0], _normalised(got[1], whom)) == reference, whom
-    if bad.ndim != 1:  # a 1-D y_true is item ids, not a matrix
+    ndim = getattr(bad, "ndim", None)  # None: a dataset Bunch
+    if ndim not in (1, None):  # a 1-D y_true is item ids, not a matrix
         reference = _error(check_interactions, None, bad, method="<caller>", input_name="y_true")
         ids = np.zeros((bad.shape[0], 3), dtype=np.int64)
         calls = [lambda: ndcg_at_k(bad, ids), lambda: recall_at_k(bad, ids)]
-        if bad.ndim == 2:
+        if ndim == 2:
             calls.append(lambda: auc_score(bad, np.ones(bad.shape)))
         for call in calls:
             got = _error(call)
             assert (got[0], _normalised(got[1], "a metric")) == reference
-    if bad.ndim == 2:
+    if ndim in (2, None):
         for name, args in [("X_train", (bad, X.toarray())), ("X_test", (X.toarray(), bad))]:
             reference = _error(check_interactions, None, bad, method="<caller>", input_name=name)
             got = _error(evaluate, model, *args)
