@@ -14,7 +14,7 @@ default), except where a weighting is named:
   ``GridSearchCV`` with the package scorer on the training part;
 - ``multvae`` / ``deepcf``: this package's neural models (settings below;
   ``--tune`` first searches a small grid with ``GridSearchCV(cv=2)`` and
-  ``make_recommendation_scorer("ndcg", k=20, holdout=0.2)`` on the training
+  ``make_recommendation_scorer("ndcg", k=20, test_size=0.2)`` on the training
   part only, then refits the best on the whole training part);
 - ``cornac-neumf`` / ``cornac-vaecf``: Cornac's NeuMF (PyTorch backend, 32
   factors, layers 128-64-32, 20 epochs, 4 negatives: the setting of
@@ -103,7 +103,7 @@ def _estimator(name, args):
         est,
         _grid(name),
         cv=KFold(2, shuffle=True, random_state=0),
-        scoring=make_recommendation_scorer("ndcg", k=K, holdout=0.2, random_state=0),
+        scoring=make_recommendation_scorer("ndcg", k=K, test_size=0.2, random_state=0),
         refit=True,
     )
     return search, search
@@ -141,7 +141,7 @@ def _cold(args):
     out = {"n_cold_items": int(cold.size), "n_users": int(users.size)}
     params = neural_params("deepcf", args.quick, args.device)
     for label, est, fit_params in [
-        ("with_tags", DeepCFRecommender(**params), {"item_features": bunch.tags}),
+        ("with_tags", DeepCFRecommender(item_features=bunch.tags, **params), {}),
         ("without_tags", DeepCFRecommender(**params), {}),
         ("popularity", PopularityRecommender(), {}),
         ("random", RandomRecommender(random_state=0), {}),
