@@ -153,18 +153,26 @@ class DeepCFRecommender(_NeuralRecommender):
     materialised but the logits); deeper MLPs, and CUDA, run in torch over
     bounded blocks of items. Users are scored in batches sized by
     scikit-learn's ``working_memory``, with the top-``k`` taken on the
-    device. With
-    ``item_features``, the item-id embedding is dropped for half of the
+    device. ``DeepCFModule.scoring_items`` (in ``neural/_modules.py``)
+    computes the item side used in scoring.
+
+    With ``item_features``, the item-id embedding is dropped for half of the
     training examples so that the feature embeddings learn to stand alone;
     the embeddings of items without interactions are zero after ``fit``.
     On CPU, a fixed ``random_state`` gives the same model whatever the
     number of threads; on CUDA, scatter-add kernels in the embedding
-    backward pass are not bitwise deterministic.
+    backward pass are not bitwise deterministic, and with
+    ``mixed_precision`` the bfloat16 products (8 bits of mantissa) give
+    scores that differ from float32 ones in the third significant digit, so
+    near-ties may rank differently from a CPU fit.
 
     On lastfm-2k (per-user random 80/20, NDCG@20) the defaults reach 0.197,
     below this package's tuned ALS (0.298) and EASE (0.276): see
-    ``benchmarks/bench_neural.py``. With the artist tags as ``item_features``,
-    artists never seen in training are ranked for their listeners at NDCG@20
+    ``benchmarks/bench_neural.py``. Recommending for all 1,877 users over
+    the 17,632 artists took 2.9 s with the fused kernel against 112 s with
+    the materialised pair activations, side by side on a heavily loaded
+    2-core machine (load average 19). With the artist tags as
+    ``item_features``, artists never seen in training are ranked for their listeners at NDCG@20
     0.369 (popularity over the same candidates: 0.061).
 
     References

@@ -104,7 +104,9 @@ class MultVAERecommender(_NeuralRecommender):
     scikit-learn's ``working_memory``, with the top-``k`` on the device. On
     CPU, a fixed ``random_state`` gives the same model whatever the number of
     threads; on CUDA, the embedding-bag backward pass uses atomic adds and is
-    not bitwise deterministic.
+    not bitwise deterministic, and with ``mixed_precision`` the bfloat16
+    products give scores that differ from float32 ones in the third
+    significant digit, so near-ties may rank differently from a CPU fit.
 
     On lastfm-2k (per-user random 80/20, NDCG@20) the defaults reach 0.246,
     below this package's EASE (0.276) and tuned ALS (0.298): see
