@@ -231,6 +231,7 @@ class DeepCFModule(nn.Module):
         """``logits += MLP(relu(A_u + B_v))`` for every (user, item) pair, in place."""
         if (
             self.fused_cpu_kernel
+            and not torch.is_grad_enabled()
             and not self.mlp_layers
             and logits.device.type == "cpu"
             and logits.dtype == torch.float32

@@ -355,6 +355,22 @@ def test_deepcf_torch_pair_blocks_match_the_fused_kernel(planted, monkeypatch):
     np.testing.assert_allclose(fused, blocked, rtol=1e-5, atol=1e-6)
 
 
+def test_deepcf_item_side_is_computed_once_per_scoring_call(planted, monkeypatch):
+    from sklearn import config_context
+
+    bunch, train, _ = planted
+    model = small(DeepCFRecommender, item_features=bunch.item_tags).fit(train)
+    expected = model.decision_function(train)
+    module = model.net_.module_
+    calls = []
+    original = module.scoring_items
+    monkeypatch.setattr(module, "scoring_items", lambda: calls.append(1) or original())
+    with config_context(working_memory=0.1):  # ~30 rows per batch: many batches
+        got = model.decision_function(train)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(got, expected)
+
+
 # -- devices -----------------------------------------------------------------
 @pytest.mark.parametrize("cls", MODELS)
 def test_mixed_precision_on_cpu(cls, planted):
