@@ -14,13 +14,20 @@ default), except where a weighting is named:
   ``GridSearchCV`` with the package scorer on the training part;
 - ``multvae`` / ``deepcf``: this package's neural models (settings below;
   ``--tune`` first searches a small grid with ``GridSearchCV(cv=2)`` and
-  ``make_recommendation_scorer("ndcg", k=20, holdout=0.2)`` on the training
+  ``make_recommendation_scorer("ndcg", k=20, test_size=0.2)`` on the training
   part only, then refits the best on the whole training part);
 - ``cornac-neumf`` / ``cornac-vaecf``: Cornac's NeuMF (PyTorch backend, 32
   factors, layers 128-64-32, 20 epochs, 4 negatives: the setting of
   ``docs/facts.md``) and VAECF, when Cornac installs (it refuses users
   unseen in ``fit``, which is not needed here: the test users are the
   training users);
+- ``deepcf-scoring``: full-catalogue ``recommend`` of every training user
+  by one ``DeepCFRecommender`` (default architecture, one epoch: the cost
+  does not depend on the weights), twice side by side in one process: the
+  fused compiled kernel (the default on CPU) and the torch formulation that
+  materialises the MLP's pair activations (in bounded item blocks; the
+  formulation before the kernel, and the CUDA path), with the largest
+  difference of their scores;
 - ``deepcf-cold``: cold artists (``cold_item_split``, 20% of the artists,
   seed 0): ``DeepCFRecommender`` with the artist-tag matrix as
   ``item_features``, ranking only the cold artists for the users who played
@@ -67,6 +74,7 @@ MODELS = [
     "als",
     "multvae",
     "deepcf",
+    "deepcf-scoring",
     "deepcf-cold",
     "cornac-neumf",
     "cornac-vaecf",
@@ -103,7 +111,7 @@ def _estimator(name, args):
         est,
         _grid(name),
         cv=KFold(2, shuffle=True, random_state=0),
-        scoring=make_recommendation_scorer("ndcg", k=K, holdout=0.2, random_state=0),
+        scoring=make_recommendation_scorer("ndcg", k=K, test_size=0.2, random_state=0),
         refit=True,
     )
     return search, search
@@ -141,7 +149,7 @@ def _cold(args):
     out = {"n_cold_items": int(cold.size), "n_users": int(users.size)}
     params = neural_params("deepcf", args.quick, args.device)
     for label, est, fit_params in [
-        ("with_tags", DeepCFRecommender(**params), {"item_features": bunch.tags}),
+        ("with_tags", DeepCFRecommender(item_features=bunch.tags, **params), {}),
         ("without_tags", DeepCFRecommender(**params), {}),
         ("popularity", PopularityRecommender(), {}),
         ("random", RandomRecommender(random_state=0), {}),
@@ -154,6 +162,31 @@ def _cold(args):
             warnings.simplefilter("ignore", UserWarning)
             out[f"ndcg@{K}_{label}"] = float(ndcg_at_k(test[users], ids, k=K))
         out[f"fit_s_{label}"] = fit_s
+    return out
+
+
+def _scoring(args):
+    """recommend-all seconds of DeepCF: fused CPU kernel vs torch pair activations."""
+    from _common import lastfm_holdout
+
+    from sklearn_musicrec.neural import DeepCFRecommender
+
+    train, _ = lastfm_holdout()
+    params = dict(neural_params("deepcf", args.quick, args.device), max_epochs=1)
+    model = DeepCFRecommender(**params).fit(train)
+    module = model.net_.module_
+    out = {"n_users": int(train.shape[0]), "n_items": int(train.shape[1])}
+    model.recommend(train[:8], k=K)  # compile (or load) the kernel first
+    scores = {}
+    for label, fused in (("fused", True), ("torch", False)):
+        module.fused_cpu_kernel = fused
+        t0 = time.perf_counter()
+        model.recommend(train, k=K)
+        out[f"recommend_s_{label}"] = time.perf_counter() - t0
+        scores[label] = model.decision_function(train[:200])
+    module.fused_cpu_kernel = True
+    out["max_abs_diff"] = float(np.abs(scores["fused"] - scores["torch"]).max())
+    out["load"] = open("/proc/loadavg").read().split()[0]
     return out
 
 
@@ -220,6 +253,9 @@ def worker(name, args):
     out = {"model": name}
     if name == "deepcf-cold":
         out.update(_cold(args))
+        return out
+    if name == "deepcf-scoring":
+        out.update(_scoring(args))
         return out
     train, test = lastfm_holdout()
     if name.startswith("cornac"):
@@ -303,7 +339,7 @@ def _markdown(rows, skipped, meta):
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        if r["model"] == "deepcf-cold":
+        if r["model"] in ("deepcf-cold", "deepcf-scoring"):
             continue
         epoch = f"{r['epoch_s']:.2f} | {r['n_epochs']}" if "epoch_s" in r else "– | –"
         lines.append(
@@ -319,6 +355,21 @@ def _markdown(rows, skipped, meta):
             )
         if "params" in r:
             lines.append(f"\n{r['model']} settings: {r['params']}")
+    scoring = [r for r in rows if r["model"] == "deepcf-scoring"]
+    if scoring:
+        c = scoring[0]
+        lines += [
+            "",
+            f"DeepCF full-catalogue recommend of all {c['n_users']} users x {c['n_items']} "
+            f"items, side by side in one process (load average {c['load']}):",
+            "",
+            "| MLP pairs computed by | recommend-all s |",
+            "|---|---|",
+            f"| fused compiled kernel (default on CPU) | {c['recommend_s_fused']:.2f} |",
+            f"| torch, materialised pair activations | {c['recommend_s_torch']:.2f} |",
+            "",
+            f"Largest score difference: {c['max_abs_diff']:.1e}.",
+        ]
     cold = [r for r in rows if r["model"] == "deepcf-cold"]
     if cold:
         c = cold[0]

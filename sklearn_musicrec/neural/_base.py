@@ -20,6 +20,7 @@ from sklearn.utils import gen_batches
 
 from ..base import BaseRecommender
 from ..utils._devices import import_torch, resolve_device, torch_num_threads
+from ..utils._parallel import numba_threads
 from ..utils._sklearn_compat import _openmp_effective_n_threads, get_chunk_n_rows
 from ..utils._sparse import clean_csr_copy
 
@@ -89,8 +90,9 @@ class _NeuralRecommender(BaseRecommender):
     - ``_training_data(X)``: ``(dataset, collate_fn)`` over the training rows,
     - ``_score_row_bytes(n_items)``: bytes of working memory per scored row.
 
-    The module implements ``score(history)`` (a CSR tensor batch of rows ->
-    dense logits over all items).
+    The module implements ``scoring_items()`` (what scoring needs of the
+    items, computed once per scoring call) and ``score(history, items)`` (a
+    CSR tensor batch of rows -> dense logits over all items).
     """
 
     # -- fit -------------------------------------------------------------
@@ -191,9 +193,10 @@ class _NeuralRecommender(BaseRecommender):
         device = resolve_device(self.device, name)
         X_train, fold_in, heldout = self._split_validation(sp.csr_matrix(X), rng)
         X_train = self._scale(X_train)
+        mixed_precision = self._resolve_mixed_precision(torch, device)
         seed, data_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
         with torch_num_threads(self._n_threads()):
-            module_kwargs = self._module_kwargs(X_train)
+            module_kwargs = dict(self._module_kwargs(X_train), mixed_precision=mixed_precision)
             criterion_kwargs = self._criterion_kwargs(X_train)
             dataset, collate = self._training_data(X_train)
             generator = torch.Generator().manual_seed(data_seed)
@@ -218,10 +221,27 @@ class _NeuralRecommender(BaseRecommender):
             self._after_fit(net.module_)
         self.net_ = net
         self.device_ = device
+        self.mixed_precision_ = mixed_precision
         self._module_kwargs_ = module_kwargs
         self._criterion_kwargs_ = criterion_kwargs
         self.n_epochs_ = len(net.history)
         return self
+
+    def _resolve_mixed_precision(self, torch, device):
+        """Whether the forward passes run under bfloat16 autocast on ``device``."""
+        option = self.mixed_precision
+        cuda = device.startswith("cuda")
+        if option is True and not cuda:
+            raise ValueError(
+                f"{type(self).__name__}(mixed_precision=True) needs a CUDA device, but "
+                f"the model runs on {device!r}; use mixed_precision='auto' (bfloat16 on "
+                "CUDA only) or False on CPU."
+            )
+        if not cuda or option is False:
+            return False
+        if option == "auto":
+            return bool(torch.cuda.is_bf16_supported())
+        return True
 
     def _after_fit(self, module):
         """Hook: adjust the trained module (e.g. zero untrained rows)."""
@@ -242,10 +262,12 @@ class _NeuralRecommender(BaseRecommender):
         was_training = module.training
         module.eval()
         try:
-            with torch.no_grad(), torch_num_threads(self._n_threads()):
+            n_threads = self._n_threads()
+            with torch.no_grad(), torch_num_threads(n_threads), numba_threads(n_threads):
+                items = module.scoring_items()  # the item side, once per call
                 for batch in gen_batches(n_users, max(chunk, 1)):
                     Xb = self._scale(X[batch])
-                    yield batch, Xb, module.score(csr_batch_tensor(torch, Xb, device))
+                    yield batch, Xb, module.score(csr_batch_tensor(torch, Xb, device), items)
         finally:
             module.train(was_training)
 

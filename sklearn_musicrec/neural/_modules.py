@@ -7,6 +7,8 @@ Every module reads a batch of users as a sparse CSR tensor of their
 side.
 """
 
+import contextlib
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -16,6 +18,18 @@ from torch.nn import functional as F
 from ._base import bag_inputs, csr_batch_tensor
 
 __all__ = []
+
+
+# largest (users, items, width) activation block of full-catalogue scoring
+# through torch (a deeper MLP, or CUDA)
+_PAIR_BLOCK_ELEMENTS = 1 << 24
+
+
+def _autocast(enabled, tensor):
+    """bfloat16 autocast of the forward pass when ``enabled`` and ``tensor`` is on CUDA."""
+    if enabled and tensor.device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def _init_embedding(weight, std):
@@ -51,9 +65,13 @@ class DeepCFModule(nn.Module):
         feature_data=None,
         n_features=0,
         item_id_dropout=0.0,
+        mixed_precision=False,
     ):
         super().__init__()
         d = int(n_components)
+        self.mixed_precision = bool(mixed_precision)
+        # full-catalogue scoring of a one-hidden-layer MLP on CPU: compiled kernel
+        self.fused_cpu_kernel = True
         self.n_items = int(n_items)
         self.n_negatives = int(n_negatives)
         self.item_id_dropout = float(item_id_dropout)
@@ -172,24 +190,68 @@ class DeepCFModule(nn.Module):
         negatives, unseen = self._negatives(history, targets)
         items = torch.cat([targets[:, None], negatives], dim=1)
         mask = torch.cat([torch.ones_like(unseen[:, :1]), unseen], dim=1)
-        u = self.user_vectors(history)
-        v, b = self.item_vectors(items)
-        logits = ((u * self.gmf_weight)[:, None, :] * v).sum(-1) + b
-        if self.mlp_user is not None:
-            h = F.relu(self.mlp_user(u)[:, None, :] + self.mlp_item(v))
-            logits = logits + self._mlp(h)
-        return logits, mask
+        with _autocast(self.mixed_precision, targets):
+            u = self.user_vectors(history)
+            v, b = self.item_vectors(items)
+            logits = ((u * self.gmf_weight)[:, None, :] * v).sum(-1) + b
+            if self.mlp_user is not None:
+                h = F.relu(self.mlp_user(u)[:, None, :] + self.mlp_item(v))
+                logits = logits + self._mlp(h)
+        return logits.float(), mask
 
     # -- scoring -----------------------------------------------------------
-    def score(self, history):
-        """Logits ``(B, n_items)`` of every item for a batch of history rows."""
-        u = self.user_vectors(history)
+    def scoring_items(self):
+        """What full-catalogue scoring needs of the items, computed once per call.
+
+        Returns ``(v, b, B)``: the item vectors ``(n_items, d)`` (learned
+        embedding plus the feature part), the item biases ``(n_items,)`` and
+        the item half ``B v`` of the MLP's first layer ``(n_items, width)``
+        (None without an MLP branch). :meth:`score` takes it, so that a
+        scoring call over many user batches computes the item side once.
+        """
         v, b = self.item_vectors()
-        logits = torch.addmm(b[None, :], u * self.gmf_weight, v.T)
-        if self.mlp_user is not None:
-            h = F.relu(self.mlp_user(u)[:, None, :] + self.mlp_item(v)[None, :, :])
-            logits += self._mlp(h)
+        with _autocast(self.mixed_precision, b):
+            mlp = self.mlp_item(v) if self.mlp_user is not None else None
+        return v, b, mlp
+
+    def score(self, history, items=None):
+        """Logits ``(B, n_items)`` of every item for a batch of history rows.
+
+        ``items`` is :meth:`scoring_items`'s result (computed here if None).
+        """
+        v, b, mlp_item = self.scoring_items() if items is None else items
+        with _autocast(self.mixed_precision, b):
+            u = self.user_vectors(history)
+            logits = torch.addmm(b[None, :], u * self.gmf_weight, v.T).float()
+            if mlp_item is not None:
+                self._add_pair_mlp(logits, self.mlp_user(u), mlp_item)
         return logits
+
+    def _add_pair_mlp(self, logits, mlp_user, mlp_item):
+        """``logits += MLP(relu(A_u + B_v))`` for every (user, item) pair, in place."""
+        if (
+            self.fused_cpu_kernel
+            and not torch.is_grad_enabled()
+            and not self.mlp_layers
+            and logits.device.type == "cpu"
+            and logits.dtype == torch.float32
+        ):
+            # fused add-ReLU-dot kernel: no (users, items, width) activations
+            from ._pair_mlp_numba import add_relu_dot
+
+            add_relu_dot(
+                mlp_user.contiguous().numpy(),
+                mlp_item.contiguous().numpy(),
+                self.mlp_out.weight[0].detach().contiguous().numpy(),
+                logits.numpy(),
+            )
+            return
+        # item blocks bound the (users, block, width) activations
+        width = mlp_item.shape[1]
+        step = max(1, _PAIR_BLOCK_ELEMENTS // max(logits.shape[0] * width, 1))
+        for start in range(0, mlp_item.shape[0], step):
+            h = F.relu(mlp_user[:, None, :] + mlp_item[None, start : start + step, :])
+            logits[:, start : start + step] += self._mlp(h)
 
 
 class DeepCFLoss(nn.Module):
@@ -264,9 +326,10 @@ class MultVAEModule(nn.Module):
     layers to one logit per item.
     """
 
-    def __init__(self, n_items, n_components, hidden_layer_sizes, dropout):
+    def __init__(self, n_items, n_components, hidden_layer_sizes, dropout, mixed_precision=False):
         super().__init__()
         d = int(n_components)
+        self.mixed_precision = bool(mixed_precision)
         sizes = [int(h) for h in hidden_layer_sizes]
         first = sizes[0] if sizes else 2 * d
         self.first = nn.EmbeddingBag(int(n_items), first, mode="sum")
@@ -298,17 +361,26 @@ class MultVAEModule(nn.Module):
         return z
 
     def forward(self, history, target):
-        mu, logvar = self.encode(history)
-        if self.training:
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        else:
-            z = mu
-        return self.decode(z), mu, logvar, target
+        with _autocast(self.mixed_precision, self.first_bias):
+            mu, logvar = self.encode(history)
+            mu, logvar = mu.float(), logvar.float()
+            if self.training:
+                z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            else:
+                z = mu
+            logits = self.decode(z)
+        return logits.float(), mu, logvar, target
 
-    def score(self, history):
+    def scoring_items(self):
+        """Nothing to precompute per item (the decoder is one dense layer)."""
+        return None
+
+    def score(self, history, items=None):
         """Logits ``(B, n_items)`` of every item (the decoder of the mean)."""
-        mu, _ = self.encode(history)
-        return self.decode(mu)
+        with _autocast(self.mixed_precision, self.first_bias):
+            mu, _ = self.encode(history)
+            logits = self.decode(mu)
+        return logits.float()
 
 
 class MultVAELoss(nn.Module):

@@ -1,8 +1,8 @@
-"""Renamed parameters: one way to accept the old name with a ``FutureWarning``."""
+"""Renamed or moved parameters: one way to accept the old form with a ``FutureWarning``."""
 
 import warnings
 
-__all__ = ["DEPRECATED", "deprecated_rename"]
+__all__ = ["DEPRECATED", "deprecated_fit_argument", "deprecated_rename"]
 
 #: Default of a renamed parameter's old name: "not passed".
 DEPRECATED = "deprecated"
@@ -43,3 +43,48 @@ def deprecated_rename(old_name, old_value, new_name, new_value, default, *, whom
         stacklevel=stacklevel,
     )
     return old_value
+
+
+def deprecated_fit_argument(name, fit_value, param_value, *, whom, stacklevel=4):
+    """The value of a ``fit`` argument that became a constructor parameter of the same name.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name (in ``fit`` and in the constructor).
+    fit_value : object
+        The value passed to ``fit`` (``DEPRECATED`` when not passed).
+    param_value : object
+        The constructor parameter's value (``None``: not set).
+    whom : str
+        The ``fit`` method, e.g. ``"DeepCFRecommender.fit"``, for the message.
+    stacklevel : int, default=4
+        Of the warning: this helper, ``fit``, scikit-learn's ``_fit_context``
+        wrapper, then the caller's line.
+
+    Returns
+    -------
+    value : object
+        ``param_value``, or ``fit_value`` (with a ``FutureWarning``) when
+        only ``fit`` got one.
+
+    Raises
+    ------
+    TypeError
+        When both were given.
+    """
+    if isinstance(fit_value, str) and fit_value == DEPRECATED:
+        return param_value
+    if param_value is not None:
+        raise TypeError(
+            f"{whom}: {name} was given both to the constructor and to fit; pass it "
+            "only to the constructor."
+        )
+    estimator = whom.rsplit(".", 1)[0]
+    warnings.warn(
+        f"Passing {name} to {whom} is deprecated since 0.1 and will be removed in 0.3; "
+        f"pass it to the constructor instead: {estimator}({name}=...).",
+        FutureWarning,
+        stacklevel=stacklevel,
+    )
+    return fit_value

@@ -199,7 +199,8 @@ def test_cold_items_are_ranked_from_their_features():
     users = np.flatnonzero(test.getnnz(axis=1) > 0)
     train, test = train[users], test[users]
     params = dict(max_epochs=8, n_components=16, hidden_layer_sizes=(16,), lr=0.01)
-    model = DeepCFRecommender(**params, random_state=0).fit(train, item_features=bunch.item_tags)
+    model = DeepCFRecommender(item_features=bunch.item_tags, **params, random_state=0).fit(train)
+    assert model._can_score_cold_items()  # the harness's check_cold_items covers it
     with_features = _ndcg(model, train, test, items=cold)
     blind = DeepCFRecommender(**params, random_state=0).fit(train)
     random = _ndcg(RandomRecommender(random_state=0).fit(train), train, test, items=cold)
@@ -219,9 +220,42 @@ def test_cold_items_are_ranked_from_their_features():
 def test_item_features_are_validated(planted):
     _, train, _ = planted
     with pytest.raises(ValueError, match="one row per item"):
-        small(DeepCFRecommender).fit(train, item_features=sp.eye(10, 4))
+        small(DeepCFRecommender, item_features=sp.eye(10, 4)).fit(train)
     with pytest.raises(ValueError, match="non-negative"):
-        small(DeepCFRecommender).fit(train, item_features=-sp.eye(train.shape[1], 4))
+        small(DeepCFRecommender, item_features=-sp.eye(train.shape[1], 4)).fit(train)
+
+
+def test_item_features_passed_to_fit_is_deprecated(planted):
+    bunch, train, _ = planted
+    tags = bunch.item_tags
+    expected = small(DeepCFRecommender, item_features=tags, max_epochs=1).fit(train)
+    model = small(DeepCFRecommender, max_epochs=1)
+    with pytest.warns(FutureWarning, match=r"DeepCFRecommender\(item_features=\.\.\.\)"):
+        model.fit(train, item_features=tags)
+    assert model.item_features is None  # fit does not set parameters
+    np.testing.assert_allclose(
+        model.decision_function(train[:5]), expected.decision_function(train[:5]), rtol=1e-5
+    )
+    with pytest.raises(TypeError, match="both to the constructor and to fit"):
+        small(DeepCFRecommender, item_features=tags).fit(train, item_features=tags)
+
+
+def test_item_features_survive_clone_and_grid_search(planted):
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    from sklearn_musicrec.metrics import make_recommendation_scorer
+
+    bunch, train, _ = planted
+    model = small(DeepCFRecommender, item_features=bunch.item_tags, max_epochs=1)
+    assert clone(model).item_features is not None
+    search = GridSearchCV(
+        model,
+        {"n_components": [4, 8]},
+        cv=2,
+        scoring=make_recommendation_scorer("ndcg", k=10, test_size=0.2, random_state=0),
+    ).fit(train)
+    assert search.best_estimator_.net_.module_.n_features == bunch.item_tags.shape[1]
 
 
 @pytest.mark.parametrize("cls", MODELS)
@@ -279,7 +313,92 @@ def test_popularity_negatives(planted):
     np.testing.assert_allclose(weights, counts**0.75 / (counts**0.75).sum(), rtol=1e-5)
 
 
+# -- scoring -----------------------------------------------------------------
+@pytest.mark.parametrize("layers", [(16,), (16, 8)])
+@pytest.mark.parametrize("features", [False, True])
+def test_deepcf_scores_equal_the_pairwise_mlp(planted, layers, features):
+    """Full-catalogue scoring (fused CPU kernel / item blocks) is the NeuMF formula."""
+    from torch.nn import functional as F
+
+    bunch, train, _ = planted
+    tags = bunch.item_tags if features else None
+    model = small(DeepCFRecommender, hidden_layer_sizes=layers, item_features=tags).fit(train)
+    module = model.net_.module_
+    with torch.no_grad():
+        history = _base.csr_batch_tensor(torch, model._scale(train[:40]))
+        u = module.user_vectors(history)
+        v, b = module.item_vectors()
+        expected = ((u * module.gmf_weight)[:, None, :] * v[None, :, :]).sum(-1) + b
+        h = F.relu(
+            torch.cat(
+                [u[:, None, :].expand(-1, v.shape[0], -1), v[None].expand(u.shape[0], -1, -1)],
+                dim=-1,
+            )
+            @ torch.cat([module.mlp_user.weight, module.mlp_item.weight], dim=1).T
+            + module.mlp_user.bias
+        )
+        expected += module._mlp(h)
+    got = model.decision_function(train[:40])
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_deepcf_torch_pair_blocks_match_the_fused_kernel(planted, monkeypatch):
+    from sklearn_musicrec.neural import _modules
+
+    _, train, _ = planted
+    model = small(DeepCFRecommender).fit(train)
+    fused = model.decision_function(train[:30])
+    # the torch path (CUDA, deeper MLPs) over tiny blocks of items
+    monkeypatch.setattr(_modules, "_PAIR_BLOCK_ELEMENTS", 16 * 30 * 7)
+    monkeypatch.setattr(model.net_.module_, "fused_cpu_kernel", False)
+    blocked = model.decision_function(train[:30])
+    np.testing.assert_allclose(fused, blocked, rtol=1e-5, atol=1e-6)
+
+
+def test_deepcf_item_side_is_computed_once_per_scoring_call(planted, monkeypatch):
+    from sklearn import config_context
+
+    bunch, train, _ = planted
+    model = small(DeepCFRecommender, item_features=bunch.item_tags).fit(train)
+    expected = model.decision_function(train)
+    module = model.net_.module_
+    calls = []
+    original = module.scoring_items
+    monkeypatch.setattr(module, "scoring_items", lambda: calls.append(1) or original())
+    with config_context(working_memory=0.1):  # ~30 rows per batch: many batches
+        got = model.decision_function(train)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(got, expected)
+
+
 # -- devices -----------------------------------------------------------------
+@pytest.mark.parametrize("cls", MODELS)
+def test_mixed_precision_on_cpu(cls, planted):
+    _, train, _ = planted
+    auto = small(cls, max_epochs=1).fit(train)
+    assert auto.mixed_precision_ is False  # "auto": float32 on CPU
+    off = small(cls, max_epochs=1, mixed_precision=False).fit(train)
+    np.testing.assert_array_equal(
+        auto.decision_function(train[:5]), off.decision_function(train[:5])
+    )
+    with pytest.raises(ValueError, match=r"mixed_precision=True.*CUDA.*'auto'"):
+        small(cls, mixed_precision=True).fit(train)
+    with pytest.raises(ValueError, match="mixed_precision"):
+        small(cls, mixed_precision="bf16").fit(train)
+
+
+@needs_cuda
+@pytest.mark.parametrize("cls", MODELS)
+def test_mixed_precision_on_cuda(cls, planted):
+    _, train, test = planted
+    mixed = small(cls, device="cuda", mixed_precision=True).fit(train)
+    assert mixed.mixed_precision_ is True
+    scores = mixed.decision_function(train[:20])
+    assert scores.dtype == np.float32 and np.isfinite(scores).all()
+    full = small(cls, device="cuda", mixed_precision=False).fit(train)
+    assert abs(_ndcg(mixed, train, test) - _ndcg(full, train, test)) < 0.05
+
+
 def test_resolve_device(monkeypatch):
     from sklearn_musicrec.utils._devices import resolve_device
 
