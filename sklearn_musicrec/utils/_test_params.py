@@ -36,6 +36,7 @@ def _meta_params():
     """Constructor arguments of the meta-estimators (they need member estimators)."""
     from ..baselines import PopularityRecommender
     from ..content import TagRecommender
+    from ..decomposition import ALSFactorizer
     from ..neighbors import ItemKNNRecommender
 
     return {
@@ -46,6 +47,7 @@ def _meta_params():
         "MMRReranker": {"estimator": TagRecommender(), "n_candidates": 15},
         "XQuADReranker": {"estimator": ItemKNNRecommender(), "n_candidates": 15},
         "CalibratedReranker": {"estimator": ItemKNNRecommender(), "n_candidates": 15},
+        "ApproximateRecommender": {"estimator": ALSFactorizer(**TEST_PARAMS["ALSFactorizer"])},
     }
 
 
