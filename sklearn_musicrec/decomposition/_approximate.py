@@ -5,6 +5,7 @@ from typing import Self
 
 import numpy as np
 from sklearn.base import MetaEstimatorMixin, clone
+from sklearn.frozen import FrozenEstimator
 
 from ..base import BaseRecommender, nonzero_per_row
 from ..utils._parallel import resolve_n_jobs
@@ -98,7 +99,9 @@ class ApproximateRecommender(MetaEstimatorMixin, BaseRecommender):
     ----------
     estimator : estimator, default=None
         The factor model to wrap: an :class:`ALSFactorizer` or
-        :class:`SGDFactorizer` (``None``: ``ALSFactorizer()``).
+        :class:`SGDFactorizer` (``None``: ``ALSFactorizer()``), fitted by
+        ``fit`` on a clone; or one already fitted, wrapped in
+        :class:`sklearn.frozen.FrozenEstimator`, which ``fit`` only indexes.
     index : {"exact", "hnsw"}, default="exact"
         ``"exact"``: the wrapped model's exact top-k (no index).
         ``"hnsw"``: faiss's ``IndexHNSWFlat`` over the item vectors (needs
@@ -121,7 +124,8 @@ class ApproximateRecommender(MetaEstimatorMixin, BaseRecommender):
     Attributes
     ----------
     estimator_ : estimator
-        The fitted clone of ``estimator``.
+        The fitted clone of ``estimator`` (the frozen model itself, unwrapped,
+        for a ``FrozenEstimator``).
     index_ : faiss.Index or None
         The HNSW index over the item vectors (``None`` for ``index="exact"``).
         Pickling serialises it with faiss, so a pickled model needs no
@@ -203,14 +207,25 @@ class ApproximateRecommender(MetaEstimatorMixin, BaseRecommender):
 
             estimator = ALSFactorizer()
         else:
-            estimator = clone(self.estimator)
-        if not isinstance(estimator, _BaseFactorizer):
+            estimator = clone(self.estimator)  # a FrozenEstimator clones to itself
+        frozen = isinstance(estimator, FrozenEstimator)
+        model = estimator.estimator if frozen else estimator
+        if not isinstance(model, _BaseFactorizer):
             raise TypeError(
                 "estimator of ApproximateRecommender must be a factor model whose "
                 "score is an inner product of user and item factors (ALSFactorizer, "
-                f"SGDFactorizer); got {type(estimator).__name__}."
+                f"SGDFactorizer), or one wrapped in FrozenEstimator; got {type(model).__name__}."
             )
-        self.estimator_ = estimator.fit(X)
+        estimator.fit(X, None)  # FrozenEstimator.fit leaves the fitted model as it is
+        if frozen and model.n_features_in_ != X.shape[1]:
+            raise ValueError(
+                f"X has {X.shape[1]} items (columns), but the frozen estimator of "
+                f"ApproximateRecommender was fitted with {model.n_features_in_}."
+            )
+        self.estimator_ = model
+        if frozen and getattr(model, "item_counts_", None) is not None:
+            # rows without history get the popularity the model was fitted on
+            self.item_counts_ = model.item_counts_
         self.index_ = None
         if faiss is not None:
             items = self._item_vectors()

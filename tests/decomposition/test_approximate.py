@@ -79,6 +79,19 @@ def test_missing_faiss_names_the_extra(plays, monkeypatch):
     ApproximateRecommender(_als()).fit(plays)
 
 
+def test_frozen_estimator_is_indexed_not_refitted(plays):
+    from sklearn.frozen import FrozenEstimator
+
+    fitted = _als().fit(plays)
+    factors = fitted.item_factors_.copy()
+    model = ApproximateRecommender(FrozenEstimator(fitted)).fit(plays[:20])
+    assert model.estimator_ is fitted
+    np.testing.assert_array_equal(fitted.item_factors_, factors)
+    np.testing.assert_array_equal(model.recommend(plays, k=5)[0], fitted.recommend(plays, k=5)[0])
+    with pytest.raises(ValueError, match="X has 10 items.*fitted with 3000"):
+        ApproximateRecommender(FrozenEstimator(fitted)).fit(plays[:, :10])
+
+
 # ---- the HNSW path (skipped without faiss) ----------------------------------------
 
 
