@@ -194,6 +194,70 @@ def _per_million(row, key, iterations=1):
     return row[key] / iterations / (row["nnz"] / 1e6)
 
 
+def render(rows, args, machine, generation):
+    """The result dict and the markdown lines of a run's cells."""
+    it = args.iterations
+    report = {
+        "command": command_line(),
+        "settings": dict(
+            factors=FACTORS,
+            iterations=it,
+            regularization=REG,
+            weighting=None,
+            confidence_scale=1.0,
+            cg_steps=CG_STEPS,
+            threads=args.threads,
+            k=K,
+            recommend_users=args.recommend_users,
+            popularity_exponent=POPULARITY_EXPONENT,
+        ),
+        "generation_or_load_s": generation,
+        "machine": machine,
+        "rows": rows,
+    }
+    lines = [
+        "# ALS at scale: cost per million interactions",
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        machine_line(machine),
+        "",
+        f"Settings: {FACTORS} factors, {it} iterations, CG {CG_STEPS} steps, regularization "
+        f"{REG}, {args.threads} threads for both, BLAS 1 thread. Synthetic play counts "
+        f"(log-normal history lengths, popularity rank^-{POPULARITY_EXPONENT}), int32 "
+        "indices, float32 counts. Fit s / iteration is the whole fit divided by the "
+        f"iterations. Recommend: top-{K}, training items excluded, timed on the first "
+        f"{args.recommend_users:,} users (or all, if fewer); recommend-all is that per-user "
+        "cost times the number of users (extrapolated where the sample is smaller). "
+        "Peak RSS: VmHWM of the cell's own process, the data included.",
+        "",
+        "| size | users | items | nnz | library | fit s | fit s / iteration / M nnz "
+        "| fit CPU s / iteration / M nnz | recommend ms / user | recommend-all s "
+        "| peak RSS GB | ours / implicit fit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        peer = next(
+            (r for r in rows if r["size"] == row["size"] and r["library"] == "implicit"), None
+        )
+        ratio = f"{row['fit_s'] / peer['fit_s']:.2f}" if peer and row["library"] == "ours" else ""
+        per_user = row["recommend_s"] / row["recommend_users"]
+        n_users, n_items = row["shape"]
+        extrapolated = "" if row["recommend_users"] == n_users else " (extrapolated)"
+        lines.append(
+            f"| {row['size']} | {n_users:,} | {n_items:,} | {row['nnz']:,} | {row['library']} "
+            f"| {row['fit_s']:.1f} | {_per_million(row, 'fit_s', it):.3f} "
+            f"| {_per_million(row, 'fit_cpu_s', it):.3f} | {per_user * 1e3:.3f} "
+            f"| {per_user * n_users:.1f}{extrapolated} | {row['peak_rss_gb']:.2f} | {ratio} |"
+        )
+    lines += [
+        "",
+        "Wall times depend on what else ran on the shared cores at the time; CPU time "
+        "(all threads of the process) is less sensitive to that.",
+    ]
+    return report, lines
+
+
 def main():
     parser = benchmark_parser(__doc__)
     parser.add_argument(
@@ -258,67 +322,7 @@ def main():
             print(lib, name, run, flush=True)
             rows.append(run)
 
-    it = args.iterations
-    report = {
-        "command": command_line(),
-        "settings": dict(
-            factors=FACTORS,
-            iterations=it,
-            regularization=REG,
-            weighting=None,
-            confidence_scale=1.0,
-            cg_steps=CG_STEPS,
-            threads=args.threads,
-            k=K,
-            recommend_users=args.recommend_users,
-            popularity_exponent=POPULARITY_EXPONENT,
-        ),
-        "generation_or_load_s": generation,
-        "machine": machine,
-        "rows": rows,
-    }
-    lines = [
-        "# ALS at scale: cost per million interactions",
-        "",
-        f"Command: `{report['command']}`",
-        "",
-        machine_line(machine),
-        "",
-        f"Settings: {FACTORS} factors, {it} iterations, CG {CG_STEPS} steps, regularization "
-        f"{REG}, {args.threads} threads for both, BLAS 1 thread. Synthetic play counts "
-        f"(log-normal history lengths, popularity rank^-{POPULARITY_EXPONENT}), int32 "
-        "indices, float32 counts. Fit s / iteration is the whole fit divided by the "
-        f"iterations. Recommend: top-{K}, training items excluded, timed on the first "
-        f"{args.recommend_users:,} users (or all, if fewer); recommend-all is that per-user "
-        "cost times the number of users (extrapolated where the sample is smaller). "
-        "Peak RSS: VmHWM of the cell's own process, the data included.",
-        "",
-        "| size | users | items | nnz | library | fit s | fit s / iteration / M nnz "
-        "| fit CPU s / iteration / M nnz | recommend ms / user | recommend-all s "
-        "| peak RSS GB | ours / implicit fit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        peer = next(
-            (r for r in rows if r["size"] == row["size"] and r["library"] == "implicit"), None
-        )
-        ratio = (
-            f"{row['fit_s'] / peer['fit_s']:.2f}" if peer and row["library"] == "ours" else ""
-        )
-        per_user = row["recommend_s"] / row["recommend_users"]
-        n_users, n_items = row["shape"]
-        extrapolated = "" if row["recommend_users"] == n_users else " (extrapolated)"
-        lines.append(
-            f"| {row['size']} | {n_users:,} | {n_items:,} | {row['nnz']:,} | {row['library']} "
-            f"| {row['fit_s']:.1f} | {_per_million(row, 'fit_s', it):.3f} "
-            f"| {_per_million(row, 'fit_cpu_s', it):.3f} | {per_user * 1e3:.3f} "
-            f"| {per_user * n_users:.1f}{extrapolated} | {row['peak_rss_gb']:.2f} | {ratio} |"
-        )
-    lines += [
-        "",
-        "Wall times depend on what else ran on the shared cores at the time; CPU time "
-        "(all threads of the process) is less sensitive to that.",
-    ]
+    report, lines = render(rows, args, machine, generation)
     write_results(args.out, "bench_scale", report, lines)
     print("\n".join(lines))
 
