@@ -14,7 +14,7 @@ __version__ = "0.1.0.dev0"
 from .base import BaseRecommender, RecommenderMixin
 from .baselines import PopularityRecommender, RandomRecommender
 from .content import FeatureFactorizer, HybridRecommender, TagRecommender
-from .decomposition import ALSFactorizer, SGDFactorizer
+from .decomposition import ALSFactorizer, ApproximateRecommender, SGDFactorizer
 from .neighbors import EASERecommender, ItemKNNRecommender, UserKNNRecommender
 from .neural import DeepCFRecommender, MultVAERecommender
 from .rerank import (
@@ -32,6 +32,7 @@ __all__ = [
     "RandomRecommender",
     "ALSFactorizer",
     "SGDFactorizer",
+    "ApproximateRecommender",
     "EASERecommender",
     "ItemKNNRecommender",
     "UserKNNRecommender",

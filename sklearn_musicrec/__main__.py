@@ -50,6 +50,7 @@ def _demo_models(seed, item_features=None):
 
     from sklearn_musicrec import (
         ALSFactorizer,
+        ApproximateRecommender,
         CalibratedReranker,
         EASERecommender,
         FeatureFactorizer,
@@ -106,6 +107,19 @@ def _demo_models(seed, item_features=None):
             ItemKNNRecommender(n_jobs=-1), calibration_weight=0.5, item_features=item_features
         ),
     }
+    try:
+        import faiss  # noqa: F401  (the optional HNSW index, extra [ann])
+
+        index = "hnsw"
+    except ImportError:
+        index = "exact"
+    # ALS's top-k from an approximate index (meant for huge catalogues; shown here)
+    models["ApproximateRecommender"] = ApproximateRecommender(
+        ALSFactorizer(
+            n_components=32, confidence_scale=10.0, regularization=10.0, random_state=seed
+        ),
+        index=index,
+    )
     try:
         import skorch  # noqa: F401  (the neural models need torch and skorch)
     except ImportError:

@@ -48,7 +48,7 @@ def test_every_script_answers_help_with_an_out_option(script, benchmarks_path, m
 
 @pytest.mark.parametrize(
     "stem",
-    ["bench_ease", "bench_knn_quality", "bench_mf_lastfm", "bench_mf_explicit"],
+    ["bench_ease", "bench_knn_quality", "bench_mf_lastfm", "bench_mf_explicit", "bench_ann"],
 )
 def test_missing_data_exits_non_zero_and_writes_nothing(
     stem, tmp_path, benchmarks_path, monkeypatch
@@ -145,3 +145,28 @@ def test_readme_table_follows_the_results(make_readme, tmp_path):
         SystemExit, match=r"bench_ease\.json: expected one row with \{'model': 'lenskit'\}"
     ):
         make_readme.main(["--results", str(results), "--readme", str(readme)])
+
+
+def test_scale_benchmark_builds_a_clean_csr_directly(benchmarks_path, monkeypatch):
+    import bench_scale
+    import numpy as np
+    import scipy.sparse as sp
+    from bench_scale import synthetic_csr
+
+    X = synthetic_csr(3_000, 500, 20.0, random_state=0)
+    assert X.shape == (3_000, 500)
+    assert X.indices.dtype == np.int32 and X.data.dtype == np.float32
+    assert X.has_sorted_indices and X.has_canonical_format  # sorted, no duplicates
+    assert (X.data >= 1).all() and (np.diff(X.indptr) >= 1).all()
+    # a valid CSR: rebuilt through scipy's checks, identical
+    Y = sp.csr_matrix((X.data, X.indices, X.indptr), shape=X.shape)
+    Y.check_format(full_check=True)
+    # about 20 distinct items per user, the popular (low) ids the most played
+    assert 14 < X.nnz / X.shape[0] <= 20
+    counts = np.bincount(X.indices, minlength=500)
+    assert counts[:50].mean() > 3 * counts[-50:].mean()
+    # deterministic, and the blocks of users join seamlessly: the same matrix
+    # whatever the block size
+    monkeypatch.setattr(bench_scale, "BLOCK_USERS", 7)
+    Z = synthetic_csr(3_000, 500, 20.0, random_state=0)
+    assert (X != Z).nnz == 0

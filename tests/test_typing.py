@@ -20,6 +20,7 @@ TYPED = [
     "sklearn_musicrec/decomposition/_base.py",
     "sklearn_musicrec/decomposition/_als.py",
     "sklearn_musicrec/decomposition/_sgd.py",
+    "sklearn_musicrec/decomposition/_approximate.py",
     "sklearn_musicrec/content",
     "sklearn_musicrec/rerank",
     "sklearn_musicrec/neural",

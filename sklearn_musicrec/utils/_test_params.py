@@ -38,6 +38,7 @@ def _meta_params():
     """Constructor arguments of the meta-estimators (they need member estimators)."""
     from ..baselines import PopularityRecommender
     from ..content import TagRecommender
+    from ..decomposition import ALSFactorizer
     from ..neighbors import ItemKNNRecommender
 
     return {
@@ -49,6 +50,7 @@ def _meta_params():
         "XQuADReranker": {"estimator": ItemKNNRecommender(), "n_candidates": 15},
         "PopularityPenaltyReranker": {"estimator": ItemKNNRecommender(), "n_candidates": 15},
         "CalibratedReranker": {"estimator": ItemKNNRecommender(), "n_candidates": 15},
+        "ApproximateRecommender": {"estimator": ALSFactorizer(**TEST_PARAMS["ALSFactorizer"])},
     }
 
 

@@ -1,0 +1,351 @@
+"""Approximate top-k retrieval over a factor model's items (an HNSW index)."""
+
+from contextlib import contextmanager
+from typing import Self
+
+import numpy as np
+from sklearn.base import MetaEstimatorMixin, clone
+from sklearn.frozen import FrozenEstimator
+
+from ..base import BaseRecommender, nonzero_per_row
+from ..utils._parallel import resolve_n_jobs
+from ..utils._sklearn_compat import HasMethods, Integral, Interval, StrOptions, _fit_context
+from ..utils._typing import MatrixLike
+from ..utils._weighting import apply_weighting
+from ._base import _BaseFactorizer
+
+__all__ = ["ApproximateRecommender"]
+
+_FAISS_MISSING = (
+    'ApproximateRecommender(index="hnsw") needs faiss, which is not installed: '
+    'pip install "sklearn-musicrec[ann]" (or pip install faiss-cpu).'
+)
+# rows queried at once: a block of the fold-in and of the candidate lists
+_QUERY_BLOCK = 4096
+
+
+def _import_faiss():
+    try:
+        import faiss
+    except ImportError as exc:
+        raise ImportError(_FAISS_MISSING) from exc
+    return faiss
+
+
+@contextmanager
+def _faiss_threads(faiss, n_jobs):
+    """faiss's OpenMP thread count set to ``n_jobs`` inside, restored after."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(resolve_n_jobs(n_jobs))
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def _rank_candidates(cand, scores, k):
+    """Sort each row's candidates best first (ties: lower id) and keep ``k``.
+
+    ``cand`` holds item ids (``-1`` for none) and ``scores`` their exact
+    scores (``-inf`` for none or excluded); returns ``(ids, scores)`` of
+    width ``k``, padded with ``-1`` / ``-inf``.
+    """
+    n, width = cand.shape
+    scores = np.where(cand >= 0, scores, -np.inf)
+    # ids of invalid entries sort last among equal (-inf) scores
+    key_ids = np.where(np.isfinite(scores), cand, np.iinfo(np.int64).max)
+    order = np.lexsort((key_ids, -scores), axis=-1)[:, :k]
+    ids = np.take_along_axis(cand, order, axis=1)
+    top = np.take_along_axis(scores, order, axis=1)
+    ids[~np.isfinite(top)] = -1
+    if width < k:
+        ids = np.hstack([ids, np.full((n, k - width), -1, dtype=np.int64)])
+        top = np.hstack([top, np.full((n, k - width), -np.inf, dtype=top.dtype)])
+    return ids, top
+
+
+class ApproximateRecommender(MetaEstimatorMixin, BaseRecommender):
+    """A factor model whose top-k lists come from an approximate nearest-neighbour index.
+
+    ``fit`` fits a clone of ``estimator`` (a factor model of
+    :mod:`sklearn_musicrec.decomposition`: :class:`ALSFactorizer` or
+    :class:`SGDFactorizer`, any feedback or loss) and, with ``index="hnsw"``,
+    builds a faiss HNSW graph over its items for maximum-inner-product
+    search. ``recommend`` folds the rows in exactly as the wrapped model
+    does (its ``transform``), asks the index for each row's best
+    ``k + len(history)`` items (so that ``k`` remain once the history is
+    excluded), and ranks those candidates by their exact scores. The
+    candidate set is approximate; the scores and the order within it are
+    the wrapped model's own.
+
+    With ``index="exact"`` nothing is built and every method returns exactly
+    what the fitted wrapped model returns (``estimator_``), so the index can
+    be switched on and off as a hyper-parameter.
+
+    The wrapped model's score is ``u . v_i + c_i + b_u`` (user factors ``u``,
+    item factors ``v_i``, an item bias ``c_i`` for SGD and explicit ALS, a
+    user bias ``b_u`` for the rating models). The index holds
+    ``[v_i, c_i]`` and is queried with ``[u, 1]`` in faiss's inner-product
+    space, so it searches the model's own ranking (``b_u`` shifts a row's
+    scores and never its order); the reduction of MIPS to Euclidean
+    search by an extra norm coordinate recalled less at the same cost on
+    fitted lastfm-2k factors (``benchmarks/bench_ann.py``).
+
+    ``decision_function`` (a dense score per item) and ``recommend`` with
+    ``items=`` (candidates given by the caller) are the wrapped model's exact
+    ones: only the whole-catalogue top-k uses the index.
+
+    Parameters
+    ----------
+    estimator : estimator, default=None
+        The factor model to wrap: an :class:`ALSFactorizer` or
+        :class:`SGDFactorizer` (``None``: ``ALSFactorizer()``), fitted by
+        ``fit`` on a clone; or one already fitted, wrapped in
+        :class:`sklearn.frozen.FrozenEstimator`, which ``fit`` only indexes.
+    index : {"exact", "hnsw"}, default="exact"
+        ``"exact"``: the wrapped model's exact top-k (no index).
+        ``"hnsw"``: faiss's ``IndexHNSWFlat`` over the item vectors (needs
+        the optional dependency faiss: ``pip install "sklearn-musicrec[ann]"``).
+    M : int, default=32
+        Graph neighbours per item of the HNSW index (faiss's ``M``): more
+        recall per query and a bigger, slower-to-build index.
+    ef_construction : int, default=100
+        Breadth of the search that links each item while the graph is built
+        (faiss's ``efConstruction``): higher builds slower and recalls more.
+    ef_search : int, default=128
+        Breadth of each query's search (faiss's ``efSearch``; at least the
+        number of candidates asked for): the recall / speed trade-off,
+        effective at once (no rebuild) when set after ``fit``.
+    n_jobs : int, default=None
+        Threads of the index build and search (``None``: 1, unless a
+        ``joblib.parallel_config`` says otherwise; ``-1``: all cores). The
+        wrapped model's fold-in uses its own ``n_jobs``.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted clone of ``estimator`` (the frozen model itself, unwrapped,
+        for a ``FrozenEstimator``).
+    index_ : faiss.Index or None
+        The HNSW index over the item vectors (``None`` for ``index="exact"``).
+        Pickling serialises it with faiss, so a pickled model needs no
+        rebuild.
+    item_counts_ : ndarray of int64 of shape (n_items,)
+        Training users of each item (the answer for rows without history).
+    n_features_in_ : int
+        Number of items.
+
+    See Also
+    --------
+    ALSFactorizer : Alternating least squares, the usual model to wrap.
+
+    Examples
+    --------
+    >>> from sklearn_musicrec.datasets import make_interactions
+    >>> from sklearn_musicrec.decomposition import ALSFactorizer, ApproximateRecommender
+    >>> X = make_interactions(n_users=200, n_items=100, random_state=0).data
+    >>> als = ALSFactorizer(n_components=8, max_iter=5, random_state=0)
+    >>> exact = ApproximateRecommender(als).fit(X)
+    >>> ids, scores = exact.recommend(X[:3], k=5)
+    >>> ids.shape
+    (3, 5)
+    >>> bool((ids == exact.estimator_.recommend(X[:3], k=5)[0]).all())
+    True
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "transform", "recommend"]), None],
+        "index": [StrOptions({"exact", "hnsw"})],
+        "M": [Interval(Integral, 2, None, closed="left")],
+        "ef_construction": [Interval(Integral, 1, None, closed="left")],
+        "ef_search": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        index="exact",
+        M=32,
+        ef_construction=100,
+        ef_search=128,
+        n_jobs=None,
+    ):
+        self.estimator = estimator
+        self.index = index
+        self.M = M
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
+        self.n_jobs = n_jobs
+
+    def _can_score_cold_items(self):
+        check = getattr(self.estimator, "_can_score_cold_items", None)
+        return bool(check()) if check is not None else False
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
+        """Fit the wrapped factor model on ``X``, then index its items.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Training interactions (non-negative), as the wrapped model takes
+            them.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ApproximateRecommender
+            The fitted recommender.
+        """
+        faiss = _import_faiss() if self.index == "hnsw" else None
+        X = self._validate_fit_data(X)
+        if self.estimator is None:
+            from ._als import ALSFactorizer
+
+            estimator = ALSFactorizer()
+        else:
+            estimator = clone(self.estimator)  # a FrozenEstimator clones to itself
+        frozen = isinstance(estimator, FrozenEstimator)
+        model = estimator.estimator if frozen else estimator
+        if not isinstance(model, _BaseFactorizer):
+            raise TypeError(
+                "estimator of ApproximateRecommender must be a factor model whose "
+                "score is an inner product of user and item factors (ALSFactorizer, "
+                f"SGDFactorizer), or one wrapped in FrozenEstimator; got {type(model).__name__}."
+            )
+        estimator.fit(X, None)  # FrozenEstimator.fit leaves the fitted model as it is
+        if frozen and model.n_features_in_ != X.shape[1]:
+            raise ValueError(
+                f"X has {X.shape[1]} items (columns), but the frozen estimator of "
+                f"ApproximateRecommender was fitted with {model.n_features_in_}."
+            )
+        self.estimator_ = model
+        if frozen and getattr(model, "item_counts_", None) is not None:
+            # rows without history get the popularity the model was fitted on
+            self.item_counts_ = model.item_counts_
+        self.index_ = None
+        if faiss is not None:
+            items = self._item_vectors()
+            index = faiss.IndexHNSWFlat(items.shape[1], int(self.M), faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = int(self.ef_construction)
+            with _faiss_threads(faiss, self.n_jobs):
+                index.add(items)
+            self.index_ = index
+        return self
+
+    # -- the item and query vectors -----------------------------------------
+    def _item_vectors(self):
+        """``[v_i, c_i]`` (or ``v_i`` without item bias), float32 C-contiguous."""
+        V = np.asarray(self.estimator_.item_factors_, dtype=np.float32)
+        term = self.estimator_._item_term()
+        if term is not None:
+            V = np.hstack([V, np.asarray(term, dtype=np.float32)[:, None]])
+        return np.ascontiguousarray(V)
+
+    def _weighted(self, X):
+        """``X`` (validated) weighted as the wrapped model weights its input."""
+        return apply_weighting(
+            getattr(self.estimator_, "weighting_", None), X, type(self.estimator_).__name__
+        )
+
+    # -- the contract --------------------------------------------------------
+    def _decision_function(self, X):
+        return self.estimator_._decision_function(self._weighted(X))
+
+    def _recommend_unrestricted(self, X, k, exclude_seen):
+        Xw = self._weighted(X)
+        if self.index_ is None:
+            return self.estimator_._recommend_unrestricted(Xw, k, exclude_seen)
+        faiss = _import_faiss()
+        n_users, n_items = X.shape
+        ids = np.empty((n_users, k), dtype=np.int64)
+        scores = np.empty((n_users, k), dtype=np.float32)
+        n_factors = self.estimator_.item_factors_.shape[1]
+        has_item_term = self.estimator_._item_term() is not None
+        n_seen = nonzero_per_row(X) if exclude_seen else np.zeros(n_users, dtype=np.int64)
+        # a row's list is full when it has min(k, eligible items) entries
+        full = np.minimum(k, n_items - n_seen)
+        # rows grouped by the candidates they need, k + history rounded up to a
+        # power of two, so that one long history does not widen every query
+        width = 2 ** np.ceil(np.log2(k + n_seen)).astype(np.int64)
+        # rows that need half the catalogue or more are ranked exactly: the
+        # graph search would then cost more than scoring every item, and it
+        # need not reach that many items
+        exact_rows = [np.flatnonzero(width >= n_items // 2)]
+        with _faiss_threads(faiss, self.n_jobs):
+            for start in range(0, n_users, _QUERY_BLOCK):
+                block = np.arange(start, min(n_users, start + _QUERY_BLOCK))
+                block = block[width[block] < n_items // 2]
+                if block.size == 0:
+                    continue
+                U, user_bias = self.estimator_._fold_in(Xw[block])
+                Q = np.asarray(U, dtype=np.float32)
+                if has_item_term:
+                    Q = np.hstack([Q, np.ones((Q.shape[0], 1), dtype=np.float32)])
+                Q = np.ascontiguousarray(Q)
+                for w in np.unique(width[block]):
+                    group = np.flatnonzero(width[block] == w)
+                    # candidate factors gathered per chunk: about 2**22 floats
+                    step = max(1, (1 << 22) // (int(w) * n_factors))
+                    for first in range(0, group.size, step):
+                        local = group[first : first + step]
+                        rows = block[local]
+                        top_ids, top_scores = self._search(
+                            faiss, Q[local], int(w), U[local], X, rows, k, exclude_seen
+                        )
+                        if user_bias is not None:
+                            top_scores += user_bias[local, None].astype(np.float32)
+                        ids[rows], scores[rows] = top_ids, top_scores
+                        # the graph reached too few unseen items: rank exactly
+                        exact_rows.append(rows[(top_ids >= 0).sum(axis=1) < full[rows]])
+        exact_rows = np.concatenate(exact_rows)
+        if exact_rows.size:
+            exact = self.estimator_._recommend_unrestricted(Xw[exact_rows], k, exclude_seen)
+            ids[exact_rows], scores[exact_rows] = exact
+        return ids, scores
+
+    def _search(self, faiss, Q, width, U, X, rows, k, exclude_seen):
+        """Top ``k`` of the index's ``width`` candidates for queries ``Q`` (rows ``rows`` of X).
+
+        Returns ``(ids, scores)`` with the exact scores without the user bias.
+        """
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(int(self.ef_search), width)
+        _, cand = self.index_.search(Q, width, params=params)
+        cand = cand.astype(np.int64)
+        safe = np.maximum(cand, 0)
+        exact = np.einsum("rj,rcj->rc", U, self.estimator_.item_factors_[safe])
+        item_term = self.estimator_._item_term()
+        if item_term is not None:
+            exact += item_term[safe]
+        exact = exact.astype(np.float32)
+        if exclude_seen:
+            sub = X[rows]
+            nonzero = sub.data != 0
+            owner = np.repeat(np.arange(rows.size), np.diff(sub.indptr))[nonzero]
+            n_items = X.shape[1]
+            # candidates in the row's own history are excluded
+            in_history = np.isin(
+                np.arange(rows.size)[:, None] * n_items + safe,
+                owner * n_items + sub.indices[nonzero],
+            )
+            exact[in_history] = -np.inf
+        return _rank_candidates(cand, exact, k)
+
+    # -- pickling: faiss indexes are serialised to bytes ----------------------
+    def __getstate__(self):
+        # a copy: the base class may hand back the instance's own __dict__
+        state = dict(super().__getstate__())
+        if state.get("index_") is not None:
+            faiss = _import_faiss()
+            state["index_"] = faiss.serialize_index(state["index_"])
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("index_"), np.ndarray):
+            state = dict(state)
+            state["index_"] = _import_faiss().deserialize_index(state["index_"])
+        super().__setstate__(state)
