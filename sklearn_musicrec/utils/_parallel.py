@@ -1,6 +1,7 @@
 """Ordered thread maps for kernels that release the GIL."""
 
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,29 +29,34 @@ def resolve_n_jobs(n_jobs):
 
 
 _blas_lock = threading.Lock()
-_blas_libraries = None
+_blas_libraries = None  # (len(sys.modules) at the scan, the controllers)
 
 
 def _blas_controllers():
-    """threadpoolctl's controllers of the BLAS libraries loaded in the process, found once.
+    """threadpoolctl's controllers of the BLAS libraries loaded in the process.
 
     ``threadpoolctl.threadpool_limits`` scans every loaded shared object
     (``/proc/self/maps``) on each use, about 10 ms on a busy machine: more
-    than a whole single-user recommendation. numpy's and scipy's BLAS are
-    loaded when they are imported, before any kernel of the package runs,
-    so one scan serves the life of the process (it is repeated in a forked
-    child, see ``_drop_pools``).
+    than a whole single-user recommendation. A BLAS is loaded by importing an
+    extension module (numpy, scipy, and later perhaps torch or faiss, which
+    bring their own), so the scan is kept until the number of imported
+    modules changes: a steady serving process scans once, and a library
+    imported later is found at the next call (the scan is repeated in a
+    forked child too, see ``_drop_pools``).
     """
     global _blas_libraries
-    libraries = _blas_libraries
-    if libraries is None:
+    n_modules = len(sys.modules)
+    cached = _blas_libraries
+    if cached is None or cached[0] != n_modules:
         from threadpoolctl import ThreadpoolController
 
         with _blas_lock:
-            if _blas_libraries is None:
-                _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
-            libraries = _blas_libraries
-    return libraries
+            cached = _blas_libraries
+            if cached is None or cached[0] != n_modules:
+                found = ThreadpoolController().select(user_api="blas").lib_controllers
+                # the import of threadpoolctl itself may have added modules
+                cached = _blas_libraries = (len(sys.modules), found)
+    return cached[1]
 
 
 @contextmanager

@@ -72,3 +72,29 @@ def test_resolve_n_jobs_follows_scikit_learn():
     assert resolve_n_jobs(-cpu_count() - 5) == 1
     with parallel_config(n_jobs=2):
         assert resolve_n_jobs(None) == 2
+
+
+def test_blas_scan_is_kept_until_a_module_is_imported(monkeypatch):
+    # a BLAS brought in later by an extension module (torch, faiss) must be found
+    import sys
+    import types
+
+    import threadpoolctl
+
+    from sklearn_musicrec.utils import _parallel
+
+    scans = []
+    real = threadpoolctl.ThreadpoolController
+
+    class Counting(real):
+        def __init__(self):
+            scans.append(1)
+            super().__init__()
+
+    monkeypatch.setattr(threadpoolctl, "ThreadpoolController", Counting)
+    monkeypatch.setattr(_parallel, "_blas_libraries", None)
+    first = _parallel._blas_controllers()
+    assert _parallel._blas_controllers() is first and len(scans) == 1  # steady: one scan
+    monkeypatch.setitem(sys.modules, "_a_module_with_its_own_blas", types.ModuleType("m"))
+    _parallel._blas_controllers()
+    assert len(scans) == 2
