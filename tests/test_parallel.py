@@ -268,11 +268,12 @@ def _search_results(search):
     return {
         key: value
         for key, value in search.cv_results_.items()
-        if "time" not in key  # fit and score times differ; everything else must not
+        if "time" not in key  # fit and score times differ, nothing else may
     }
 
 
 def _assert_same_search(local, remote):
+    """Every score of every split, the ranks and the best parameters are equal."""
     expected, got = _search_results(local), _search_results(remote)
     assert expected.keys() == got.keys()
     for key in expected:
@@ -288,21 +289,18 @@ def test_grid_search_on_a_cluster_equals_the_local_search(client):
     X = make_interactions(n_users=300, n_items=120, random_state=0).data
     scoring = make_recommendation_scorer("ndcg", k=10, test_size=0.2, random_state=0)
     grid = {"n_components": [8, 16], "regularization": [0.1, 10.0]}
-    search = GridSearchCV(
-        ALSFactorizer(max_iter=5, random_state=0), grid, cv=KFold(3), scoring=scoring
-    )
-    local = search.fit(X)
-    local_results = _search_results(local)
 
-    remote = GridSearchCV(
-        ALSFactorizer(max_iter=5, random_state=0), grid, cv=KFold(3), scoring=scoring, n_jobs=-1
-    )
-    # X goes to every worker once, up front, rather than with each task
+    def search(**kwargs):
+        model = ALSFactorizer(max_iter=5, random_state=0)
+        return GridSearchCV(model, grid, cv=KFold(3), scoring=scoring, **kwargs)
+
+    local = search().fit(X)
+    # on the cluster (the client above): one task per candidate and fold, on all
+    # the workers' threads (n_jobs=-1); X is sent to every worker once, up front
     with joblib.parallel_config(backend="dask", scatter=[X]):
-        remote.fit(X)
+        remote = search(n_jobs=-1).fit(X)
     _assert_same_search(local, remote)
-    assert len(local_results["params"]) == 4
-    # the refitted best model is the local one
+    # refit=True refits the best candidate here, in this process: the same model
     assert_array_equal(
         remote.best_estimator_.recommend(X)[0], local.best_estimator_.recommend(X)[0]
     )
@@ -400,3 +398,26 @@ def test_grid_search_on_ray_equals_the_local_search():
         if started_here:
             ray.shutdown()
     _assert_same_search(local, remote)
+
+
+def test_the_docs_show_the_tested_cluster_example():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    docs = (root / "docs" / "scaling_out.md").read_text()
+    source = Path(__file__).read_text()
+    lines = source.splitlines()
+    shown = {
+        "client",
+        "_search_results",
+        "_assert_same_search",
+        "test_grid_search_on_a_cluster_equals_the_local_search",
+    }
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name in shown:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            code = "\n".join(lines[first - 1 : node.end_lineno])
+            assert code in docs, f"docs/scaling_out.md does not show {node.name} as tested"
+            shown.remove(node.name)
+    assert not shown
