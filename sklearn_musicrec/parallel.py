@@ -301,6 +301,31 @@ def _check_format(fmt):
                 ) from exc
 
 
+def _is_one_pair(results):
+    return (
+        isinstance(results, tuple)
+        and len(results) == 2
+        and all(isinstance(part, np.ndarray) and part.ndim == 2 for part in results)
+    )
+
+
+def _check_part(part, index):
+    try:
+        ids, scores = part
+    except (TypeError, ValueError):
+        raise TypeError(
+            "results must yield (item_ids, scores) pairs, as recommend_blocks does; "
+            f"partition {index} is a {type(part).__name__}."
+        ) from None
+    ids, scores = np.asarray(ids), np.asarray(scores)
+    if ids.ndim != 2 or ids.shape != scores.shape:
+        raise ValueError(
+            "each partition's item_ids and scores must be 2-D arrays of the same shape "
+            f"(n_users, k); partition {index} has shapes {ids.shape} and {scores.shape}."
+        )
+    return ids, scores
+
+
 def _is_dask_pair(results):
     if not (isinstance(results, tuple) and len(results) == 2):
         return False
@@ -321,9 +346,10 @@ def write_recommendations(
 
     Parameters
     ----------
-    results : iterable of (item_ids, scores), or a pair of dask arrays
+    results : iterable of (item_ids, scores), or one such pair
         What :func:`recommend_blocks` yields (each partition is written as
-        soon as it is produced, so the lists are never all in memory), or
+        soon as it is produced, so the lists are never all in memory), one
+        ``recommend`` call's ``(item_ids, scores)`` (one partition), or
         the ``(item_ids, scores)`` of :func:`recommend_dask` (each row block
         is ranked and written by a worker; the directory must then be
         reachable from the workers, as on a local cluster or a shared file
@@ -371,10 +397,12 @@ def write_recommendations(
     os.makedirs(directory, exist_ok=True)
     if _is_dask_pair(results):
         return _write_dask(results, directory, int(first_user), format)
+    if _is_one_pair(results):  # one recommend call's output: one partition
+        results = [results]
     paths = []
     start = int(first_user)
     for index, part in enumerate(results):
-        ids, scores = part
+        ids, scores = _check_part(part, index)
         paths += _write_part(ids, scores, directory, index, start, format)
         start += ids.shape[0]
     return paths

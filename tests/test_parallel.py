@@ -179,6 +179,17 @@ def test_write_checks_its_arguments(tmp_path):
         write_recommendations([], tmp_path, first_user=-1)
     assert write_recommendations([], tmp_path / "new") == []
     assert (tmp_path / "new").is_dir()
+    ids, scores = np.zeros((3, 2), dtype=np.int64), np.zeros((3, 2))
+    with pytest.raises(TypeError, match="partition 0 is a ndarray"):
+        write_recommendations([ids], tmp_path)
+    with pytest.raises(ValueError, match=r"partition 1 has shapes \(3, 2\) and \(3, 1\)"):
+        write_recommendations([(ids, scores), (ids, scores[:, :1])], tmp_path)
+    # one recommend call's output is one partition
+    paths = write_recommendations((ids, scores), tmp_path / "one")
+    assert [os.path.basename(path) for path in paths] == [
+        "part-00000.ids.npy",
+        "part-00000.scores.npy",
+    ]
 
 
 # -- Dask --------------------------------------------------------------------
