@@ -125,7 +125,13 @@ def worker(cell, n_users, block_size, model_path, out):
         result["cluster_start_s"] = time.perf_counter() - t0
         # a long-lived cluster has imported the package and loaded numba's kernels
         t0 = time.perf_counter()
-        client.run(recommend_blocks_warm_up, model_path)
+        # in each worker's task thread (numba's thread settings are per thread)
+        client.gather(
+            [
+                client.submit(recommend_blocks_warm_up, model_path, workers=[address], pure=False)
+                for address in client.scheduler_info()["workers"]
+            ]
+        )
         result["warm_up_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         make = dask.delayed(make_block, pure=True)

@@ -421,10 +421,14 @@ def _write_dask(results, directory, first_user, fmt):
     scores = scores.rechunk({1: -1})
     starts = first_user + np.concatenate([[0], np.cumsum(ids.chunks[0])[:-1]]).astype(np.int64)
     write = dask.delayed(_write_part, pure=True)
+    # optimize_graph=False: optimised one array at a time, each graph would fuse
+    # the ranking task into its own getitem, and every block would be ranked twice
+    ids_blocks = ids.to_delayed(optimize_graph=False)[:, 0]
+    scores_blocks = scores.to_delayed(optimize_graph=False)[:, 0]
     tasks = [
         write(ids_block, scores_block, directory, index, int(start), fmt)
         for index, (ids_block, scores_block, start) in enumerate(
-            zip(ids.to_delayed()[:, 0], scores.to_delayed()[:, 0], starts)
+            zip(ids_blocks, scores_blocks, starts)
         )
     ]
     return [path for part in dask.compute(*tasks) for path in part]

@@ -238,6 +238,25 @@ def test_dask_checks_its_arguments(X):
         recommend_dask(model, _dask_array(X, 50), items=X)
 
 
+@pytest.mark.parametrize("how", ["compute", "write"])
+def test_dask_ranks_each_block_once(X, tmp_path, how):
+    dask = pytest.importorskip("dask", reason="the Dask path needs dask")
+    model = ItemKNNRecommender(n_neighbors=20).fit(X)
+    calls = []
+    recommend = model.recommend
+    model.recommend = lambda block, *args, **kwargs: (
+        calls.append(block.shape[0]) or recommend(block, *args, **kwargs)
+    )
+    results = recommend_dask(model, _dask_array(X, 100), k=5)
+    assert calls == [1]  # the dtype probe: one empty row
+    with dask.config.set(scheduler="synchronous"):
+        if how == "compute":
+            dask.compute(*results)
+        else:
+            write_recommendations(results, tmp_path)
+    assert sorted(calls) == [1, 100, 100, 100, 100]
+
+
 def test_dask_write(X, tmp_path):
     pytest.importorskip("dask", reason="the Dask path needs dask")
     pd = pytest.importorskip("pandas")
