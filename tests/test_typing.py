@@ -12,6 +12,7 @@ TYPED = [
     "sklearn_musicrec/base.py",
     "sklearn_musicrec/pipeline.py",
     "sklearn_musicrec/baselines.py",
+    "sklearn_musicrec/parallel.py",
     "sklearn_musicrec/utils/_typing.py",
     "sklearn_musicrec/utils/_ratings.py",
     "sklearn_musicrec/utils/estimator_checks.py",

@@ -24,7 +24,22 @@ def resolve_n_jobs(n_jobs):
     ``joblib.parallel_config(n_jobs=...)`` context says otherwise, ``-1``
     means every core available to the process, ``-2`` all but one, etc.
     Every estimator of the package reads ``n_jobs`` through this.
+
+    Inside a task running on a Dask worker (a ``GridSearchCV`` under
+    ``joblib.parallel_config(backend="dask")``, a partition of
+    :func:`~sklearn_musicrec.parallel.recommend_dask`) joblib's active
+    backend is the cluster, whose ``n_jobs`` counts every core of every
+    worker; threads of one task are counted against its worker instead:
+    ``None`` means 1 (each of the worker's threads runs one task at a time)
+    and a negative value counts from the worker's ``nthreads`` (``-1``: all
+    of them).
     """
+    worker_threads = _dask_worker_threads()
+    if worker_threads is not None:
+        if n_jobs is None:
+            return 1
+        n_jobs = int(n_jobs)
+        return max(1, worker_threads + 1 + n_jobs if n_jobs < 0 else n_jobs)
     return max(1, int(effective_n_jobs(n_jobs)))
 
 
@@ -57,6 +72,22 @@ def _blas_controllers():
                 # the import of threadpoolctl itself may have added modules
                 cached = _blas_libraries = (len(sys.modules), found)
     return cached[1]
+
+
+def _dask_worker_threads():
+    """``nthreads`` of the Dask worker running the current task, else ``None``.
+
+    Costs a dictionary look-up when ``distributed`` was never imported (it is
+    not imported here).
+    """
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        worker = distributed.get_worker()
+    except ValueError:  # not in a task of a worker
+        return None
+    return int(worker.state.nthreads)
 
 
 @contextmanager

@@ -98,3 +98,27 @@ def test_blas_scan_is_kept_until_a_module_is_imported(monkeypatch):
     monkeypatch.setitem(sys.modules, "_a_module_with_its_own_blas", types.ModuleType("m"))
     _parallel._blas_controllers()
     assert len(scans) == 2
+
+
+def test_resolve_n_jobs_in_a_dask_worker_counts_the_worker(monkeypatch):
+    # inside a task, joblib's active backend (dask) counts every core of the
+    # cluster; the package counts threads against the worker running the task
+    import types
+
+    from joblib import cpu_count
+
+    from sklearn_musicrec.utils._parallel import resolve_n_jobs
+
+    worker = types.SimpleNamespace(state=types.SimpleNamespace(nthreads=4))
+    in_a_task = types.SimpleNamespace(get_worker=lambda: worker)
+    monkeypatch.setitem(sys.modules, "distributed", in_a_task)
+    assert [resolve_n_jobs(n) for n in (None, 1, 3, 8, -1, -2, -4, -10)] == [1, 1, 3, 8, 4, 3, 1, 1]
+
+    def outside_a_task():
+        raise ValueError("No worker found")
+
+    monkeypatch.setitem(
+        sys.modules, "distributed", types.SimpleNamespace(get_worker=outside_a_task)
+    )
+    assert resolve_n_jobs(None) == 1
+    assert resolve_n_jobs(-1) == cpu_count()
