@@ -17,7 +17,6 @@ from sklearn.utils import check_array
 from ._sklearn_compat import validate_data
 
 __all__ = [
-    "check_csr_fast",
     "check_k",
     "check_numeric_matrix",
     "check_candidate_items",
