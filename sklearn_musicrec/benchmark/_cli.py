@@ -90,8 +90,8 @@ def benchmark_parser(parser=None):
     parser.add_argument(
         "--n-jobs",
         type=int,
-        default=None,
-        help="threads for the models that take n_jobs (default: their default)",
+        default=-1,
+        help="threads for the models and peers that take n_jobs (default -1: all cores)",
     )
     parser.add_argument(
         "--out",
@@ -105,6 +105,13 @@ def benchmark_parser(parser=None):
         help="peer libraries to run in the same protocol when installed: "
         f"{', '.join(_peers._LIBRARIES)} or {', '.join(_peers.PEERS)}; "
         "lenskit etc. are skipped with a message",
+    )
+    parser.add_argument(
+        "--min-item-users",
+        type=int,
+        default=1,
+        help="keep only the items with at least this many users (then the non-empty users) "
+        "before splitting (default 1: keep everything)",
     )
     parser.add_argument(
         "--data-home",
@@ -154,6 +161,7 @@ def run_command(args, argv, stream=None):
             stream=stream,
             command=command,
             data_home=args.data_home,
+            min_item_users=args.min_item_users,
         )
     except (ValueError, OSError) as exc:
         print(f"sklearn-musicrec benchmark: error: {exc}", file=sys.stderr)

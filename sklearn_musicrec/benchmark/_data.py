@@ -18,7 +18,7 @@ import numpy as np
 
 from ..preprocessing import InteractionEncoder
 
-__all__ = ["DATASETS", "Dataset", "load_dataset", "read_interactions"]
+__all__ = ["DATASETS", "Dataset", "filter_items", "load_dataset", "read_interactions"]
 
 # name -> (description, loader key)
 DATASETS = {
@@ -50,9 +50,14 @@ class Dataset:
         With the pattern of ``X``.
     item_features : sparse matrix of shape (n_items, n_features) or None
     description : str
+    user_ids : ndarray of shape (n_users,) or None
+        The id of each row (a user's file, the loaders); None: the row index.
     """
 
-    def __init__(self, name, X, *, timestamps=None, item_features=None, description=""):
+    def __init__(
+        self, name, X, *, timestamps=None, item_features=None, description="", user_ids=None
+    ):
+        self.user_ids = user_ids
         self.name = name
         self.X = X
         self.timestamps = timestamps
@@ -257,7 +262,13 @@ def load_dataset(spec, *, seed=0, data_home=None):
         from ..datasets import fetch_lastfm_2k
 
         b = fetch_lastfm_2k(data_home=data_home)
-        return Dataset(name, b.data.tocsr(), item_features=b.tags, description=DATASETS[name])
+        return Dataset(
+            name,
+            b.data.tocsr(),
+            item_features=b.tags,
+            description=DATASETS[name],
+            user_ids=b.user_ids,
+        )
     if name.startswith("movielens-"):
         from ..datasets import fetch_movielens
 
@@ -268,6 +279,7 @@ def load_dataset(spec, *, seed=0, data_home=None):
             timestamps=b.timestamps,
             item_features=b.genres,
             description=DATASETS[name],
+            user_ids=b.user_ids,
         )
     path = Path(spec)
     if not path.exists() and path.suffix == "":
@@ -282,4 +294,37 @@ def load_dataset(spec, *, seed=0, data_home=None):
         timestamps=T,
         description=f"{path}: {enc.n_users_} users x {enc.n_items_} items read through "
         "InteractionEncoder",
+        user_ids=enc.user_ids_,
+    )
+
+
+def filter_items(data, min_item_users):
+    """Keep the items with at least ``min_item_users`` users, then the non-empty users.
+
+    Returns a new :class:`Dataset` (``data`` itself when nothing is removed).
+    """
+    if min_item_users <= 1:
+        return data
+    X = data.X
+    n_users_per_item = np.diff(X.tocsc().indptr)
+    items = np.flatnonzero(n_users_per_item >= min_item_users)
+    if items.size == 0:
+        raise ValueError(
+            f"--min-item-users {min_item_users}: no item has that many users (the most "
+            f"listened item has {int(n_users_per_item.max(initial=0))})."
+        )
+    X = X[:, items].tocsr()
+    users = np.flatnonzero(np.diff(X.indptr))
+    X = X[users]
+    T = None if data.timestamps is None else data.timestamps.tocsr()[:, items].tocsr()[users]
+    F = None if data.item_features is None else data.item_features[items]
+    ids = None if data.user_ids is None else np.asarray(data.user_ids)[users]
+    return Dataset(
+        data.name,
+        X,
+        timestamps=T,
+        item_features=F,
+        description=f"{data.description}; items with at least {min_item_users} users kept "
+        f"({items.size} of {data.X.shape[1]} items, {users.size} of {data.X.shape[0]} users)",
+        user_ids=ids,
     )

@@ -33,14 +33,19 @@ class ModelEntry:
         ``param_grid`` for ``--tune`` (GridSearchCV names).
     neural : bool
         Needs torch and skorch.
+    max_tune_items : int or None
+        Largest catalogue on which ``--tune`` searches the grid (a model
+        whose fit grows fast with the catalogue is then run at its
+        defaults, and the report says so).
     """
 
-    def __init__(self, name, cls_name, build, grid, *, neural=False):
+    def __init__(self, name, cls_name, build, grid, *, neural=False, max_tune_items=None):
         self.name = name
         self.cls_name = cls_name
         self.build = build
         self.grid = grid
         self.neural = neural
+        self.max_tune_items = max_tune_items
 
 
 def _pkg():
@@ -130,7 +135,15 @@ MODELS = {
         ModelEntry("random", "RandomRecommender", _random, {}),
         ModelEntry("userknn", "UserKNNRecommender", _userknn, {"n_neighbors": [20, 50, 100]}),
         ModelEntry("itemknn", "ItemKNNRecommender", _itemknn, {"n_neighbors": [50, 100, 200]}),
-        ModelEntry("ease", "EASERecommender", _ease, {"regularization": [50.0, 200.0, 800.0]}),
+        # EASE inverts an n_items x n_items Gram matrix: cubic in the catalogue (one fit
+        # on lastfm-2k's 17,632 artists takes minutes), so no search on large catalogues
+        ModelEntry(
+            "ease",
+            "EASERecommender",
+            _ease,
+            {"regularization": [50.0, 200.0, 800.0]},
+            max_tune_items=5000,
+        ),
         ModelEntry("als", "ALSFactorizer", _als, {"regularization": [1.0, 10.0, 100.0]}),
         ModelEntry("sgd", "SGDFactorizer", _sgd, {"n_components": [32, 64]}),
         ModelEntry("tag", "TagRecommender", _tag, {"sublinear_tf": [True, False]}),
@@ -246,11 +259,17 @@ class TunedRecommender(BaseEstimator):
         return self.best_estimator_.decision_function(X)
 
 
-def build_model(name, *, seed, item_features, n_jobs, tune=False, k=10):
+def tunes(name, n_items):
+    """Whether ``--tune`` searches a grid for ``name`` on a catalogue of ``n_items``."""
+    entry = MODELS[name]
+    return bool(entry.grid) and (entry.max_tune_items is None or n_items <= entry.max_tune_items)
+
+
+def build_model(name, *, seed, item_features, n_jobs, tune=False, k=10, n_items=0):
     """The estimator of ``name`` for this dataset (wrapped for tuning when asked)."""
     entry = MODELS[name]
     est = entry.build(seed, item_features, n_jobs)
-    if tune and entry.grid:
+    if tune and tunes(name, n_items):
         est = TunedRecommender(est, entry.grid, k=k, random_state=seed)
     return est
 

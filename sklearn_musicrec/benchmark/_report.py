@@ -187,7 +187,7 @@ def _plots(results, per_user_rows, out):
     for row in per_user_rows:
         hist.setdefault(row["model"], []).append(row["history_popularity"])
         recs.setdefault(row["model"], []).append(row[f"popularity@{k}"])
-    fig, ax = plt.subplots(figsize=(7, 4.8))
+    fig, ax = plt.subplots(figsize=(9, 4.8))
     first = np.asarray(hist[names[0]])
     edges = np.unique(np.quantile(first[~np.isnan(first)], np.linspace(0, 1, 11)))
     lo = hi = None
@@ -210,7 +210,7 @@ def _plots(results, per_user_rows, out):
     ax.set_xlabel("mean popularity of the user's history (training users per item)")
     ax.set_ylabel(f"mean popularity of the top-{k} list")
     ax.set_title("Popularity bias: above the dashed line, lists are more popular than tastes")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(alpha=0.3)
     save(
         fig,

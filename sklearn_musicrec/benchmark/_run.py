@@ -11,7 +11,7 @@ from ..metrics import average_popularity
 from ..model_selection import evaluate
 from ..utils._machine import machine_description, peak_rss_gb, reset_peak_rss, rss_gb
 from . import _models, _peers
-from ._data import load_dataset
+from ._data import filter_items, load_dataset
 from ._protocols import PROTOCOLS, TEST_SIZE, make_folds
 from ._stats import compare_to_best, mean_sem
 
@@ -50,6 +50,14 @@ def _progress(total, quiet, stream):
     return bar, bar.write
 
 
+def _user_label(data, row):
+    """The dataset's id of user ``row`` (the row index when it has none)."""
+    if data.user_ids is None:
+        return int(row)
+    label = data.user_ids[row]
+    return label.item() if hasattr(label, "item") else label
+
+
 def _history_popularity(fold, users):
     """Mean training popularity of each evaluated user's history (the same metric)."""
     X_fit = fold.X_train if fold.fit_users is None else fold.X_train[fold.fit_users]
@@ -79,6 +87,7 @@ def run_benchmark(
     stream=None,
     command=None,
     data_home=None,
+    min_item_users=1,
 ):
     """Run the benchmark and return ``(results, per_user_rows)``.
 
@@ -104,7 +113,7 @@ def run_benchmark(
     started = datetime.now(UTC)
     clock = time.perf_counter()
     machine = machine_description(*_PEER_PACKAGES)
-    data = load_dataset(dataset, seed=seed, data_home=data_home)
+    data = filter_items(load_dataset(dataset, seed=seed, data_home=data_home), min_item_users)
     X = data.X
     say(
         f"{data.name}: {X.shape[0]} users x {X.shape[1]} items, {X.nnz} interactions; "
@@ -114,6 +123,14 @@ def run_benchmark(
         + ("; tuned on the training users" if tune else "")
     )
     folds, notes = make_folds(data, protocol, n_splits=n_splits, seed=seed)
+    if tune:
+        for name in names:
+            entry = _models.MODELS[name]
+            if entry.grid and not _models.tunes(name, X.shape[1]):
+                notes.append(
+                    f"--tune: {name} was run at its defaults, not searched: its fit grows "
+                    f"fast with the catalogue and {X.shape[1]} items > {entry.max_tune_items}."
+                )
     metrics = [*PER_USER_METRICS, *LIST_METRICS]
     primary = f"ndcg@{primary_k}"
 
@@ -136,6 +153,7 @@ def run_benchmark(
                     n_jobs=n_jobs,
                     tune=tune,
                     k=primary_k,
+                    n_items=X.shape[1],
                 )
             else:
                 est = _peers.build_peer(name, seed=seed, n_jobs=n_jobs)
@@ -217,7 +235,9 @@ def run_benchmark(
             "estimator": _models.MODELS[label].cls_name
             if kind == "package"
             else _peers.PEERS[label][2],
-            "tuning_grid": _models.MODELS[label].grid if (kind == "package" and tune) else {},
+            "tuning_grid": _models.MODELS[label].grid
+            if (kind == "package" and tune and _models.tunes(label, X.shape[1]))
+            else {},
             "metrics": figures,
             "timing": {
                 "fit_time_s": float(np.mean([f["fit_time_s"] for f in folds_info])),
@@ -247,7 +267,7 @@ def run_benchmark(
                 row = {
                     "model": label,
                     "fold": fold.index,
-                    "user": int(u),
+                    "user": _user_label(data, u),
                     "history_popularity": float(hist[j]),
                 }
                 row.update({key: float(v[j]) for key, v in cols.items()})
@@ -274,6 +294,7 @@ def run_benchmark(
             else None,
             "seed": seed,
             "n_jobs": n_jobs,
+            "min_item_users": int(min_item_users),
             "ranking": "full catalogue, the user's training items excluded (no sampled candidates)",
             "peak_memory": "growth of the resident set size over the RSS before fit: the "
             "kernel's high-water mark VmHWM reset via /proc/self/clear_refs (Linux; null "

@@ -302,3 +302,17 @@ def test_peers_skip_with_a_reason(plays_csv):
 
 def test_registry_covers_every_recommender():
     assert {e.cls_name for e in _models.MODELS.values()} == {n for n, _ in all_recommenders()}
+
+
+def test_min_item_users_filters_before_splitting(plays_csv):
+    res, rows = run_benchmark(
+        str(plays_csv), models="pop", k=5, n_splits=2, quiet=True, min_item_users=5
+    )
+    X, _, _ = read_interactions(plays_csv)
+    kept = int((X.getnnz(axis=0) >= 5).sum())
+    assert res["dataset"]["n_items"] == kept < X.shape[1]
+    assert (
+        res["settings"]["min_item_users"] == 5
+        and "at least 5 users" in (res["dataset"]["description"])
+    )
+    assert {r["user"] for r in rows} <= {f"u{i}" for i in range(60)}
