@@ -124,33 +124,26 @@ def test_per_user_csv(report):
 
 
 def test_same_seed_same_figures(tmp_path):
-    def figures(out):
-        main(
-            [
-                "--models",
-                "pop,random,itemknn",
-                "--k",
-                "5",
-                "--n-splits",
-                "2",
-                "--seed",
-                "3",
-                "--out",
-                str(out),
-                "--quiet",
-                "--dataset",
-                str(_tiny_file(tmp_path)),
-            ]
+    from sklearn_musicrec.benchmark._report import _json_ready
+
+    def figures(seed):
+        res, rows = run_benchmark(
+            str(_tiny_file(tmp_path)),
+            models="pop,random,itemknn",
+            k=5,
+            n_splits=2,
+            seed=seed,
+            quiet=True,
         )
-        res = json.loads((out / "results.json").read_text())
         for m in res["models"]:
             del m["timing"], m["fold_timings"]
-        for key in ("created", "machine", "elapsed_s", "command"):
+        for key in ("created", "machine", "elapsed_s"):
             del res[key]
-        return res
+        return json.dumps(_json_ready(res)), rows
 
-    a, b = figures(tmp_path / "a"), figures(tmp_path / "b")
-    assert a == b
+    (a, rows_a), (b, rows_b), (c, _) = figures(3), figures(3), figures(4)
+    assert a == b and rows_a == rows_b
+    assert a != c  # another seed: other folds, another random model
 
 
 def _tiny_file(tmp_path):
@@ -316,3 +309,38 @@ def test_min_item_users_filters_before_splitting(plays_csv):
         and "at least 5 users" in (res["dataset"]["description"])
     )
     assert {r["user"] for r in rows} <= {f"u{i}" for i in range(60)}
+
+
+def test_console_scripts_point_at_the_command():
+    import importlib
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    if not pyproject.exists():
+        pytest.skip("not a checkout")
+    scripts = tomllib.loads(pyproject.read_text())["project"]["scripts"]
+    assert scripts["sklearn-musicrec"] == "sklearn_musicrec.benchmark:main"
+    for target in scripts.values():
+        module, _, attr = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), attr))
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["benchmark", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for option in (
+        "--dataset",
+        "--models",
+        "--k",
+        "--protocol",
+        "--tune",
+        "--seed",
+        "--n-jobs",
+        "--out",
+        "--peers",
+        "--quiet",
+    ):
+        assert option in out
