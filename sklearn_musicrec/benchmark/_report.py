@@ -41,6 +41,10 @@ def _pm(fig, digits=4):
     return f"{fig['mean']:.{digits}f} ± {fig['sem']:.{digits}f}"
 
 
+def _nan_low(x):
+    return -np.inf if x is None or math.isnan(x) else x
+
+
 def _p(p):
     if p is None or math.isnan(p):
         return "-"
@@ -322,7 +326,7 @@ def _blocks(results, plots):
                 _fmt(f[f"gini@{kk}"]["mean"], 3),
                 _pm(f[f"novelty@{kk}"], 3),
                 _pm(f[f"long_tail@{kk}"], 3),
-                _pm(f[f"popularity@{kk}"], 4),
+                _pm(f[f"popularity@{kk}"], 1),
                 _fmt(m["timing"]["fit_time_s"], 2),
                 _fmt(m["timing"]["recommend_time_s"], 2),
                 _fmt(m["timing"]["peak_memory_mib"], 0),
@@ -346,7 +350,8 @@ def _blocks(results, plots):
     )
 
     out.append(("h2", "Statistics: each model against the best"))
-    for block in results["statistics"]:
+    k_primary = primary.split("@")[1]
+    for block in [b for b in results["statistics"] if b["metric"].endswith(f"@{k_primary}")]:
         header = [
             "model",
             "mean difference [95% CI]",
@@ -366,7 +371,7 @@ def _blocks(results, plots):
                 _p(c["p_holm"]),
                 "yes" if c["significant"] else "no",
             ]
-            for c in block["comparisons"]
+            for c in sorted(block["comparisons"], key=lambda c: -_nan_low(c["mean_diff"]))
         ]
         out.append(("h3", f"{block['metric']} (best: {block['best']})"))
         out.append(("table", header, rows))
@@ -433,7 +438,8 @@ def _blocks(results, plots):
                 f"{mach['cpu']}, {mach['cores_visible']} cores visible, "
                 f"{mach['memory_gb']} GB memory, load average at start "
                 f"{', '.join(map(str, mach['load_average_at_start']))}; Python {mach['python']}; "
-                f"{versions}. Run took {results['elapsed_s']:.1f} s. Files: results.json (every "
+                f"{versions}; commit {mach['git_commit']}. "
+                f"Run took {results['elapsed_s']:.1f} s. Files: results.json (every "
                 "figure, settings, versions), per_user.csv (one row per model × fold × user)."
             ),
         )

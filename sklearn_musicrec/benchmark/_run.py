@@ -296,7 +296,7 @@ def run_benchmark(
             "n_jobs": n_jobs,
             "min_item_users": int(min_item_users),
             "ranking": "full catalogue, the user's training items excluded (no sampled candidates)",
-            "peak_memory": "growth of the resident set size over the RSS before fit: the "
+            "peak_memory": "the growth of the resident set size over the RSS before fit: the "
             "kernel's high-water mark VmHWM reset via /proc/self/clear_refs (Linux; null "
             "elsewhere); covers fit, recommend and the metrics",
         },
