@@ -121,6 +121,7 @@ def format_table(results):
         "mean ± standard error over users; fit/rec s: mean wall-clock seconds per fold; "
         "peak MiB: RSS growth during fit + recommend; p: paired t-test against the best "
         f"NDCG@{k}, Holm-corrected."
+        + (" With --tune, fit s includes the grid search." if s["tune"] else "")
     )
     return "\n".join(lines)
 
@@ -343,8 +344,9 @@ def _blocks(results, plots):
                 "listed items outside the most popular items that make up 80% of the training "
                 "plays; ARP: average number of training users who played each listed item. "
                 "Times are "
-                "wall-clock seconds per fold (noisy on a shared machine); peak memory is "
-                f"{s['peak_memory']}."
+                "wall-clock seconds per fold (noisy on a shared machine"
+                + ("; fit includes the grid search of --tune" if s["tune"] else "")
+                + f"); peak memory is {s['peak_memory']}."
             ),
         )
     )
