@@ -46,7 +46,7 @@ def _progress(total, quiet, stream):
                 pass
 
         return _Null(), None
-    bar = tqdm(total=total, file=stream, unit="fit", leave=False, dynamic_ncols=True)
+    bar = tqdm(total=total, file=stream, unit="fit", leave=False)
     return bar, bar.write
 
 
