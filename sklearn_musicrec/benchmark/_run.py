@@ -89,11 +89,48 @@ def run_benchmark(
     data_home=None,
     min_item_users=1,
 ):
-    """Run the benchmark and return ``(results, per_user_rows)``.
+    """Run the benchmark and return its figures (no file is written).
 
-    ``results`` is the dict written to ``results.json`` (see
-    ``docs/benchmark_command.md``); ``per_user_rows`` the rows of
-    ``per_user.csv``. Parameters are those of the command line.
+    Every model is fitted and scored on every fold by
+    :func:`~sklearn_musicrec.model_selection.evaluate`; the options are
+    those of ``sklearn-musicrec benchmark`` (``docs/benchmark_command.md``).
+
+    Parameters
+    ----------
+    dataset : str, default="synthetic"
+        A dataset name (``"synthetic"``, ``"lastfm-2k"``, ``"movielens-100k"``,
+        ...) or the path of a ``user,item[,value[,timestamp]]`` file.
+    models : str or None, default=None
+        Comma list of short names; None: every model that can run here.
+    k : int or sequence of int, default=(10, 20)
+        Cut-offs; the first is the primary one.
+    protocol : {"new-users", "holdout", "temporal", "cold-items"}, default="new-users"
+    n_splits : int, default=3
+        Folds of the new-users protocol.
+    tune : bool, default=False
+        Grid-search each model on each fold's training users (nested).
+    seed : int, default=0
+    n_jobs : int or None, default=None
+        Threads of the models and peers that take them.
+    peers : str or None, default=None
+        Comma list of peer libraries or peer names.
+    quiet : bool, default=False
+        No progress output.
+    stream : file-like, default=None
+        Where progress goes (default stdout).
+    command : str or None, default=None
+        The command line, recorded in the results.
+    data_home : str or None, default=None
+        Data home of the loaders.
+    min_item_users : int, default=1
+        Keep only the items with at least this many users.
+
+    Returns
+    -------
+    results : dict
+        What ``results.json`` holds (``schema_version`` 1).
+    per_user_rows : list of dict
+        The rows of ``per_user.csv``: one per model x fold x user.
     """
     stream = sys.stdout if stream is None else stream
     say = (lambda text: None) if quiet else (lambda text: print(text, file=stream, flush=True))
