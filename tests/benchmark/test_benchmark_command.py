@@ -344,3 +344,18 @@ def test_help_lists_the_options(capsys):
         "--quiet",
     ):
         assert option in out
+
+
+def test_parquet_without_pyarrow_says_so(tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_pyarrow(name, *args, **kwargs):
+        if name == "pyarrow" or name.startswith("pyarrow."):
+            raise ImportError("No module named 'pyarrow'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
+    path = tmp_path / "plays.parquet"
+    path.write_bytes(b"PAR1")
+    with pytest.raises(ValueError, match=r"plays.parquet: reading Parquet needs pyarrow"):
+        read_interactions(path)
