@@ -359,3 +359,14 @@ def test_parquet_without_pyarrow_says_so(tmp_path, monkeypatch):
     path.write_bytes(b"PAR1")
     with pytest.raises(ValueError, match=r"plays.parquet: reading Parquet needs pyarrow"):
         read_interactions(path)
+
+
+def test_calibration_uses_the_most_used_feature_columns():
+    import scipy.sparse as sp
+
+    F = sp.csr_matrix(np.array([[1, 0, 1, 1], [0, 0, 1, 1], [1, 0, 0, 1]], dtype=float))
+    G = _models.calibration_categories(F, n=2)
+    np.testing.assert_array_equal(G.toarray(), F.toarray()[:, [2, 3]])
+    assert _models.calibration_categories(F, n=10) is F
+    est = _models.build_model("calibrated", seed=0, item_features=F, n_jobs=1)
+    assert est.item_features.shape[1] == 4  # at most 50 columns: kept whole
