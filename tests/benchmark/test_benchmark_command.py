@@ -364,7 +364,7 @@ def test_parquet_without_pyarrow_says_so(tmp_path, monkeypatch):
 def test_calibration_uses_the_most_used_feature_columns():
     import scipy.sparse as sp
 
-    F = sp.csr_matrix(np.array([[1, 0, 1, 1], [0, 0, 1, 1], [1, 0, 0, 1]], dtype=float))
+    F = sp.csr_matrix(np.array([[1, 0, 1, 1], [0, 0, 1, 1], [0, 0, 0, 1]], dtype=float))
     G = _models.calibration_categories(F, n=2)
     np.testing.assert_array_equal(G.toarray(), F.toarray()[:, [2, 3]])
     assert _models.calibration_categories(F, n=10) is F
