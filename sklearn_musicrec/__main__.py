@@ -1,6 +1,12 @@
-"""Demo: fit every recommender on synthetic listening data and compare them.
+"""``python -m sklearn_musicrec``: the benchmark command, and the quick demo.
 
-Run ``python -m sklearn_musicrec`` (or ``sklearn-musicrec-demo``). The data
+``python -m sklearn_musicrec`` (or ``sklearn-musicrec``) with no arguments,
+or ``... benchmark [options]``, runs the benchmark
+(:mod:`sklearn_musicrec.benchmark`, ``docs/benchmark_command.md``) and
+writes its report to ``./benchmark-report``.
+
+``python -m sklearn_musicrec demo`` (or ``sklearn-musicrec-demo``) prints
+the quick table of every recommender on synthetic data. The data
 come from :func:`~sklearn_musicrec.datasets.make_interactions`; each user's
 interactions are split 80/20 at random, every recommender in the package is
 fitted on the binarised training part (play counts are heavy-tailed: 0/1
@@ -16,7 +22,7 @@ import warnings
 
 def _build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m sklearn_musicrec",
+        prog="python -m sklearn_musicrec demo",
         description=(
             "Fit every recommender of sklearn_musicrec on synthetic listening "
             "data (make_interactions) and print a ranking-quality table."
@@ -48,86 +54,21 @@ def _demo_models(seed, item_features=None):
     """
     from sklearn.model_selection import GridSearchCV, KFold
 
-    from sklearn_musicrec import (
-        ALSFactorizer,
-        ApproximateRecommender,
-        CalibratedReranker,
-        EASERecommender,
-        FeatureFactorizer,
-        HybridRecommender,
-        ItemKNNRecommender,
-        MMRReranker,
-        PopularityPenaltyReranker,
-        PopularityRecommender,
-        RandomRecommender,
-        SGDFactorizer,
-        TagRecommender,
-        UserKNNRecommender,
-        XQuADReranker,
-    )
+    from sklearn_musicrec.benchmark._models import MODELS, available_models
     from sklearn_musicrec.metrics import make_recommendation_scorer
 
-    models = {
-        "PopularityRecommender": PopularityRecommender(),
-        "RandomRecommender": RandomRecommender(random_state=seed),
-        "UserKNNRecommender": UserKNNRecommender(n_jobs=-1),
-        "ItemKNNRecommender": ItemKNNRecommender(n_jobs=-1),
-        "EASERecommender": EASERecommender(),
-        "ALSFactorizer": GridSearchCV(
-            ALSFactorizer(n_components=32, confidence_scale=10.0, random_state=seed, n_jobs=-1),
-            {"regularization": [1.0, 10.0, 100.0]},
-            cv=KFold(3, shuffle=True, random_state=seed),
-            scoring=make_recommendation_scorer("ndcg", k=20, test_size=0.2, random_state=seed),
-        ),
-        # squared loss models ratings; on 0/1 listening data rank with BPR
-        "SGDFactorizer": SGDFactorizer(loss="bpr", random_state=seed, n_jobs=-1),
-        "TagRecommender": TagRecommender(item_features=item_features),
-        "FeatureFactorizer": FeatureFactorizer(
-            item_features=item_features, random_state=seed, n_jobs=-1
-        ),
-        # content for short histories and cold items, kNN for the rest
-        "HybridRecommender": HybridRecommender(
-            [
-                ("tags", TagRecommender(item_features=item_features)),
-                ("knn", ItemKNNRecommender(n_jobs=-1)),
-                ("pop", PopularityRecommender()),
-            ],
-            weights=[0.5, 1.0, 0.2],
-            short_history_weights=[1.0, 0.0, 1.0],
-        ),
-        # the re-rankers wrap item-kNN; each trades a little NDCG for its goal
-        "MMRReranker": MMRReranker(
-            ItemKNNRecommender(n_jobs=-1), diversity=0.3, item_features=item_features
-        ),
-        "XQuADReranker": XQuADReranker(ItemKNNRecommender(n_jobs=-1), tail_weight=0.3),
-        "PopularityPenaltyReranker": PopularityPenaltyReranker(
-            ItemKNNRecommender(n_jobs=-1), popularity_weight=0.44, n_candidates=300
-        ),
-        "CalibratedReranker": CalibratedReranker(
-            ItemKNNRecommender(n_jobs=-1), calibration_weight=0.5, item_features=item_features
-        ),
-    }
-    try:
-        import faiss  # noqa: F401  (the optional HNSW index, extra [ann])
-
-        index = "hnsw"
-    except ImportError:
-        index = "exact"
-    # ALS's top-k from an approximate index (meant for huge catalogues; shown here)
-    models["ApproximateRecommender"] = ApproximateRecommender(
-        ALSFactorizer(
-            n_components=32, confidence_scale=10.0, regularization=10.0, random_state=seed
-        ),
-        index=index,
-    )
-    try:
-        import skorch  # noqa: F401  (the neural models need torch and skorch)
-    except ImportError:
-        return models
-    from sklearn_musicrec import DeepCFRecommender, MultVAERecommender
-
-    models["DeepCFRecommender"] = DeepCFRecommender(random_state=seed)
-    models["MultVAERecommender"] = MultVAERecommender(random_state=seed)
+    models = {}
+    for name in available_models():
+        entry = MODELS[name]
+        est = entry.build(seed, item_features, -1)
+        if name == "als":
+            est = GridSearchCV(
+                est.set_params(n_components=32, confidence_scale=10.0),
+                {"regularization": [1.0, 10.0, 100.0]},
+                cv=KFold(3, shuffle=True, random_state=seed),
+                scoring=make_recommendation_scorer("ndcg", k=20, test_size=0.2, random_state=seed),
+            )
+        models[entry.cls_name] = est
     return models
 
 
@@ -141,8 +82,9 @@ def _instances(names, seed, item_features=None):
     return models.items()
 
 
-def run(n_users=2000, n_items=1000, k=20, seed=0, models=None, stream=sys.stdout):
-    """Run the demo and write the table to ``stream``; return the rows."""
+def run(n_users=2000, n_items=1000, k=20, seed=0, models=None, stream=None):
+    """Run the demo and write the table to ``stream`` (default stdout); return the rows."""
+    stream = sys.stdout if stream is None else stream
     from sklearn.preprocessing import Binarizer
 
     from sklearn_musicrec.datasets import make_interactions
@@ -201,11 +143,18 @@ def run(n_users=2000, n_items=1000, k=20, seed=0, models=None, stream=sys.stdout
     return rows
 
 
-def main(argv=None):
-    """Command-line entry point."""
+def demo_main(argv=None):
+    """Entry point of ``sklearn-musicrec-demo`` and ``python -m sklearn_musicrec demo``."""
     args = _build_parser().parse_args(argv)
     run(args.n_users, args.n_items, args.k, args.seed, args.models)
     return 0
+
+
+def main(argv=None):
+    """Entry point of ``python -m sklearn_musicrec``: the benchmark (``demo``: the demo)."""
+    from sklearn_musicrec.benchmark import main as benchmark_main
+
+    return benchmark_main(argv)
 
 
 if __name__ == "__main__":

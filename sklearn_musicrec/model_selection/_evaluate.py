@@ -57,6 +57,7 @@ def _summary(values):
         "item_features": ["array-like", "sparse matrix", None],
         "item_popularity": ["array-like", "sparse matrix", None],
         "return_estimator": ["boolean"],
+        "fit_users": ["array-like", None],
     },
     prefer_skip_nested_validation=False,
 )
@@ -71,6 +72,7 @@ def evaluate(
     item_features: MatrixLike | None = None,
     item_popularity: MatrixLike | None = None,
     return_estimator: bool = False,
+    fit_users: "np.ndarray | Sequence[int] | None" = None,
 ) -> dict[str, Any]:
     """Fit a recommender on ``X_train`` and score its lists against ``X_test``.
 
@@ -114,6 +116,13 @@ def evaluate(
         ``None`` uses ``X_train``.
     return_estimator : bool, default=False
         Also return the fitted clone under ``"estimator"``.
+    fit_users : array-like of int, default=None
+        Rows of ``X_train`` the clone is fitted on (default: all rows). With
+        ``KFold`` over users, pass the training users: the other rows of
+        ``X_train`` (the test users' fold-in histories) are then never seen
+        in ``fit``, a new-user evaluation. The default popularity of
+        ``"novelty"``, ``"popularity"`` and ``"long_tail"`` is then
+        ``X_train[fit_users]``.
 
     Returns
     -------
@@ -164,7 +173,23 @@ def evaluate(
             f"X_train and X_test must have the same shape (n_users, n_items), "
             f"got {X_train.shape} and {X_test.shape}."
         )
-    popularity = X_train if item_popularity is None else item_popularity
+    X_fit = X_train
+    if fit_users is not None:
+        fit_users = np.asarray(fit_users)
+        if fit_users.ndim != 1 or not (
+            np.issubdtype(fit_users.dtype, np.integer) or fit_users.size == 0
+        ):
+            raise ValueError(
+                f"fit_users must be a 1-D array of row indices, got an array of shape "
+                f"{fit_users.shape} and dtype {fit_users.dtype}."
+            )
+        if fit_users.size and (fit_users.min() < 0 or fit_users.max() >= X_train.shape[0]):
+            raise ValueError(
+                f"fit_users must index the {X_train.shape[0]} rows of X_train, got values "
+                f"from {fit_users.min()} to {fit_users.max()}."
+            )
+        X_fit = X_train[fit_users]
+    popularity = X_fit if item_popularity is None else item_popularity
     supplied = {"item_features": item_features, "item_popularity": popularity}
     params = {}
     for label, entry in entries:
@@ -173,7 +198,7 @@ def evaluate(
 
     est = clone(estimator)
     t0 = time.perf_counter()
-    est.fit(X_train)
+    est.fit(X_fit)
     fit_time = time.perf_counter() - t0
 
     users = np.flatnonzero(np.diff(X_test.indptr))

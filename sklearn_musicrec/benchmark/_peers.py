@@ -1,0 +1,263 @@
+"""Peer libraries' recommenders, run in the benchmark's protocol when installed.
+
+Each peer is wrapped as a small recommender (``fit`` / ``recommend`` /
+``decision_function`` over rows of ``X``), so it goes through the package's
+one :func:`~sklearn_musicrec.model_selection.evaluate` like every model.
+
+- ``implicit``: ``implicit-als`` (``AlternatingLeastSquares`` on the BM25
+  weighted matrix, the settings of docs/facts.md: 64 factors,
+  regularization 0.05, 15 iterations, alpha 1). New users are folded in
+  with implicit's own ``recommend(..., recalculate_user=True)`` (a
+  least-squares solve for the row against the item factors), so it runs
+  under every protocol. ``implicit-bpr`` (defaults, binarised plays) cannot
+  fold in a new user (implicit raises ``NotImplementedError`` for
+  ``recalculate_user`` on BPR), so it is skipped under ``new-users``.
+- ``cornac``: ``cornac-bpr`` (``cornac.models.BPR``, 64 factors, 100
+  epochs) scores only the users it was trained on: skipped under
+  ``new-users``.
+- ``lenskit``, and any other name: run when a wrapper exists and the
+  library imports; otherwise skipped with a message.
+
+Peers that can only score their training users identify each row passed to
+``recommend`` by its exact contents (the training histories are what the
+per-user protocols recommend from); an unknown row is an error.
+"""
+
+import hashlib
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from threadpoolctl import threadpool_limits
+
+from ..preprocessing import BM25Weighting
+
+__all__ = ["PEERS", "build_peer", "resolve_peers"]
+
+
+def _row_key(X, i):
+    start, end = X.indptr[i], X.indptr[i + 1]
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.ascontiguousarray(X.indices[start:end], dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(X.data[start:end], dtype=np.float64).tobytes())
+    return h.digest()
+
+
+class _PeerBase(BaseEstimator):
+    fold_in = False
+
+    def __init__(self, random_state=0, n_jobs=None):
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _threads(self):
+        return 0 if self.n_jobs in (None, -1) else int(self.n_jobs)
+
+    def _remember_rows(self, X):
+        X = sp.csr_matrix(X)
+        X.sort_indices()
+        self._rows = {_row_key(X, i): i for i in range(X.shape[0])}
+
+    def _training_users(self, X):
+        X = sp.csr_matrix(X)
+        X.sort_indices()
+        users = np.empty(X.shape[0], dtype=np.int64)
+        for i in range(X.shape[0]):
+            u = self._rows.get(_row_key(X, i))
+            if u is None:
+                raise ValueError(
+                    f"{type(self).__name__} scores only the users it was trained on; "
+                    f"row {i} is not a training history (a new user)."
+                )
+            users[i] = u
+        return users
+
+    def recommend(self, X, k=10, *, exclude_seen=True, items=None):
+        if items is not None:
+            raise ValueError("peers do not restrict candidates (items=None only)")
+        X = sp.csr_matrix(X)
+        scores = np.asarray(self.decision_function(X), dtype=np.float64)
+        if exclude_seen:
+            rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+            scores[rows, X.indices] = -np.inf
+        k_eff = min(k, scores.shape[1])
+        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+        part_scores = np.take_along_axis(scores, part, axis=1)
+        order = np.lexsort((part, -part_scores), axis=1)
+        ids = np.take_along_axis(part, order, axis=1).astype(np.int64)
+        top = np.take_along_axis(part_scores, order, axis=1)
+        ids[~np.isfinite(top)] = -1
+        if k_eff < k:
+            pad = k - k_eff
+            ids = np.hstack([ids, np.full((ids.shape[0], pad), -1, dtype=np.int64)])
+            top = np.hstack([top, np.full((top.shape[0], pad), -np.inf)])
+        return ids, top
+
+
+class ImplicitALS(_PeerBase):
+    """implicit's ALS on BM25-weighted input; new users folded in by implicit."""
+
+    fold_in = True
+
+    def fit(self, X, y=None):
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        X = sp.csr_matrix(X, dtype=np.float64)
+        self.weighting_ = BM25Weighting(k1=100, b=0.8).fit(X)
+        W = sp.csr_matrix(self.weighting_.transform(X), dtype=np.float32)
+        self.model_ = AlternatingLeastSquares(
+            factors=64,
+            regularization=0.05,
+            iterations=15,
+            alpha=1.0,
+            random_state=self.random_state,
+            num_threads=self._threads(),
+        )
+        with threadpool_limits(1, "blas"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # implicit's BLAS-threads advice
+            self.model_.fit(W, show_progress=False)
+        self.item_counts_ = np.asarray((X != 0).sum(axis=0)).ravel()
+        return self
+
+    def decision_function(self, X):
+        W = sp.csr_matrix(self.weighting_.transform(sp.csr_matrix(X)), dtype=np.float32)
+        users = self.model_.recalculate_user(np.arange(W.shape[0]), W)
+        return np.asarray(users @ self.model_.item_factors.T, dtype=np.float64)
+
+
+class ImplicitBPR(_PeerBase):
+    """implicit's BPR (defaults) on binarised plays; training users only."""
+
+    def fit(self, X, y=None):
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+        X = sp.csr_matrix(X, dtype=np.float64)
+        self._remember_rows(X)
+        B = sp.csr_matrix((X != 0).astype(np.float32))
+        self.model_ = BayesianPersonalizedRanking(
+            random_state=self.random_state, num_threads=self._threads()
+        )
+        with threadpool_limits(1, "blas"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.model_.fit(B, show_progress=False)
+        self.item_counts_ = np.asarray((X != 0).sum(axis=0)).ravel()
+        return self
+
+    def decision_function(self, X):
+        users = self._training_users(X)
+        return np.asarray(
+            self.model_.user_factors[users] @ self.model_.item_factors.T, dtype=np.float64
+        )
+
+
+class CornacBPR(_PeerBase):
+    """cornac's BPR on binarised plays; training users only."""
+
+    def fit(self, X, y=None):
+        import cornac
+
+        X = sp.csr_matrix(X, dtype=np.float64)
+        X.sort_indices()
+        self._remember_rows(X)
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        triplets = [(str(u), str(i), 1.0) for u, i in zip(rows.tolist(), X.indices.tolist())]
+        self.train_set_ = cornac.data.Dataset.from_uir(triplets, seed=self.random_state)
+        self.model_ = cornac.models.BPR(
+            k=64,
+            max_iter=100,
+            learning_rate=0.01,
+            lambda_reg=0.01,
+            seed=self.random_state,
+            verbose=False,
+        )
+        self.model_.fit(self.train_set_)
+        self.n_items_ = X.shape[1]
+        self.item_counts_ = np.asarray((X != 0).sum(axis=0)).ravel()
+        return self
+
+    def decision_function(self, X):
+        users = self._training_users(X)
+        uid, iid = self.train_set_.uid_map, self.train_set_.iid_map
+        cols = np.full(self.n_items_, -1, dtype=np.int64)
+        for raw, inner in iid.items():
+            cols[int(raw)] = inner
+        known = cols >= 0
+        out = np.full((users.size, self.n_items_), -np.inf)
+        for r, u in enumerate(users):
+            inner_u = uid.get(str(int(u)))
+            if inner_u is None:  # a user with no training interaction
+                out[r] = 0.0
+                continue
+            s = np.asarray(self.model_.score(inner_u), dtype=np.float64)
+            out[r, known] = s[cols[known]]
+        return out
+
+
+# name -> (library to import, class, short description)
+PEERS = {
+    "implicit-als": ("implicit", ImplicitALS, "implicit ALS (BM25, 64 f, reg 0.05, 15 it)"),
+    "implicit-bpr": ("implicit", ImplicitBPR, "implicit BPR (defaults, binarised)"),
+    "cornac-bpr": ("cornac", CornacBPR, "cornac BPR (64 f, 100 epochs, binarised)"),
+}
+_LIBRARIES = {"implicit": ["implicit-als", "implicit-bpr"], "cornac": ["cornac-bpr"]}
+_KNOWN_ELSEWHERE = ("lenskit", "surprise", "scikit-surprise", "skrecsys", "recbole", "elliot")
+
+
+def _importable(library):
+    try:
+        __import__(library)
+    except Exception:  # noqa: BLE001  (a broken install is as good as absent)
+        return False
+    return True
+
+
+def resolve_peers(spec, protocol):
+    """``(runnable peer names, skipped [(name, reason)])`` for ``--peers``.
+
+    ``spec`` is a comma list of library names (``implicit``, ``cornac``,
+    ``lenskit``, ...) or peer names (``implicit-als``).
+    """
+    if not spec:
+        return [], []
+    run, skipped = [], []
+    for raw in str(spec).split(","):
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if name in _LIBRARIES:
+            candidates = _LIBRARIES[name]
+        elif name in PEERS:
+            candidates = [name]
+        elif name in _KNOWN_ELSEWHERE:
+            library = "surprise" if name == "scikit-surprise" else name
+            why = "not installed" if not _importable(library) else "no wrapper in this version"
+            skipped.append((name, f"{why}; skipped"))
+            continue
+        else:
+            raise ValueError(
+                f"--peers: unknown peer {raw.strip()!r}; valid names are "
+                f"{', '.join([*_LIBRARIES, *PEERS, *_KNOWN_ELSEWHERE])}."
+            )
+        for peer in candidates:
+            library, cls, _ = PEERS[peer]
+            if not _importable(library):
+                skipped.append(
+                    (peer, f"{library} is not installed (pip install {library}); skipped")
+                )
+            elif protocol == "new-users" and not cls.fold_in:
+                skipped.append(
+                    (
+                        peer,
+                        "cannot recommend for users unseen in fit (no fold-in); "
+                        "skipped under the new-users protocol (try --protocol holdout)",
+                    )
+                )
+            elif peer not in run:
+                run.append(peer)
+    return run, skipped
+
+
+def build_peer(name, *, seed, n_jobs):
+    """A fresh wrapper of peer ``name``."""
+    return PEERS[name][1](random_state=seed, n_jobs=n_jobs)
