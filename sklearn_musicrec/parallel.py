@@ -107,12 +107,14 @@ def recommend_blocks(
     items : None or array-like of int of shape (n_candidates,), default=None
         Candidate item ids shared by every user (``None``: the whole catalogue).
 
-    Yields
-    ------
-    item_ids : ndarray of int64 of shape (n_block_users, k)
-        Each block's lists, best first, padded with ``-1``.
-    scores : ndarray of shape (n_block_users, k)
-        Their scores, padded with ``-inf``.
+    Returns
+    -------
+    results : generator of (item_ids, scores)
+        One pair per block, made when it is asked for (the arguments are
+        checked at the call, before any block is read): ``item_ids``, an
+        ndarray of int64 of shape (n_block_users, k), each block's lists, best
+        first, padded with ``-1``; ``scores``, an ndarray of shape
+        (n_block_users, k), their scores, padded with ``-inf``.
 
     See Also
     --------

@@ -31,6 +31,7 @@ PUBLIC_MODULES = [
     "sklearn_musicrec.base",
     "sklearn_musicrec.pipeline",
     "sklearn_musicrec.parallel",
+    "sklearn_musicrec.benchmark",
     "sklearn_musicrec.baselines",
     "sklearn_musicrec.neighbors",
     "sklearn_musicrec.decomposition",
@@ -58,6 +59,8 @@ def _documented_names():
             documented.setdefault(module, set())
         elif module and re.match(r"   [A-Za-z_]\w*$", line):
             documented[module].add(line.strip())
+        elif module and re.match(r"\.\. data:: [A-Za-z_]\w*$", line):
+            documented[module].add(line.split()[-1])
     return documented
 
 

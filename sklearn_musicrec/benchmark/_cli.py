@@ -178,7 +178,21 @@ def run_command(args, argv, stream=None):
 
 
 def main(argv=None):
-    """Entry point of ``sklearn-musicrec`` and ``python -m sklearn_musicrec``."""
+    """Entry point of ``sklearn-musicrec`` and ``python -m sklearn_musicrec``.
+
+    Parameters
+    ----------
+    argv : list of str or None, default=None
+        The command line after the program name (``sys.argv[1:]`` when
+        None): ``benchmark [options]`` (also when only options are given, or
+        nothing) or ``demo [options]``.
+
+    Returns
+    -------
+    status : int
+        The exit status: 0 on success, 2 for a usage or input error (the
+        message is printed to stderr).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "demo":
         from ..__main__ import demo_main

@@ -105,11 +105,16 @@ def run_benchmark(
     k : int or sequence of int, default=(10, 20)
         Cut-offs; the first is the primary one.
     protocol : {"new-users", "holdout", "temporal", "cold-items"}, default="new-users"
+        How the data is split (``docs/benchmark_command.md``): folds of users
+        with a share of each test user's row held out, a per-user random or
+        temporal holdout, or items removed from training.
     n_splits : int, default=3
         Folds of the new-users protocol.
     tune : bool, default=False
         Grid-search each model on each fold's training users (nested).
     seed : int, default=0
+        Seed of the folds, the held-out shares and every model's ``random_state``:
+        the same seed gives the same figures (timings aside).
     n_jobs : int or None, default=None
         Threads of the models and peers that take them.
     peers : str or None, default=None
