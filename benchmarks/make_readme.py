@@ -292,6 +292,79 @@ def _mf_explicit(data):
     return out
 
 
+def _realtime(data):
+    stem = "bench_realtime"
+    out = []
+    for row in data["rows"]:
+        ours, peer = _get(row, "ours", stem), _get(row, "implicit", stem)
+        out.append(
+            _pair(
+                stem,
+                f"lastfm-2k, one user's row, k={data.get('k', 10)}, {row['threads']} thread(s)",
+                row["model"],
+                row.get("peer", "implicit"),
+                "–",
+                None,
+                None,
+                recommend=(_get(ours, "p50_ms", stem), _get(peer, "p50_ms", stem)),
+                note=(
+                    f"recommend ratio of p50 latency; p99 ours {ours['p99_ms']:.2f} ms, "
+                    f"peer {peer['p99_ms']:.2f} ms"
+                ),
+            )
+        )
+    return out
+
+
+def _scale(data):
+    stem = "bench_scale"
+    rows = data["rows"]
+    out = []
+    for size in dict.fromkeys(r["size"] for r in rows):
+        a = _find(rows, stem, library="ours", size=size)
+        b = _find(rows, stem, library="implicit", size=size)
+        out.append(
+            _pair(
+                stem,
+                f"synthetic, {a['nnz']:,} interactions",
+                "ALSFactorizer",
+                "implicit ALS",
+                "–",
+                None,
+                None,
+                fit=(_get(a, "fit_s", stem), _get(b, "fit_s", stem)),
+                memory=(_get(a, "peak_rss_gb", stem), _get(b, "peak_rss_gb", stem)),
+                note=(
+                    f"fit CPU-time ratio {a['fit_cpu_s'] / b['fit_cpu_s']:.2f}; "
+                    "recommend not like for like (ours folds each row in)"
+                ),
+            )
+        )
+    return out
+
+
+def scale_cost_table(results=RESULTS):
+    """The cost per million interactions of ``bench_scale``, as markdown lines."""
+    data = _load(results, "bench_scale")
+    if data is None:
+        return []
+    iterations = data.get("settings", {}).get("max_iter") or data.get("settings", {}).get(
+        "iterations"
+    )
+    lines = [
+        "| interactions | library | fit s | CPU s per iteration per million | peak RSS GB |",
+        "|---|---|---|---|---|",
+    ]
+    for row in data["rows"]:
+        per = row["fit_cpu_s"] / row["nnz"] * 1e6
+        per = per / iterations if iterations else per
+        lines.append(
+            f"| {row['nnz']:,} | {row['library']} | {row['fit_s']:.1f} | {per:.3f} | "
+            f"{row['peak_rss_gb']:.2f} |"
+        )
+    return lines
+
+
 # (results stem, extractor): the scripts that run a peer side by side
 COMPARISONS = [
     ("bench_knn_quality", _knn_quality),
@@ -301,6 +374,8 @@ COMPARISONS = [
     ("bench_mf_explicit", _mf_explicit),
     ("bench_als_speed", _als_speed),
     ("bench_knn_speed", _knn_speed),
+    ("bench_realtime", _realtime),
+    ("bench_scale", _scale),
 ]
 
 
@@ -394,6 +469,14 @@ def generated_section(results=RESULTS):
             "'–' means the script does not measure that figure.",
             "",
             *table,
+            "",
+            "## Cost at scale (ALS, `bench_scale.py`)",
+            "",
+            "Fit cost per million interactions as the data grows (synthetic power-law "
+            "data, 64 factors, 2 threads each, every cell in a fresh process): flat "
+            "cost means the fit scales linearly.",
+            "",
+            *scale_cost_table(results),
             "",
             "## The scripts",
             "",
