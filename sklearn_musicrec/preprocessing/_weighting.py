@@ -95,15 +95,21 @@ class _BaseWeighting(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Same format as ``X`` (CSR for sparse input), same dtype, zeros
             kept at zero.
         """
-        check_is_fitted(self)
+        if "n_features_in_" not in self.__dict__:  # sklearn's check is slower than one list
+            check_is_fitted(self)
         Xv = self._validate(X, reset=False)
-        dense = not sp.issparse(Xv)
-        out = self._weight(sp.csr_matrix(Xv, copy=True))
-        return out.toarray() if dense else out
+        if not sp.issparse(Xv):
+            return self._weight(sp.csr_matrix(Xv)).toarray()
+        # a new matrix object over Xv's index arrays: ``_weight`` replaces its
+        # ``data`` with a new array and never writes into the shared ones
+        out = sp.csr_matrix((Xv.data, Xv.indices, Xv.indptr), shape=Xv.shape, copy=False)
+        return self._weight(out)
 
 
 def _row_sums(X):
-    return np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
+    """Sum of each row of CSR ``X``, accumulated in float64."""
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    return np.bincount(rows, weights=X.data, minlength=X.shape[0]).astype(np.float64)
 
 
 def _document_frequency(X):

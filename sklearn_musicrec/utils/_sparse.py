@@ -29,6 +29,17 @@ def clean_csr_copy(X, dtype):
     -------
     X_clean : scipy.sparse.csr_matrix
     """
+    if sp.issparse(X) and X.format == "csr" and X.data.all():
+        # one constructor instead of scipy's copy-and-convert chain (the
+        # serving path folds one row in per call)
+        sorted_indices = X.has_sorted_indices
+        X = sp.csr_matrix(
+            (X.data.astype(dtype, copy=True), X.indices.copy(), X.indptr.copy()),
+            shape=X.shape,
+        )
+        if not sorted_indices:
+            X.sort_indices()
+        return X
     X = sp.csr_matrix(X, dtype=dtype, copy=True)
     X.eliminate_zeros()
     X.sort_indices()
