@@ -36,7 +36,9 @@ Peers that can only score their training users identify each row passed to
 per-user protocols recommend from); an unknown row is an error.
 """
 
+import contextlib
 import hashlib
+import io
 import warnings
 
 import numpy as np
@@ -228,13 +230,20 @@ def _init_lenskit(n_jobs):
     import torch
     from lenskit.parallel import config, initialize
 
-    if config._config is not None:  # already configured (by us or by the caller)
+    if getattr(config, "_config", None) is not None:  # configured already (by us or the caller)
         return
     torch_threads = torch.get_num_threads()
     threads = None if n_jobs in (None, -1) else max(int(n_jobs), 1)
-    # the limiter restores the BLAS limits on exit
-    with threadpool_limits(limits=None), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # torch's interop threads set already
+    # The limiter restores the BLAS and OpenMP limits on exit. Where torch has run,
+    # LensKit cannot set its interop threads and says so (a RuntimeWarning and a
+    # log line on stderr); harmless, and not the benchmark's output.
+    with (
+        threadpool_limits(limits=None),
+        warnings.catch_warnings(),
+        contextlib.redirect_stderr(io.StringIO()),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        warnings.simplefilter("ignore", RuntimeWarning)
         initialize(threads=threads)
     torch.set_num_threads(torch_threads)
 

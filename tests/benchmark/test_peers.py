@@ -117,14 +117,41 @@ def test_lenskit_itemknn_matches_lenskits_own_pipeline(X):
         assert set(ids[r].tolist()) == set(theirs[r].tolist())
 
 
-def test_lenskit_keeps_the_thread_settings(X):
-    _lenskit()
-    import torch
-    from threadpoolctl import threadpool_info
+_THREADS_SCRIPT = """
+import scipy.sparse as sp, torch
+from sklearn_musicrec.benchmark import _peers
+from sklearn_musicrec.datasets import make_interactions
 
-    before = (torch.get_num_threads(), [p["num_threads"] for p in threadpool_info()])
-    _peers.build_peer("lenskit-als", seed=0, n_jobs=1).fit(X)
-    assert (torch.get_num_threads(), [p["num_threads"] for p in threadpool_info()]) == before
+torch.set_num_threads(7)  # more than LensKit would choose (4 at most)
+torch.ones(64, 64).sum()  # torch has run: LensKit cannot set its interop threads
+X = sp.csr_matrix(make_interactions(n_users=40, n_items=30, random_state=0).data)
+_peers.build_peer("lenskit-als", seed=0, n_jobs=1).fit(X).recommend(X[:2])
+import sys
+sys.__stdout__.write(f"THREADS {torch.get_num_threads()}")
+"""
+
+
+def test_lenskit_keeps_the_thread_settings_and_prints_nothing():
+    # a fresh process: LensKit configures its threads once per process
+    _lenskit()
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sys.path, root])}
+    out = subprocess.run(
+        [sys.executable, "-c", _THREADS_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=300,
+        check=True,
+    )
+    # without the restore, LensKit sets torch to its own thread count
+    assert out.stdout == "THREADS 7" and out.stderr == ""
 
 
 def test_benchmark_runs_lenskit_under_new_users(tmp_path):
