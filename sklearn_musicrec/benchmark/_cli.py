@@ -15,6 +15,7 @@ examples:
   sklearn-musicrec benchmark --dataset lastfm-2k --tune
   sklearn-musicrec benchmark --dataset plays.csv --models als,itemknn,ease --k 10,50
   sklearn-musicrec benchmark --protocol holdout --peers implicit,cornac
+  sklearn-musicrec benchmark --dataset lastfm-2k --models itemknn --peers lenskit
 
 The report lands in --out (default ./benchmark-report): report.md, report.html
 (self-contained), results.json, per_user.csv and PNG plots.
@@ -104,7 +105,8 @@ def benchmark_parser(parser=None):
         default=None,
         help="peer libraries to run in the same protocol when installed: "
         f"{', '.join(_peers._LIBRARIES)} or {', '.join(_peers.PEERS)}; "
-        "lenskit etc. are skipped with a message",
+        "a peer whose library is not installed, or without a wrapper (surprise, "
+        "recbole, ...), is skipped with a message",
     )
     parser.add_argument(
         "--min-item-users",

@@ -15,15 +15,30 @@ one :func:`~sklearn_musicrec.model_selection.evaluate` like every model.
 - ``cornac``: ``cornac-bpr`` (``cornac.models.BPR``, 64 factors, 100
   epochs) scores only the users it was trained on: skipped under
   ``new-users``.
-- ``lenskit``, and any other name: run when a wrapper exists and the
-  library imports; otherwise skipped with a message.
+- ``lenskit`` (2025.x): ``lenskit-itemknn`` (``ItemKNNScorer``, 20
+  neighbours) and ``lenskit-userknn`` (``UserKNNScorer``, 30 neighbours),
+  implicit feedback, and ``lenskit-als`` (``ImplicitMFScorer``, 64
+  features, LensKit's other defaults), on binarised plays. ``fit`` builds
+  LensKit's ``Dataset`` from the training rows; each row given to
+  ``recommend`` is scored by one call of the scorer with the row's items as
+  the query's history, so every row folds in and they run under every
+  protocol. Items the scorer leaves unscored (NaN: no neighbour in the
+  history) are never listed. LensKit sets its thread pools once per
+  process; the BLAS and torch thread counts in place before are kept.
+- Any other known name (``surprise``, ``recbole``, ...): no wrapper,
+  skipped with a message.
+
+A missing library is reported as "<library> is not installed (pip install
+<library>); skipped", for each of its peers.
 
 Peers that can only score their training users identify each row passed to
 ``recommend`` by its exact contents (the training histories are what the
 per-user protocols recommend from); an unknown row is an error.
 """
 
+import contextlib
 import hashlib
+import io
 import warnings
 
 import numpy as np
@@ -34,6 +49,9 @@ from threadpoolctl import threadpool_limits
 from ..preprocessing import BM25Weighting
 
 __all__ = ["PEERS", "build_peer", "resolve_peers"]
+
+# rows scored at once by a peer's recommend (256 x 17,632 items: 36 MB of float64)
+_BLOCK = 256
 
 
 def _row_key(X, i):
@@ -77,6 +95,14 @@ class _PeerBase(BaseEstimator):
         if items is not None:
             raise ValueError("peers do not restrict candidates (items=None only)")
         X = sp.csr_matrix(X)
+        # dense scores of _BLOCK rows at a time: bounded memory on a large catalogue
+        parts = [
+            self._recommend_block(X[start : start + _BLOCK], k, exclude_seen)
+            for start in range(0, max(X.shape[0], 1), _BLOCK)
+        ]
+        return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
+
+    def _recommend_block(self, X, k, exclude_seen):
         scores = np.asarray(self.decision_function(X), dtype=np.float64)
         if exclude_seen:
             rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
@@ -194,14 +220,152 @@ class CornacBPR(_PeerBase):
         return out
 
 
+def _init_lenskit(n_jobs):
+    """Configure LensKit's threads once, keeping the process's BLAS and torch settings.
+
+    LensKit configures its parallelism on first use, process-wide: it limits
+    BLAS and torch threads. The benchmark's other models must not inherit
+    that, so the limits in place before are restored.
+    """
+    import torch
+    from lenskit.parallel import config, initialize
+
+    if getattr(config, "_config", None) is not None:  # configured already (by us or the caller)
+        return
+    torch_threads = torch.get_num_threads()
+    threads = None if n_jobs in (None, -1) else max(int(n_jobs), 1)
+    # The limiter restores the BLAS and OpenMP limits on exit. Where torch has run,
+    # LensKit cannot set its interop threads and says so (a RuntimeWarning and a
+    # log line on stderr); harmless, and not the benchmark's output.
+    with (
+        threadpool_limits(limits=None),
+        warnings.catch_warnings(),
+        contextlib.redirect_stderr(io.StringIO()),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        initialize(threads=threads)
+    torch.set_num_threads(torch_threads)
+
+
+class _LensKitBase(_PeerBase):
+    """A LensKit scorer trained on binarised plays; each row scored from its history.
+
+    ``fit`` builds LensKit's ``Dataset`` from the rows of ``X`` (every column
+    an item of its vocabulary, so the ids are the column indices);
+    ``decision_function`` calls the scorer once per row with a query whose
+    history is the row's non-zero items and whose candidates are all items,
+    so any row folds in, a new user's as well as a training user's. Items
+    LensKit cannot score for a row (no neighbour in its history) get
+    ``-inf``: they are never listed, and a list shorter than ``k`` is padded
+    with ``-1``.
+    """
+
+    fold_in = True
+
+    def _make_scorer(self):  # pragma: no cover  (every subclass overrides it)
+        raise NotImplementedError
+
+    def fit(self, X, y=None):
+        import pandas as pd
+        from lenskit.data import ItemList, from_interactions_df
+        from lenskit.training import TrainingOptions
+
+        X = sp.csr_matrix(X)
+        coo = X.tocoo()
+        played = coo.data != 0
+        frame = pd.DataFrame(
+            {
+                "user_id": coo.row[played].astype(np.int64),
+                "item_id": coo.col[played].astype(np.int64),
+            }
+        )
+        data = from_interactions_df(
+            frame,
+            users=np.arange(X.shape[0], dtype=np.int64),
+            items=np.arange(X.shape[1], dtype=np.int64),
+        )
+        _init_lenskit(self.n_jobs)
+        self.model_ = self._make_scorer()
+        self.model_.train(data, TrainingOptions(rng=self.random_state))
+        vocab = self.model_.items
+        # column -> LensKit's item number (all columns are in the vocabulary)
+        self.item_numbers_ = np.asarray(
+            vocab.numbers(np.arange(X.shape[1], dtype=np.int64), missing="negative"),
+            dtype=np.int32,
+        )
+        self.candidates_ = ItemList(item_nums=self.item_numbers_, vocabulary=vocab)
+        self.n_items_ = X.shape[1]
+        self.item_counts_ = np.asarray((X != 0).sum(axis=0)).ravel()
+        return self
+
+    def decision_function(self, X):
+        from lenskit.data import ItemList, RecQuery
+
+        X = sp.csr_matrix(X)
+        if X.shape[1] != self.n_items_:
+            raise ValueError(
+                f"X has {X.shape[1]} items (columns), but {type(self).__name__} was fitted "
+                f"on {self.n_items_}."
+            )
+        vocab = self.model_.items
+        out = np.empty(X.shape, dtype=np.float64)
+        for r in range(X.shape[0]):
+            start, end = X.indptr[r], X.indptr[r + 1]
+            cols = X.indices[start:end][X.data[start:end] != 0]
+            history = ItemList(item_nums=self.item_numbers_[cols], vocabulary=vocab)
+            scored = self.model_(RecQuery(history_items=history), self.candidates_)
+            scores = np.asarray(scored.scores("numpy"), dtype=np.float64)
+            out[r] = np.where(np.isnan(scores), -np.inf, scores)
+        return out
+
+
+class LensKitItemKNN(_LensKitBase):
+    """LensKit's ``ItemKNNScorer`` (20 neighbours, implicit feedback)."""
+
+    def _make_scorer(self):
+        from lenskit.knn import ItemKNNScorer
+
+        return ItemKNNScorer(max_nbrs=20, feedback="implicit")
+
+
+class LensKitUserKNN(_LensKitBase):
+    """LensKit's ``UserKNNScorer`` (30 neighbours, implicit feedback)."""
+
+    def _make_scorer(self):
+        from lenskit.knn import UserKNNScorer
+
+        return UserKNNScorer(max_nbrs=30, feedback="implicit")
+
+
+class LensKitImplicitMF(_LensKitBase):
+    """LensKit's ``ImplicitMFScorer`` (ALS, 64 features, its other defaults)."""
+
+    def _make_scorer(self):
+        from lenskit.als import ImplicitMFScorer
+
+        return ImplicitMFScorer(embedding_size=64)
+
+
 # name -> (library to import, class, short description)
 PEERS = {
     "implicit-als": ("implicit", ImplicitALS, "implicit ALS (BM25, 64 f, reg 0.05, 15 it)"),
     "implicit-bpr": ("implicit", ImplicitBPR, "implicit BPR (defaults, binarised)"),
     "cornac-bpr": ("cornac", CornacBPR, "cornac BPR (64 f, 100 epochs, binarised)"),
+    "lenskit-itemknn": ("lenskit", LensKitItemKNN, "LensKit ItemKNN (20 nbrs, implicit)"),
+    "lenskit-userknn": ("lenskit", LensKitUserKNN, "LensKit UserKNN (30 nbrs, implicit)"),
+    "lenskit-als": (
+        "lenskit",
+        LensKitImplicitMF,
+        "LensKit ImplicitMF (64 f, weight 40, reg 0.1, 10 epochs, binarised)",
+    ),
 }
-_LIBRARIES = {"implicit": ["implicit-als", "implicit-bpr"], "cornac": ["cornac-bpr"]}
-_KNOWN_ELSEWHERE = ("lenskit", "surprise", "scikit-surprise", "skrecsys", "recbole", "elliot")
+_LIBRARIES = {
+    "implicit": ["implicit-als", "implicit-bpr"],
+    "cornac": ["cornac-bpr"],
+    "lenskit": ["lenskit-itemknn", "lenskit-userknn", "lenskit-als"],
+}
+_KNOWN_ELSEWHERE = ("surprise", "scikit-surprise", "skrecsys", "recbole", "elliot")
 
 
 def _importable(library):

@@ -285,12 +285,12 @@ def test_plots_skipped_without_matplotlib(plays_csv, tmp_path, monkeypatch, caps
 def test_peers_skip_with_a_reason(plays_csv):
     pytest.importorskip("implicit")
     res, _ = run_benchmark(
-        str(plays_csv), models="pop", k=5, n_splits=2, peers="implicit,lenskit", quiet=True
+        str(plays_csv), models="pop", k=5, n_splits=2, peers="implicit,recbole", quiet=True
     )
     names = [m["name"] for m in res["models"]]
     assert names == ["pop", "implicit-als"]  # ALS folds new users in; BPR cannot
     skipped = {s["name"]: s["reason"] for s in res["skipped"]}
-    assert "no fold-in" in skipped["implicit-bpr"] and "lenskit" in skipped
+    assert "no fold-in" in skipped["implicit-bpr"] and "recbole" in skipped
 
 
 def test_registry_covers_every_recommender():
