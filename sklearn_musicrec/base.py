@@ -30,12 +30,11 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
 from .utils._topk import row_batches, topk_per_row
 from .utils._typing import ArrayLike, IdsAndScores, MatrixLike
 from .utils._weighting import apply_weighting, make_weighting
-from .utils.validation import check_candidate_items, check_interactions, check_k
+from .utils.validation import check_candidate_items, check_fitted, check_interactions, check_k
 
 __all__ = ["RecommenderMixin", "BaseRecommender"]
 
@@ -156,7 +155,7 @@ class RecommenderMixin:
     def _validate_X(self, X, method="recommend"):
         """Validate ``X`` after ``fit`` (fitted model, same number of items),
         then apply the input weighting learned in ``fit`` (``weighting_``), if any."""
-        check_is_fitted(self)
+        check_fitted(self)
         X = check_interactions(self, X, reset=False, method=method)
         return apply_weighting(getattr(self, "weighting_", None), X, type(self).__name__)
 

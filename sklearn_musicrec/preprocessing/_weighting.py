@@ -19,11 +19,10 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
 from ..utils._sklearn_compat import Interval, Real, StrOptions, _fit_context, validate_data
 from ..utils._typing import MatrixLike
-from ..utils.validation import check_csr_fast
+from ..utils.validation import check_csr_fast, check_fitted
 
 __all__ = ["BM25Weighting", "TfidfWeighting", "LogScaling"]
 
@@ -95,8 +94,7 @@ class _BaseWeighting(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Same format as ``X`` (CSR for sparse input), same dtype, zeros
             kept at zero.
         """
-        if "n_features_in_" not in self.__dict__:  # sklearn's check is slower than one list
-            check_is_fitted(self)
+        check_fitted(self)
         Xv = self._validate(X, reset=False)
         if not sp.issparse(Xv):
             return self._weight(sp.csr_matrix(Xv)).toarray()
