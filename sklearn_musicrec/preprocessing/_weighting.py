@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 
 from ..utils._sklearn_compat import Interval, Real, StrOptions, _fit_context, validate_data
+from ..utils._sparse import row_ids
 from ..utils._typing import MatrixLike
 from ..utils.validation import check_csr_fast, check_fitted
 
@@ -106,8 +107,7 @@ class _BaseWeighting(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
 def _row_sums(X):
     """Sum of each row of CSR ``X``, accumulated in float64."""
-    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    return np.bincount(rows, weights=X.data, minlength=X.shape[0]).astype(np.float64)
+    return np.bincount(row_ids(X.indptr), weights=X.data, minlength=X.shape[0]).astype(np.float64)
 
 
 def _document_frequency(X):
@@ -258,8 +258,7 @@ class TfidfWeighting(_BaseWeighting):
             x = (x != 0).astype(np.float64)
         x *= self.idf_[X.indices]
         if self.norm is not None:
-            counts = np.diff(X.indptr)
-            row_of = np.repeat(np.arange(X.shape[0]), counts)
+            row_of = row_ids(X.indptr)
             mag = np.abs(x) if self.norm == "l1" else x * x
             totals = np.bincount(row_of, weights=mag, minlength=X.shape[0])
             if self.norm == "l2":
