@@ -8,7 +8,12 @@ from ..utils._cache import fitted_cache
 from ..utils._parallel import numba_threads, threads_for
 from ..utils._quantize import QuantizeMixin, as_dense, matmul_t, take_rows
 from ..utils._ratings import RatingPredictorMixin
-from ..utils._sparse import clean_csr_copy, nonzero_pattern, restrict_to_touched_items
+from ..utils._sparse import (
+    clean_csr_copy,
+    clean_csr_view,
+    nonzero_pattern,
+    restrict_to_touched_items,
+)
 from ..utils._topk import row_batches, topk_dense_compiled, topk_per_row
 from ..utils._typing import ArrayLike, IdsAndScores, MatrixLike
 from ..utils.validation import check_item_ids, check_k
@@ -126,7 +131,8 @@ class _BaseFactorizer(
         """
         from ._als_cpu import CPUBackend
 
-        R = as_float32_csr(X)
+        # the kernel only reads the rows: no copy of an already clean matrix
+        R = clean_csr_view(X, np.float32)
         V = self.item_factors_
         U = np.zeros((R.shape[0], V.shape[1]), dtype=np.float32)
         backend = CPUBackend(threads_for(self.n_jobs, R.shape[0]))
@@ -173,9 +179,8 @@ class _BaseFactorizer(
         # product; each batch's top k is selected by the compiled kernel of
         # utils._topk (its rule: ties go to the lower item id), without the
         # mixin's masks.
-        U, user_bias = self._fold_in(X)
-        seen_indptr, seen_indices = nonzero_pattern(X)
         n_users, n_items = X.shape
+        seen_indptr, seen_indices = nonzero_pattern(X)
         # (no contiguous copy of the transposed factors: BLAS reads the view
         # as it is, and a copy of the catalogue per call cost more than one
         # user's whole list; quantised factors are dequantised block by block)
@@ -186,6 +191,9 @@ class _BaseFactorizer(
         batches = row_batches(n_users, 4 * max(1, n_items), max_bytes=_SCORE_BLOCK_BYTES)
         buffer = np.empty((batches[0].stop if batches else 0, n_items), dtype=np.float32)
         with numba_threads(self.n_jobs, blas="same", n_rows=n_users):
+            # (inside the context: the fold-in's own thread setting, the same
+            # for a few rows, then costs nothing)
+            U, user_bias = self._fold_in(X)
             for batch in batches:
                 start, stop = batch.start, batch.stop
                 S = matmul_t(U[batch], V, out=buffer[: stop - start])

@@ -99,9 +99,21 @@ class _BaseWeighting(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Xv = self._validate(X, reset=False)
         if not sp.issparse(Xv):
             return self._weight(sp.csr_matrix(Xv)).toarray()
+        return self._transform_validated(Xv)
+
+    def _transform_validated(self, Xv):
+        """:meth:`transform` of a CSR matrix its caller has validated already.
+
+        The package's recommenders validate every input once
+        (:func:`~sklearn_musicrec.utils.validation.check_interactions`, the
+        same checks as ``transform``'s) and then apply their fitted
+        weighting through this (``utils._weighting.apply_weighting``), so
+        that a one-user request is not validated twice.
+        """
         # a new matrix object over Xv's index arrays: ``_weight`` replaces its
         # ``data`` with a new array and never writes into the shared ones
         out = sp.csr_matrix((Xv.data, Xv.indices, Xv.indptr), shape=Xv.shape, copy=False)
+        out.has_canonical_format = Xv.has_canonical_format
         return self._weight(out)
 
 

@@ -163,19 +163,28 @@ def numba_threads(n_jobs, *, blas=None, n_rows=None):
 
     n_jobs = threads_for(n_jobs, n_rows)
     n_threads = max(1, min(resolve_n_jobs(n_jobs), numba.config.NUMBA_NUM_THREADS))
+    blas_limit = None if blas is None else {"single": 1, "same": n_threads}[blas]
+    active = getattr(_state, "numba_setting", None)
+    if active is not None and active[0] == n_threads and blas_limit in (None, active[1]):
+        # nested in a context of this thread that set exactly this (the fold-in
+        # inside a recommend call): nothing to set, nothing to restore
+        yield n_threads
+        return
     previous = numba.get_num_threads()
     previous_chunksize = numba.get_parallel_chunksize()
     if previous != n_threads:
         numba.set_num_threads(n_threads)
     if previous_chunksize != 1:
         numba.set_parallel_chunksize(1)
+    _state.numba_setting = (n_threads, blas_limit)
     try:
-        if blas is None:
+        if blas_limit is None:
             yield n_threads
         else:
-            with _blas_threads({"single": 1, "same": n_threads}[blas]):
+            with _blas_threads(blas_limit):
                 yield n_threads
     finally:
+        _state.numba_setting = active
         if previous_chunksize != 1:
             numba.set_parallel_chunksize(previous_chunksize)
         if previous != n_threads:

@@ -5,6 +5,7 @@ import scipy.sparse as sp
 
 __all__ = [
     "clean_csr_copy",
+    "clean_csr_view",
     "lookup",
     "nonzero_pattern",
     "restrict_to_touched_items",
@@ -46,6 +47,35 @@ def clean_csr_copy(X, dtype):
     return X
 
 
+def clean_csr_view(X, dtype):
+    """What :func:`clean_csr_copy` makes, sharing ``X``'s arrays where it can.
+
+    For kernels that only read the matrix (a fold-in reads the rows it
+    solves): a canonical CSR matrix (sorted indices, no duplicates) without
+    stored zeros is returned as it is when it has ``dtype``, and otherwise
+    as a new matrix over its index arrays with the values converted, which
+    saves the copies on the serving path of one user; anything else is
+    copied and cleaned. The result must not be modified.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from sklearn_musicrec.utils._sparse import clean_csr_view
+    >>> X = sp.csr_matrix(np.array([[0.0, 2.0], [1.0, 0.0]], dtype=np.float32))
+    >>> clean_csr_view(X, np.float32) is X, clean_csr_view(X, np.float64) is X
+    (True, False)
+    """
+    if sp.issparse(X) and X.format == "csr" and X.has_canonical_format and X.data.all():
+        if X.dtype == dtype:
+            return X
+        # only the values change type: the index arrays are shared, not copied
+        view = sp.csr_matrix((X.data.astype(dtype), X.indices, X.indptr), shape=X.shape)
+        view.has_canonical_format = True
+        return view
+    return clean_csr_copy(X, dtype)
+
+
 def nonzero_pattern(X):
     """``(indptr, indices)`` of the non-zero stored entries of CSR ``X``.
 
@@ -80,11 +110,15 @@ def restrict_to_touched_items(R, n_items):
     """
     if 4 * R.nnz >= n_items:
         return R, None
-    items, inverse = np.unique(R.indices, return_inverse=True)
-    R_items = sp.csr_matrix(
-        (R.data, inverse.astype(R.indices.dtype).reshape(-1), R.indptr),
-        shape=(R.shape[0], items.size),
-    )
+    if R.shape[0] == 1 and R.has_canonical_format:
+        # one canonical row (the serving case): its indices are the sorted
+        # touched items already
+        items = R.indices
+        local = np.arange(items.size, dtype=R.indices.dtype)
+    else:
+        items, inverse = np.unique(R.indices, return_inverse=True)
+        local = inverse.astype(R.indices.dtype).reshape(-1)
+    R_items = sp.csr_matrix((R.data, local, R.indptr), shape=(R.shape[0], items.size))
     return R_items, items
 
 

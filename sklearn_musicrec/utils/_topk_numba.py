@@ -104,10 +104,10 @@ def topk_rows(S, seen_indptr, seen_indices, exclude_seen, k, ids, vals, n_nan):
     (the caller raises); they are never selected.
 
     The row is scanned in chunks of ``_CHUNK`` columns; when ``k`` entries
-    are held, a chunk is first checked for any score above the k-th best (a
-    branch-free count the compiler vectorises, which also counts NaNs) and
-    skipped if there is none, which is exactly what the per-entry test would
-    conclude.
+    are held, a chunk is first checked for any score above the k-th best or
+    NaN (one branch-free pass the compiler vectorises) and skipped if there
+    is none, which is exactly what the per-entry test would conclude; NaNs
+    are counted by the per-entry test.
     """
     n_rows, n_cols = S.shape
     neg_inf = -np.inf
@@ -122,21 +122,20 @@ def topk_rows(S, seen_indptr, seen_indices, exclude_seen, k, ids, vals, n_nan):
         nan = 0
         for j0 in range(0, n_cols, _CHUNK):
             j1 = min(n_cols, j0 + _CHUNK)
-            counted = cnt == k
-            if counted:
+            if cnt == k:
                 worst = v[k - 1]
-                above = 0
+                hit = 0
                 for j in range(j0, j1):
-                    above += row[j] > worst
-                for j in range(j0, j1):
-                    nan += row[j] != row[j]
-                if above == 0:
+                    # above the k-th best, or NaN: one branch-free pass
+                    hit += (row[j] > worst) | (row[j] != row[j])
+                if hit == 0:
                     continue
             for j in range(j0, j1):
                 s = row[j]
+                if s != s:
+                    nan += 1
+                    continue
                 if not s > neg_inf:
-                    if not counted:
-                        nan += s != s
                     continue
                 if cnt == k and not s > v[k - 1]:
                     continue

@@ -88,6 +88,13 @@ def _is_plain_binarizer(transformer):
     return type(transformer) is Binarizer
 
 
+def _is_package_weighting(transformer):
+    """Whether ``transformer`` is exactly one of the package's weightings (not a subclass)."""
+    from ..preprocessing import BM25Weighting, LogScaling, TfidfWeighting
+
+    return type(transformer) in (BM25Weighting, LogScaling, TfidfWeighting)
+
+
 def apply_weighting(transformer, X, whom):
     """``transformer.transform(X)`` as CSR with ``X``'s dtype and non-zero pattern.
 
@@ -125,9 +132,13 @@ def apply_weighting(transformer, X, whom):
                 (binary.astype(X.dtype), X.indices.copy(), X.indptr.copy()), shape=X.shape
             )
             Xw.eliminate_zeros()
+    elif _is_package_weighting(transformer) and sp.issparse(X) and X.format == "csr":
+        # its transform without re-validating the validated X
+        Xw = transformer._transform_validated(X)
     else:
         Xw = transformer.transform(X)
-    Xw = sp.csr_matrix(Xw, dtype=X.dtype)
+    if not (type(Xw) is sp.csr_matrix and Xw.dtype == X.dtype):
+        Xw = sp.csr_matrix(Xw, dtype=X.dtype)
     if np.count_nonzero(Xw.data) != np.count_nonzero(X.data):
         raise ValueError(
             f"{whom}: the weighting {transformer!r} changed which entries of X are "
