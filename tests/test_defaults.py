@@ -13,7 +13,7 @@ from sklearn.preprocessing import Binarizer
 from sklearn_musicrec.datasets import make_interactions
 from sklearn_musicrec.decomposition import ALSFactorizer, SGDFactorizer
 from sklearn_musicrec.neighbors import EASERecommender, ItemKNNRecommender, UserKNNRecommender
-from sklearn_musicrec.preprocessing import BM25Weighting, LogScaling
+from sklearn_musicrec.preprocessing import BM25Weighting, LogScaling, TfidfWeighting
 from sklearn_musicrec.utils._weighting import apply_weighting, make_weighting
 
 
@@ -202,3 +202,20 @@ def test_lastfm_defaults_on_raw_counts_beat_popularity():
         SGDFactorizer(random_state=0),
     ):
         assert ndcg(model) > 1.5 * popularity, type(model).__name__
+
+
+@pytest.mark.parametrize("weighting", [BM25Weighting(), LogScaling(), TfidfWeighting()])
+def test_apply_weighting_equals_the_transformers_transform(weighting):
+    # the package's weightings skip their own validation of an already
+    # validated X inside a recommender: same result as transform
+    rng = np.random.RandomState(0)
+    X = sp.random(30, 40, density=0.2, format="csr", random_state=rng, dtype=np.float64)
+    X.data = np.ceil(X.data * 50)
+    fitted = clone(weighting).fit(X)
+    before = X.copy()
+    out = apply_weighting(fitted, X, "Model")
+    expected = fitted.transform(X)
+    assert type(out) is sp.csr_matrix and out.dtype == X.dtype
+    np.testing.assert_array_equal(out.toarray(), expected.toarray())
+    np.testing.assert_array_equal(X.toarray(), before.toarray())  # X untouched
+    assert out.data is not X.data

@@ -122,3 +122,43 @@ def test_resolve_n_jobs_in_a_dask_worker_counts_the_worker(monkeypatch):
     )
     assert resolve_n_jobs(None) == 1
     assert resolve_n_jobs(-1) == cpu_count()
+
+
+def test_nested_numba_contexts_with_the_same_setting_set_nothing(monkeypatch):
+    # the fold-in inside a one-user recommend: only the outer context sets threads
+    import numba
+
+    from sklearn_musicrec.utils._parallel import numba_threads
+
+    calls = []
+    real_set = numba.set_num_threads
+    monkeypatch.setattr(numba, "set_num_threads", lambda n: (calls.append(n), real_set(n)))
+    before = numba.get_num_threads()
+    with numba_threads(1, blas="same", n_rows=1) as outer:
+        n_outer = len(calls)
+        with numba_threads(4, blas="single", n_rows=1) as inner:  # one row: 1 thread
+            assert len(calls) == n_outer and numba.get_num_threads() == 1
+        assert outer == inner == 1
+        if numba.config.NUMBA_NUM_THREADS > 1:
+            # another setting nested inside is set, and restored on exit
+            with numba_threads(2):
+                assert numba.get_num_threads() == 2
+            assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before
+
+
+def test_a_nested_context_asking_another_blas_limit_sets_it():
+    from threadpoolctl import threadpool_info
+
+    from sklearn_musicrec.utils._parallel import numba_threads
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    if not blas_threads():
+        pytest.skip("no BLAS library found by threadpoolctl")
+    with numba_threads(2, blas=None):
+        outside = blas_threads()
+        with numba_threads(2, blas="single"):
+            assert blas_threads() == {1}
+        assert blas_threads() == outside
