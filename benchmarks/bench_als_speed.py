@@ -35,13 +35,17 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from _common import (
+    als_matching_implicit,
     benchmark_parser,
     command_line,
+    implicit_als,
+    implicit_confidence,
     machine_description,
     machine_line,
     peak_rss_gb,
     report_worker_result,
     run_worker,
+    timed_fit,
     write_results,
 )
 
@@ -77,24 +81,11 @@ def worker(library, name, threads, recommend, device):
 
     X = dataset(name)
     out = {"library": library, "size": name, "nnz": int(X.nnz), "shape": list(X.shape)}
+    settings = dict(factors=FACTORS, iterations=ITERATIONS, regularization=REG, threads=threads)
     if library == "ours":
         from sklearn_musicrec.decomposition import ALSFactorizer
 
-        params = dict(
-            n_components=FACTORS,
-            max_iter=ITERATIONS,
-            regularization=REG,
-            # the matrix as given and implicit's confidence 1 + x (not the
-            # package's raw-count defaults: BM25 weighting, confidence 0.5)
-            weighting=None,
-            confidence_scale=1.0,
-            cg_steps=CG_STEPS,
-            solver="cg",
-            tol=0.0,
-            n_jobs=threads,
-            random_state=0,
-            device=device,
-        )
+        params = als_matching_implicit(**settings, cg_steps=CG_STEPS, device=device)
         # compile the numba kernels (cached on disk) outside the timing
         ALSFactorizer(**{**params, "max_iter": 1, "device": "cpu"}).fit(X[:200])
         if device == "cuda":
@@ -105,33 +96,16 @@ def worker(library, name, threads, recommend, device):
 
             out["gpu"] = torch.cuda.get_device_name()
             torch.cuda.synchronize()
-        tic, cpu = time.perf_counter(), time.process_time()
-        model.fit(X)
-        out["fit_s"] = time.perf_counter() - tic
-        out["fit_cpu_s"] = time.process_time() - cpu
+        timed_fit(model, X, out)
         out["final_loss"] = model.loss_curve_[-1]
         if recommend:
             tic = time.perf_counter()
             ids, _ = model.recommend(X, k=K)
             out["recommend_all_s"] = time.perf_counter() - tic
     else:
-        from implicit.cpu.als import AlternatingLeastSquares
-
-        Xi = X.copy()
-        Xi.data = 1.0 + Xi.data
+        Xi = implicit_confidence(X)
         with threadpool_limits(limits=1, user_api="blas"):
-            model = AlternatingLeastSquares(
-                factors=FACTORS,
-                iterations=ITERATIONS,
-                regularization=REG,
-                num_threads=threads,
-                random_state=0,
-                use_cg=True,
-            )
-            tic, cpu = time.perf_counter(), time.process_time()
-            model.fit(Xi, show_progress=False)
-            out["fit_s"] = time.perf_counter() - tic
-            out["fit_cpu_s"] = time.process_time() - cpu
+            model = timed_fit(implicit_als(**settings), Xi, out, show_progress=False)
             if recommend:
                 tic = time.perf_counter()
                 ids, _ = model.recommend(

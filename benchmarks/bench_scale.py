@@ -40,13 +40,16 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from _common import (
+    als_matching_implicit,
     benchmark_parser,
     command_line,
+    implicit_als,
     machine_description,
     machine_line,
     peak_rss_gb,
     report_worker_result,
     run_worker,
+    timed_fit,
     write_results,
 )
 
@@ -134,28 +137,14 @@ def worker(library, name, threads, iterations, n_recommend, cache):
         "load_s": time.perf_counter() - tic,
     }
     sample = np.arange(min(n_recommend, X.shape[0]))
+    settings = dict(factors=FACTORS, iterations=iterations, regularization=REG, threads=threads)
     if library == "ours":
         from sklearn_musicrec.decomposition import ALSFactorizer
 
-        params = dict(
-            n_components=FACTORS,
-            max_iter=iterations,
-            regularization=REG,
-            weighting=None,
-            confidence_scale=1.0,
-            cg_steps=CG_STEPS,
-            solver="cg",
-            tol=0.0,
-            n_jobs=threads,
-            random_state=0,
-        )
+        params = als_matching_implicit(**settings, cg_steps=CG_STEPS)
         # compile the numba kernels (cached on disk) outside the timing
         ALSFactorizer(**{**params, "max_iter": 1}).fit(X[:200])
-        model = ALSFactorizer(**params)
-        tic, cpu = time.perf_counter(), time.process_time()
-        model.fit(X)
-        out["fit_s"] = time.perf_counter() - tic
-        out["fit_cpu_s"] = time.process_time() - cpu
+        model = timed_fit(ALSFactorizer(**params), X, out)
         out["fit_peak_rss_gb"] = peak_rss_gb()
         rows = X[sample]
         model.recommend(rows[:10], k=K)  # warm-up
@@ -163,22 +152,9 @@ def worker(library, name, threads, iterations, n_recommend, cache):
         model.recommend(rows, k=K)
         out["recommend_s"] = time.perf_counter() - tic
     else:
-        from implicit.cpu.als import AlternatingLeastSquares
-
-        X.data += 1.0  # implicit's confidence 1 + x, in place (this process's copy)
+        X.data += 1.0  # implicit_confidence in place (this process's copy: no second matrix)
         with threadpool_limits(limits=1, user_api="blas"):
-            model = AlternatingLeastSquares(
-                factors=FACTORS,
-                iterations=iterations,
-                regularization=REG,
-                num_threads=threads,
-                random_state=0,
-                use_cg=True,
-            )
-            tic, cpu = time.perf_counter(), time.process_time()
-            model.fit(X, show_progress=False)
-            out["fit_s"] = time.perf_counter() - tic
-            out["fit_cpu_s"] = time.process_time() - cpu
+            model = timed_fit(implicit_als(**settings), X, out, show_progress=False)
             out["fit_peak_rss_gb"] = peak_rss_gb()
             rows = X[sample]
             model.recommend(sample[:10], rows[:10], N=K, filter_already_liked_items=True)
