@@ -269,7 +269,9 @@ class _NeuralRecommender(QuantizeMixin, BaseRecommender):
         module.eval()
         try:
             n_threads = self._n_threads()
-            with torch.no_grad(), torch_num_threads(n_threads), numba_threads(n_threads):
+            # (numpy's BLAS on the same threads: quantised layers multiply with it)
+            threads = numba_threads(n_threads, blas="same")
+            with torch.no_grad(), torch_num_threads(n_threads), threads:
                 items = module.scoring_items()  # the item side, once per call
                 for batch in gen_batches(n_users, max(chunk, 1)):
                     Xb = self._scale(X[batch])
@@ -337,13 +339,20 @@ class _NeuralRecommender(QuantizeMixin, BaseRecommender):
         """Compress the item-side layers in place; the model keeps recommending with them.
 
         Like scikit-learn's ``sparsify()``, a post-fit step. The layers whose
-        size grows with the catalogue (see the class's Notes) are replaced by
-        inference-only layers holding ``"float16"`` values or ``"int8"``
-        codes with one float32 scale per item (or feature) row; the float32
-        weights are gone from the model, its memory and its pickle. Scoring
-        dequantises only what it reads: the rows of the items in a batch of
-        histories, and the output layer one block of items at a time. The
-        small user-side layers and the biases stay float32.
+        size grows with the catalogue are replaced by inference-only layers
+        holding ``"float16"`` values or ``"int8"`` codes with one float32
+        scale per item (or feature) row; the float32 weights are gone from
+        the model, its memory and its pickle. Mult-VAE: the encoder's first
+        layer (an embedding bag over the history's items) and the decoder's
+        output layer; DeepCF: the input and output item embeddings and,
+        with ``item_features``, the feature embeddings. Scoring dequantises
+        only what it reads: the rows of the items in a batch of histories,
+        Mult-VAE's output layer one block of items at a time, and DeepCF's
+        output item vectors once per scoring call (a temporary float32
+        copy, from which the item half of the MLP is computed for the fused
+        CPU kernel, as for the float model). The small user-side layers and
+        the biases stay float32; on a CUDA model the quantised layers
+        compute on the host and move their results to the device.
 
         A quantised model is inference-only: the optimiser's state (Adam's
         two moments per parameter) and early stopping's copy of the best

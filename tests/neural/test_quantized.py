@@ -256,3 +256,19 @@ def test_holdout_quality_is_kept(data):
         q = model.quantize("int8")
         got = ndcg_at_k(test, q.recommend(train, k=10)[0], k=10)
     assert got >= 0.98 * base
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("cls", MODELS)
+def test_quantized_cuda_model_scores_and_pickles_to_host(cls, data):
+    _, train, new = data
+    model = small(cls, device="cuda").fit(train)
+    ids, _ = model.recommend(new, k=20)
+    model.quantize("int8")
+    q_ids, _ = model.recommend(new, k=20)
+    assert _overlap(ids, q_ids, 20) >= 0.9
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored.quantized_dtype_ == "int8"
+    np.testing.assert_allclose(
+        restored.decision_function(new), model.decision_function(new), rtol=1e-5, atol=1e-5
+    )
