@@ -1,4 +1,4 @@
-"""Compressed factor models (``quantize``): memory and NDCG@20 change on lastfm-2k.
+"""Compressed factor and neural models (``quantize``): memory and NDCG@20 change on lastfm-2k.
 
 Protocol of docs/facts.md (``_common.lastfm_holdout``): users with at least
 5 artists, a per-user random 80/20 holdout of the play records (seed 0),
@@ -9,14 +9,21 @@ compressed with ``quantize("float16")`` and another with ``quantize("int8")``
 for the test users from their training rows (fold-in against the
 dequantised factors).
 
-Memory: the pickle size of the whole fitted model, and the resident bytes
-of its factor matrices (``nbytes`` of the attributes ``quantize`` compresses:
-codes plus scales). The target of issue 15: int8 at most 1% relative NDCG@20
-loss with factors at least 3.5x smaller.
+Memory: the pickle size of the whole fitted model; the resident bytes of
+the matrices ``quantize`` compresses (factor matrices; the neural models'
+item-side layers: codes plus scales); and the resident bytes of all the
+model's arrays (every ndarray attribute; for the neural models every tensor
+of the module, the quantised layers' arrays and the optimiser's state,
+which a quantised model drops). The target of issue 15: int8 at most 1%
+relative NDCG@20 loss with factors at least 3.5x smaller.
 
 Models: ``ALSFactorizer()`` (BM25, 64 factors), ``SGDFactorizer()`` (BPR,
 the defaults), ``FeatureFactorizer(item_features=tags)`` (LightFM-style
-BPR with the artists' tags, 64 components).
+BPR with the artists' tags, 64 components); the neural models at their
+defaults: ``MultVAERecommender()`` (its first encoder layer and the
+decoder's output layer are compressed, 17,632 x 256 each) and
+``DeepCFRecommender()`` (its input and output item embeddings, 17,632 x 64
+each; the item biases stay float32).
 
 Usage::
 
@@ -42,33 +49,66 @@ from _common import (
     write_results,
 )
 
-MODELS = ("als", "sgd", "feature")
+MODELS = ("als", "sgd", "feature", "multvae", "deepcf")
 
 
 def make_model(name, tags):
     from sklearn_musicrec.content import FeatureFactorizer
     from sklearn_musicrec.decomposition import ALSFactorizer, SGDFactorizer
+    from sklearn_musicrec.neural import DeepCFRecommender, MultVAERecommender
 
     if name == "als":
         return "ALSFactorizer()", ALSFactorizer(random_state=0, n_jobs=-1)
     if name == "sgd":
         return "SGDFactorizer()", SGDFactorizer(random_state=0, n_jobs=-1)
+    if name == "multvae":
+        return "MultVAERecommender()", MultVAERecommender(random_state=0)
+    if name == "deepcf":
+        return "DeepCFRecommender()", DeepCFRecommender(random_state=0)
     return (
         "FeatureFactorizer(item_features=tags, n_components=64)",
         FeatureFactorizer(item_features=tags, n_components=64, random_state=0, n_jobs=-1),
     )
 
 
+def model_bytes(model):
+    """Resident bytes of the model's arrays (and, for a neural model, its tensors)."""
+    from sklearn_musicrec.utils._quantize import QuantizedArray
+
+    arrays = (np.ndarray, QuantizedArray)
+    total = sum(value.nbytes for value in vars(model).values() if isinstance(value, arrays))
+    net = getattr(model, "net_", None)
+    if net is not None:
+        module = net.module_
+        tensors = {id(t): t for t in [*module.parameters(), *module.buffers()]}
+        for state in net.optimizer_.state.values():
+            tensors.update({id(t): t for t in state.values() if hasattr(t, "nbytes")})
+        for _, callback in net.callbacks_:
+            for t in (getattr(callback, "best_model_weights_", None) or {}).values():
+                tensors[id(t)] = t
+        total += sum(t.nbytes for t in tensors.values())
+        total += sum(
+            m.weight_q.nbytes
+            for m in module.modules()
+            if isinstance(m.__dict__.get("weight_q"), arrays)
+        )
+    return int(total)
+
+
 def measure(model, train, test, users):
     tic = time.perf_counter()
     ids, _ = model.recommend(train[users], k=K)
     seconds = time.perf_counter() - tic
-    factor_bytes = sum(getattr(model, name).nbytes for name in model._quantized_attributes)
+    # the matrices quantize compresses (attributes, or a neural model's item-side layers)
+    factor_bytes = sum(
+        value.nbytes for value in model._quantizable_arrays().values() if value is not None
+    )
     return {
         **ranking_quality(ids, test[users]),
         "recommend_s": seconds,
         "pickle_bytes": len(pickle.dumps(model)),
         "factor_bytes": int(factor_bytes),
+        "model_bytes": model_bytes(model),
         "ids": ids,
     }
 
@@ -112,6 +152,7 @@ def main(argv=None):
                     "ndcg_relative_change": cell[f"ndcg@{K}"] / base[f"ndcg@{K}"] - 1.0,
                     "factor_ratio": base["factor_bytes"] / cell["factor_bytes"],
                     "pickle_ratio": base["pickle_bytes"] / cell["pickle_bytes"],
+                    "model_ratio": base["model_bytes"] / cell["model_bytes"],
                     "top20_overlap_with_float32": float(overlap),
                 }
             )
@@ -119,7 +160,7 @@ def main(argv=None):
 
     result = {"command": command_line(argv), "machine": machine, "k": K, "rows": rows}
     md = [
-        "# Compressed factor models: memory and NDCG@20 (lastfm-2k)",
+        "# Compressed factor and neural models: memory and NDCG@20 (lastfm-2k)",
         "",
         f"Command: `{result['command']}`",
         "",
@@ -127,19 +168,24 @@ def main(argv=None):
         "",
         "Protocol of docs/facts.md (users with >= 5 artists, per-user random 80/20 holdout, "
         "seed 0, full ranking, training artists excluded). Each model is fitted once; copies "
-        "are compressed with `quantize(dtype)`. Factor bytes: the compressed attributes "
-        "(codes + per-row float32 scales); pickle: the whole fitted model.",
+        "are compressed with `quantize(dtype)`. Factor MB: the compressed matrices (factor "
+        "matrices; the neural models' item-side layers), codes + per-row float32 scales; "
+        "resident MB: all the model's arrays (neural: the module's tensors, the quantised "
+        "layers and the optimiser state, which a quantised model drops); pickle: the whole "
+        "fitted model.",
         "",
         "| model | dtype | NDCG@20 | relative change | Recall@20 | top-20 overlap with float32 "
-        "| factor MB | factors smaller | pickle MB | pickle smaller | recommend s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| factor MB | factors smaller | resident MB | resident smaller | pickle MB "
+        "| pickle smaller | recommend s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         md.append(
             f"| {r['model']} | {r['dtype']} | {r[f'ndcg@{K}']:.4f} | "
             f"{100 * r['ndcg_relative_change']:+.2f}% | {r[f'recall@{K}']:.4f} | "
             f"{r['top20_overlap_with_float32']:.3f} | {r['factor_bytes'] / 2**20:.2f} | "
-            f"{r['factor_ratio']:.2f}x | {r['pickle_bytes'] / 2**20:.2f} | "
+            f"{r['factor_ratio']:.2f}x | {r['model_bytes'] / 2**20:.2f} | "
+            f"{r['model_ratio']:.2f}x | {r['pickle_bytes'] / 2**20:.2f} | "
             f"{r['pickle_ratio']:.2f}x | {r['recommend_s']:.3f} |"
         )
     write_results(args.out, "bench_quantize", result, md)

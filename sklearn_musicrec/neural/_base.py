@@ -5,7 +5,10 @@ derive from :class:`_NeuralRecommender`, which owns what both need: the input
 scaling, the split of validation users for early stopping, the skorch
 ``NeuralNet`` (built, seeded and run on the resolved device under a fixed
 number of torch threads), batched full-catalogue scoring with an on-device
-top-k, and pickling through a host (CPU) copy of the weights.
+top-k, pickling through a host (CPU) copy of the weights, and the post-fit
+compression of the item-side layers (``quantize``, through
+``utils/_quantize.QuantizeMixin``; the quantised layers are in
+``neural/_quantized.py``).
 
 Nothing here imports torch at module level: it is imported in ``fit`` and in
 the scoring methods.
@@ -21,6 +24,7 @@ from sklearn.utils import gen_batches
 from ..base import BaseRecommender
 from ..utils._devices import import_torch, resolve_device, torch_num_threads
 from ..utils._parallel import numba_threads
+from ..utils._quantize import QuantizeMixin
 from ..utils._sklearn_compat import _openmp_effective_n_threads, get_chunk_n_rows
 from ..utils._sparse import clean_csr_copy
 
@@ -80,7 +84,7 @@ def bag_inputs(history):
     return history.col_indices(), crow[:-1], history.values()
 
 
-class _NeuralRecommender(BaseRecommender):
+class _NeuralRecommender(QuantizeMixin, BaseRecommender):
     """Base of the neural recommenders: fit loop, scoring, pickling.
 
     Subclasses implement:
@@ -88,7 +92,9 @@ class _NeuralRecommender(BaseRecommender):
     - ``_module(torch)``: the ``nn.Module`` class and ``_module_kwargs(X)``,
     - ``_criterion(torch)``: the loss class (gets the module output),
     - ``_training_data(X)``: ``(dataset, collate_fn)`` over the training rows,
-    - ``_score_row_bytes(n_items)``: bytes of working memory per scored row.
+    - ``_score_row_bytes(n_items)``: bytes of working memory per scored row,
+    - ``_quantized_layers(module)``: the names of the item-side layers that
+      :meth:`quantize` compresses.
 
     The module implements ``scoring_items()`` (what scoring needs of the
     items, computed once per scoring call) and ``score(history, items)`` (a
@@ -263,7 +269,9 @@ class _NeuralRecommender(BaseRecommender):
         module.eval()
         try:
             n_threads = self._n_threads()
-            with torch.no_grad(), torch_num_threads(n_threads), numba_threads(n_threads):
+            # (numpy's BLAS on the same threads: quantised layers multiply with it)
+            threads = numba_threads(n_threads, blas="same")
+            with torch.no_grad(), torch_num_threads(n_threads), threads:
                 items = module.scoring_items()  # the item side, once per call
                 for batch in gen_batches(n_users, max(chunk, 1)):
                     Xb = self._scale(X[batch])
@@ -308,6 +316,83 @@ class _NeuralRecommender(BaseRecommender):
     def _recommend_unrestricted(self, X, k, exclude_seen):
         return self._top_k(X, k, exclude_seen)
 
+    # -- compression (QuantizeMixin) ------------------------------------------
+    def _quantized_layers(self, module):
+        """Names of the item-side layers of ``module`` that ``quantize`` compresses."""
+        raise NotImplementedError
+
+    def _quantizable_arrays(self):
+        from ._quantized import quantized_weight
+
+        module = self.net_.module_
+        return {
+            path: quantized_weight(module.get_submodule(path))
+            for path in self._quantized_layers(module)
+        }
+
+    def _store_quantized(self, name, value):
+        from ._quantized import install_quantized
+
+        install_quantized(self.net_.module_, name, value)
+
+    def quantize(self, dtype="int8"):
+        """Compress the item-side layers in place; the model keeps recommending with them.
+
+        Like scikit-learn's ``sparsify()``, a post-fit step. The layers whose
+        size grows with the catalogue are replaced by inference-only layers
+        holding ``"float16"`` values or ``"int8"`` codes with one float32
+        scale per item (or feature) row; the float32 weights are gone from
+        the model, its memory and its pickle. Mult-VAE: the encoder's first
+        layer (an embedding bag over the history's items) and the decoder's
+        output layer; DeepCF: the input and output item embeddings and,
+        with ``item_features``, the feature embeddings. Scoring dequantises
+        only what it reads: the rows of the items in a batch of histories,
+        Mult-VAE's output layer one block of items at a time, and DeepCF's
+        output item vectors once per scoring call (a temporary float32
+        copy, from which the item half of the MLP is computed for the fused
+        CPU kernel, as for the float model). The small user-side layers and
+        the biases stay float32; on a CUDA model the quantised layers
+        compute on the host and move their results to the device.
+
+        A quantised model is inference-only: the optimiser's state (Adam's
+        two moments per parameter) and early stopping's copy of the best
+        weights are dropped, and ``net_.partial_fit`` raises. Fitting again
+        trains a new float32 model (``quantized_dtype_`` is then ``None``).
+
+        Parameters
+        ----------
+        dtype : {"int8", "float16"}, default="int8"
+            ``"float16"``: half precision (half the size of float32);
+            ``"int8"``: symmetric per-row quantisation, each row stored as
+            int8 codes in ``[-127, 127]`` times one float32 scale
+            (``max|row| / 127``), about a quarter of the size. Quantising an
+            already quantised model starts from its dequantised values.
+
+        Returns
+        -------
+        self : object
+            The model, compressed.
+
+        Examples
+        --------
+        >>> import pickle
+        >>> from sklearn_musicrec.datasets import make_interactions
+        >>> from sklearn_musicrec.neural import MultVAERecommender
+        >>> X = make_interactions(n_users=60, n_items=400, random_state=0).data
+        >>> model = MultVAERecommender(n_components=8, hidden_layer_sizes=(32,),
+        ...                            max_epochs=2, random_state=0).fit(X)
+        >>> size = len(pickle.dumps(model))
+        >>> model.quantize("int8").quantized_dtype_
+        'int8'
+        >>> bool(len(pickle.dumps(model)) < size / 2)
+        True
+        >>> model.recommend(X[:2], k=3)[0].shape
+        (2, 3)
+        """
+        super().quantize(dtype)
+        _drop_training_state(self.net_)
+        return self
+
     # -- pickling ------------------------------------------------------------
     def __getstate__(self):
         state = dict(super().__getstate__())  # object.__getstate__ is __dict__ itself
@@ -318,10 +403,17 @@ class _NeuralRecommender(BaseRecommender):
             buffer = io.BytesIO()
             torch.save(host, buffer)
             state["_module_state"] = buffer.getvalue()
+            from ._quantized import quantized_layers
+
+            # quantised layers keep their arrays out of the state dict
+            quantized = quantized_layers(net.module_)
+            if quantized:
+                state["_quantized_layers_state"] = quantized
         return state
 
     def __setstate__(self, state):
         payload = state.pop("_module_state", None)
+        quantized = state.pop("_quantized_layers_state", None)
         super().__setstate__(state)
         if payload is None:
             return
@@ -339,9 +431,28 @@ class _NeuralRecommender(BaseRecommender):
         with torch_num_threads(self._n_threads()):
             net = self._make_net(torch, device, self._module_kwargs_, self._criterion_kwargs_)
             net.initialize()
+        if quantized:
+            from ._quantized import install_quantized
+
+            for path, value in quantized.items():
+                install_quantized(net.module_, path, value)
+            _drop_training_state(net)
         net.module_.load_state_dict(weights)
         net.module_.eval()
         self.net_ = net
+
+
+def _drop_training_state(net):
+    """Forget what only training needs: the optimiser's state, early stopping's best weights.
+
+    The optimiser is rebuilt over the module's remaining parameters (Adam
+    keeps no state before its first step), so it no longer references the
+    float weights that quantised layers replaced.
+    """
+    net.initialize_optimizer()
+    for _, callback in getattr(net, "callbacks_", ()):
+        if getattr(callback, "best_model_weights_", None) is not None:
+            callback.best_model_weights_ = None
 
 
 class _ValidationNDCG:

@@ -347,3 +347,8 @@ class DeepCFRecommender(_NeuralRecommender):
         # the logits and the top-k workspace: the MLP's pair activations are
         # never materialised whole (fused CPU kernel, or bounded item blocks)
         return 12 * max(n_items, 1)
+
+    def _quantized_layers(self, module):
+        # input and output item embeddings, and the feature embeddings
+        # (the item biases stay float32)
+        return ("item_in", "item_out", *(("feature_bag",) if module.n_features else ()))

@@ -247,3 +247,7 @@ class MultVAERecommender(_NeuralRecommender):
     def _score_row_bytes(self, n_items):
         # logits, and their float copy / top-k workspace
         return 12 * max(n_items, 1)
+
+    def _quantized_layers(self, module):
+        # the encoder's first layer and the decoder's output layer: (n_items, width) each
+        return ("first", f"decoder.{len(module.decoder) - 1}")

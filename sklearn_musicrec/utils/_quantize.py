@@ -205,6 +205,11 @@ class QuantizeMixin:
     only through :func:`matmul_t`, :func:`take_rows` and :func:`as_dense`.
     A refit stores plain arrays again, which makes the model
     unquantised (``quantized_dtype_`` is derived from the attributes).
+
+    A model whose matrices are not plain attributes (the neural models keep
+    them inside their torch module) overrides the two hooks instead:
+    ``_quantizable_arrays()`` (name -> the float ndarray or
+    :class:`QuantizedArray` now stored) and ``_store_quantized(name, q)``.
     """
 
     _quantized_attributes: tuple[str, ...] = ()
@@ -239,11 +244,25 @@ class QuantizeMixin:
                 f"dtype passed to {type(self).__name__}.quantize must be one of "
                 f"{list(QUANTIZED_DTYPES)}, got {dtype!r}."
             )
-        for name in self._quantized_attributes:
-            value = getattr(self, name, None)
-            if value is not None:
-                setattr(self, name, quantize_rows(value, dtype))
+        compressed = {
+            name: quantize_rows(value, dtype)
+            for name, value in self._quantizable_arrays().items()
+            if value is not None
+        }
+        for name, value in compressed.items():
+            self._store_quantized(name, value)
         return self
+
+    def _quantizable_arrays(self) -> dict:
+        """``{name: matrix}`` of what ``quantize`` compresses (None: absent here).
+
+        Raises ``AttributeError`` on an unfitted model.
+        """
+        return {name: getattr(self, name) for name in self._quantized_attributes}
+
+    def _store_quantized(self, name: str, value: QuantizedArray) -> None:
+        """Replace the matrix ``name`` of :meth:`_quantizable_arrays` by ``value``."""
+        setattr(self, name, value)
 
     @property
     def quantized_dtype_(self) -> str | None:
@@ -253,7 +272,7 @@ class QuantizeMixin:
         """
         kinds = {
             value.kind
-            for name in self._quantized_attributes
-            if isinstance(value := getattr(self, name), QuantizedArray)
+            for value in self._quantizable_arrays().values()
+            if isinstance(value, QuantizedArray)
         }
         return kinds.pop() if kinds else None
