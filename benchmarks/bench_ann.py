@@ -162,7 +162,7 @@ def compare_reductions(V, U, kinds, args, threads):
 SETTING = {"ivf": "n_probe", "hnsw": "ef_search"}
 
 
-def measure_index(kind, model, Q, exact_ids, exact_s, args):
+def measure_index(kind, metric, model, Q, exact_ids, exact_s, args):
     """Build one index over the model's items; recall and speed at each search setting."""
     from sklearn.frozen import FrozenEstimator
 
@@ -175,6 +175,7 @@ def measure_index(kind, model, Q, exact_ids, exact_s, args):
     ann = ApproximateRecommender(
         FrozenEstimator(model),
         index=kind,
+        metric=metric,
         n_lists=args.n_lists,
         M=args.M,
         ef_construction=args.ef_construction,
@@ -185,11 +186,12 @@ def measure_index(kind, model, Q, exact_ids, exact_s, args):
     index_rss_gb = _rss_gb() - rss_before
     index_bytes = len(pickle.dumps(ann)) - len(pickle.dumps(model))
     if kind == "ivf":
-        params = f"n_lists = {ann.index_.nlist:,}"
+        params = f"{metric}, n_lists = {ann.index_.nlist:,}"
     else:
-        params = f"M = {args.M}, efConstruction = {args.ef_construction}"
+        params = f"{metric}, M = {args.M}, efConstruction = {args.ef_construction}"
     build = {
         "index": kind,
+        "metric": metric,
         "params": params,
         "build_s": build_s,
         "index_rss_gb": index_rss_gb,
@@ -207,6 +209,7 @@ def measure_index(kind, model, Q, exact_ids, exact_s, args):
         rows.append(
             {
                 "index": kind,
+                "metric": metric,
                 "params": params,
                 "setting": SETTING[kind],
                 "value": value,
@@ -229,6 +232,11 @@ def main():
         "--index", default="ivf,hnsw", help="comma-separated indexes to measure: ivf, hnsw"
     )
     parser.add_argument(
+        "--metric",
+        default="inner_product",
+        help="comma-separated metrics of the indexes: inner_product, euclidean",
+    )
+    parser.add_argument(
         "--n-lists", type=int, default=None, help="IVF lists (default: the estimator's rule)"
     )
     parser.add_argument("--n-probe", default="32,64,128,256", help="IVF, comma-separated")
@@ -247,6 +255,10 @@ def main():
     unknown = sorted(set(kinds) - set(SETTING))
     if unknown:
         parser.error(f"--index takes ivf and hnsw; got {unknown}")
+    metrics = [v.strip() for v in args.metric.split(",") if v.strip()]
+    bad = sorted(set(metrics) - {"inner_product", "euclidean"})
+    if bad:
+        parser.error(f"--metric takes inner_product and euclidean; got {bad}")
     args.ef_values = [int(v) for v in args.ef_search.split(",")]
     args.probe_values = [int(v) for v in args.n_probe.split(",")]
 
@@ -261,10 +273,11 @@ def main():
 
     builds, rows = [], []
     for kind in kinds:
-        build, kind_rows = measure_index(kind, model, Q, exact_ids, exact_s, args)
-        builds.append(build)
-        rows += kind_rows
-        gc.collect()
+        for metric in metrics:
+            build, kind_rows = measure_index(kind, metric, model, Q, exact_ids, exact_s, args)
+            builds.append(build)
+            rows += kind_rows
+            gc.collect()
 
     reductions = []
     if args.compare_items:
@@ -282,6 +295,7 @@ def main():
             "noise": args.noise,
             "threads": args.threads,
             "indexes": kinds,
+            "metrics": metrics,
             "n_lists": args.n_lists,
             "M": args.M,
             "ef_construction": args.ef_construction,
