@@ -125,14 +125,17 @@ def _penalty(seed, feats, n_jobs):
 def _approximate(seed, feats, n_jobs):
     p = _pkg()
     try:
-        import faiss  # noqa: F401  (the optional HNSW index, extra [ann])
+        import faiss  # noqa: F401  (the optional ANN indexes, extra [ann])
     except ImportError:
         index = "exact"
     else:
-        index = "hnsw"
+        index = "ivf"  # the recommended index (benchmarks/bench_ann.py)
     # ALS's top-k from an approximate index: meant for huge catalogues, shown here
     return p.ApproximateRecommender(
-        p.ALSFactorizer(random_state=seed, n_jobs=n_jobs), index=index, n_jobs=n_jobs
+        p.ALSFactorizer(random_state=seed, n_jobs=n_jobs),
+        index=index,
+        n_jobs=n_jobs,
+        random_state=seed,
     )
 
 

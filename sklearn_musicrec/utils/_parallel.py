@@ -10,6 +10,7 @@ from joblib import effective_n_jobs
 
 __all__ = [
     "SERIAL_MAX_ROWS",
+    "faiss_threads",
     "map_in_threads",
     "numba_threads",
     "resolve_n_jobs",
@@ -189,6 +190,46 @@ def numba_threads(n_jobs, *, blas=None, n_rows=None):
             numba.set_parallel_chunksize(previous_chunksize)
         if previous != n_threads:
             numba.set_num_threads(previous)
+
+
+@contextmanager
+def faiss_threads(n_jobs, *, n_rows=None):
+    """Run faiss on ``n_jobs`` threads; restore its thread count after.
+
+    The one place the package sets faiss's threads (the optional ANN
+    indexes of :class:`~sklearn_musicrec.decomposition.ApproximateRecommender`).
+    faiss parallelises its index builds and batched searches with its own
+    OpenMP runtime, and the OpenBLAS bundled with the faiss-cpu wheel (used
+    by its k-means and exhaustive searches) is the OpenMP build, so one
+    ``omp_set_num_threads`` sets both; numba's and numpy's threads are not
+    touched (:func:`numba_threads` sets those). ``n_jobs`` means what it
+    means everywhere (:func:`resolve_n_jobs`), and a batch of at most
+    ``SERIAL_MAX_ROWS`` rows runs on one thread (:func:`threads_for`).
+    Needs faiss to be importable.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        An estimator's ``n_jobs``.
+    n_rows : int or None, default=None
+        Rows of the batch about to run (``None``: a build, or unknown).
+
+    Yields
+    ------
+    n_threads : int
+        The number of faiss threads in effect.
+    """
+    import faiss
+
+    n_threads = resolve_n_jobs(threads_for(n_jobs, n_rows))
+    previous = faiss.omp_get_max_threads()
+    if previous != n_threads:
+        faiss.omp_set_num_threads(n_threads)
+    try:
+        yield n_threads
+    finally:
+        if previous != n_threads:
+            faiss.omp_set_num_threads(previous)
 
 
 # One pool per size, kept for the life of the process: starting threads costs

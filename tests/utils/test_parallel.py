@@ -162,3 +162,25 @@ def test_a_nested_context_asking_another_blas_limit_sets_it():
         with numba_threads(2, blas="single"):
             assert blas_threads() == {1}
         assert blas_threads() == outside
+
+
+def test_faiss_threads_set_and_restored():
+    faiss = pytest.importorskip("faiss", reason="faiss (the [ann] extra) is not installed")
+    from joblib import parallel_config
+
+    from sklearn_musicrec.utils._parallel import SERIAL_MAX_ROWS, faiss_threads
+
+    before = faiss.omp_get_max_threads()
+    with faiss_threads(2) as n:
+        assert n == 2 and faiss.omp_get_max_threads() == 2
+        with faiss_threads(1):  # nested: the inner count, then the outer one again
+            assert faiss.omp_get_max_threads() == 1
+        assert faiss.omp_get_max_threads() == 2
+    assert faiss.omp_get_max_threads() == before
+    with faiss_threads(2, n_rows=SERIAL_MAX_ROWS) as n:  # a serving-sized batch: one thread
+        assert n == 1 == faiss.omp_get_max_threads()
+    with parallel_config(n_jobs=2), faiss_threads(None) as n:  # n_jobs's meaning everywhere
+        assert n == 2
+    with pytest.raises(RuntimeError), faiss_threads(2):
+        raise RuntimeError("restored on errors too")
+    assert faiss.omp_get_max_threads() == before
