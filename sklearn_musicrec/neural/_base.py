@@ -88,7 +88,8 @@ class _NeuralRecommender(BaseRecommender):
     - ``_module(torch)``: the ``nn.Module`` class and ``_module_kwargs(X)``,
     - ``_criterion(torch)``: the loss class (gets the module output),
     - ``_training_data(X)``: ``(dataset, collate_fn)`` over the training rows,
-    - ``_score_row_bytes(n_items)``: bytes of working memory per scored row.
+    - ``_score_row_bytes(n_items)``: bytes of working memory per scored row,
+    - optionally ``_optimizer_kwargs(torch)``: extra arguments of Adam.
 
     The module implements ``scoring_items()`` (what scoring needs of the
     items, computed once per scoring call) and ``score(history, items)`` (a
@@ -127,6 +128,10 @@ class _NeuralRecommender(BaseRecommender):
         return X[train], sp.csr_matrix(fold_in), sp.csr_matrix(heldout)
 
     def _criterion_kwargs(self, X_train):
+        return {}
+
+    def _optimizer_kwargs(self, torch):
+        """Extra keyword arguments of the Adam optimiser (hook; none by default)."""
         return {}
 
     def _make_net(
@@ -175,6 +180,7 @@ class _NeuralRecommender(BaseRecommender):
             optimizer=torch.optim.Adam,
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
+            **{f"optimizer__{key}": value for key, value in self._optimizer_kwargs(torch).items()},
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             device=device,

@@ -305,6 +305,19 @@ def test_dot_product_variant_without_mlp(planted):
     assert _ndcg(model, train, test) > popular
 
 
+def test_multvae_default_linear_architecture(planted):
+    # the default has no hidden layer: encoder and decoder are one linear map
+    # each (the setting chosen on lastfm-2k), trained with torch's fused Adam
+    _, train, test = planted
+    model = MultVAERecommender(max_epochs=20, lr=0.01, random_state=0).fit(train)
+    module = model.net_.module_
+    assert len(module.encoder) == 0 and len(module.decoder) == 1
+    assert module.first.weight.shape == (train.shape[1], 2 * model.n_components)
+    assert model.net_.optimizer_.defaults["fused"] is True
+    popular = _ndcg(PopularityRecommender().fit(train), train, test)
+    assert _ndcg(model, train, test) >= 1.25 * popular
+
+
 def test_popularity_negatives(planted):
     _, train, test = planted
     model = small(DeepCFRecommender, negative_sampling="popularity").fit(train)
