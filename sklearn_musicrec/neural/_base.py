@@ -95,6 +95,7 @@ class _NeuralRecommender(QuantizeMixin, BaseRecommender):
     - ``_score_row_bytes(n_items)``: bytes of working memory per scored row,
     - ``_quantized_layers(module)``: the names of the item-side layers that
       :meth:`quantize` compresses.
+    - optionally ``_optimizer_kwargs(torch)``: extra arguments of Adam.
 
     The module implements ``scoring_items()`` (what scoring needs of the
     items, computed once per scoring call) and ``score(history, items)`` (a
@@ -133,6 +134,10 @@ class _NeuralRecommender(QuantizeMixin, BaseRecommender):
         return X[train], sp.csr_matrix(fold_in), sp.csr_matrix(heldout)
 
     def _criterion_kwargs(self, X_train):
+        return {}
+
+    def _optimizer_kwargs(self, torch):
+        """Extra keyword arguments of the Adam optimiser (hook; none by default)."""
         return {}
 
     def _make_net(
@@ -181,6 +186,7 @@ class _NeuralRecommender(QuantizeMixin, BaseRecommender):
             optimizer=torch.optim.Adam,
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
+            **{f"optimizer__{key}": value for key, value in self._optimizer_kwargs(torch).items()},
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             device=device,
