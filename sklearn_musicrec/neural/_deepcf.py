@@ -83,6 +83,25 @@ class DeepCFRecommender(_NeuralRecommender):
     negative_sampling : {"uniform", "popularity"}, default="uniform"
         Distribution of negatives over the items with interactions in
         ``fit``: uniform, or proportional to ``count ** 0.75`` (word2vec's).
+    negative_sharing : {"example", "batch"}, default="example"
+        ``"example"`` draws ``n_negatives`` items for every training example;
+        ``"batch"`` draws one set of ``n_negatives`` items per batch and
+        scores every example of the batch against all of them (one
+        ``(batch, n_negatives)`` product: many negatives for little cost).
+        Either way, a negative that is the example's target or in its
+        user's history is left out of the loss.
+    examples : {"interactions", "users"}, default="interactions"
+        What one training example is. ``"interactions"``: one stored entry
+        of ``X``, its item the target, removed from its user's history row
+        (``batch_size`` interactions per batch). ``"users"``: one row of
+        ``X``, a random ``target_fraction`` of its items (drawn afresh every
+        epoch) the targets, removed from the history row, as in a denoising
+        autoencoder (``batch_size`` users per batch; the user vector is
+        computed once for all the row's targets).
+    target_fraction : float, default=0.2
+        With ``examples="users"``, the share of each row's items that are
+        targets (at least one, and at least one left in the history).
+        Ignored otherwise.
     binarize : float or None, default=0.0
         Entries of ``X`` greater than this threshold become 1 and the others
         0 before training and scoring (play counts are heavy-tailed: 0/1
@@ -199,6 +218,9 @@ class DeepCFRecommender(_NeuralRecommender):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "n_negatives": [Interval(Integral, 1, None, closed="left")],
         "negative_sampling": [StrOptions({"uniform", "popularity"})],
+        "negative_sharing": [StrOptions({"example", "batch"})],
+        "examples": [StrOptions({"interactions", "users"})],
+        "target_fraction": [Interval(Real, 0, 1, closed="neither")],
         "binarize": [Interval(Real, None, None, closed="neither"), None],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -223,6 +245,9 @@ class DeepCFRecommender(_NeuralRecommender):
         dropout=0.1,
         n_negatives=4,
         negative_sampling="uniform",
+        negative_sharing="example",
+        examples="interactions",
+        target_fraction=0.2,
         binarize=0.0,
         lr=0.005,
         weight_decay=0.0,
@@ -243,6 +268,9 @@ class DeepCFRecommender(_NeuralRecommender):
         self.dropout = dropout
         self.n_negatives = n_negatives
         self.negative_sampling = negative_sampling
+        self.negative_sharing = negative_sharing
+        self.examples = examples
+        self.target_fraction = target_fraction
         self.binarize = binarize
         self.lr = lr
         self.weight_decay = weight_decay
@@ -306,7 +334,7 @@ class DeepCFRecommender(_NeuralRecommender):
     def _training_data(self, X):
         from ._modules import deepcf_training_data
 
-        return deepcf_training_data(X)
+        return deepcf_training_data(X, self.examples, self.target_fraction)
 
     def _module_kwargs(self, X):
         counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
@@ -319,6 +347,7 @@ class DeepCFRecommender(_NeuralRecommender):
             hidden_layer_sizes=self._layers,
             dropout=float(self.dropout),
             n_negatives=self.n_negatives,
+            negative_sharing=self.negative_sharing,
             negative_weights=(weights / weights.sum()).astype(np.float32),
         )
         if self._features is not None:
