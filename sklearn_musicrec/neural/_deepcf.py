@@ -90,6 +90,10 @@ class DeepCFRecommender(_NeuralRecommender):
         ``(batch, n_negatives)`` product: many negatives for little cost).
         Either way, a negative that is the example's target or in its
         user's history is left out of the loss.
+    negative_weight : float, default=1.0
+        Weight of each sampled negative's loss relative to a target's (the
+        loss is the weighted mean); ``1 / n_negatives`` gives the negatives
+        of a target as much weight together as the target.
     examples : {"interactions", "users"}, default="interactions"
         What one training example is. ``"interactions"``: one stored entry
         of ``X``, its item the target, removed from its user's history row
@@ -219,6 +223,7 @@ class DeepCFRecommender(_NeuralRecommender):
         "n_negatives": [Interval(Integral, 1, None, closed="left")],
         "negative_sampling": [StrOptions({"uniform", "popularity"})],
         "negative_sharing": [StrOptions({"example", "batch"})],
+        "negative_weight": [Interval(Real, 0, None, closed="neither")],
         "examples": [StrOptions({"interactions", "users"})],
         "target_fraction": [Interval(Real, 0, 1, closed="neither")],
         "binarize": [Interval(Real, None, None, closed="neither"), None],
@@ -246,6 +251,7 @@ class DeepCFRecommender(_NeuralRecommender):
         n_negatives=4,
         negative_sampling="uniform",
         negative_sharing="example",
+        negative_weight=1.0,
         examples="interactions",
         target_fraction=0.2,
         binarize=0.0,
@@ -269,6 +275,7 @@ class DeepCFRecommender(_NeuralRecommender):
         self.n_negatives = n_negatives
         self.negative_sampling = negative_sampling
         self.negative_sharing = negative_sharing
+        self.negative_weight = negative_weight
         self.examples = examples
         self.target_fraction = target_fraction
         self.binarize = binarize
@@ -330,6 +337,9 @@ class DeepCFRecommender(_NeuralRecommender):
         from ._modules import DeepCFLoss
 
         return DeepCFLoss
+
+    def _criterion_kwargs(self, X_train):
+        return {"negative_weight": float(self.negative_weight)}
 
     def _training_data(self, X):
         from ._modules import deepcf_training_data

@@ -362,9 +362,14 @@ class DeepCFModule(nn.Module):
 class DeepCFLoss(nn.Module):
     """Binary cross-entropy with logits: targets 1, sampled unseen negatives 0.
 
-    The mean over the targets and the unmasked negatives, of either output
-    layout of :class:`DeepCFModule` (per interaction or per user).
+    The weighted mean over the targets (weight 1) and the unmasked negatives
+    (weight ``negative_weight`` each), of either output layout of
+    :class:`DeepCFModule` (per interaction or per user).
     """
+
+    def __init__(self, negative_weight=1.0):
+        super().__init__()
+        self.negative_weight = float(negative_weight)
 
     def forward(self, y_pred, y_true=None):
         if len(y_pred) == 2:  # per interaction: column 0 holds the targets
@@ -375,14 +380,15 @@ class DeepCFLoss(nn.Module):
         mask = mask.to(negative.dtype)
         loss = (
             F.binary_cross_entropy_with_logits(positive, torch.ones_like(positive), reduction="sum")
-            + (
+            + self.negative_weight
+            * (
                 F.binary_cross_entropy_with_logits(
                     negative, torch.zeros_like(negative), reduction="none"
                 )
                 * mask
             ).sum()
         )
-        return loss / (positive.numel() + mask.sum())
+        return loss / (positive.numel() + self.negative_weight * mask.sum())
 
 
 class _Indices(torch.utils.data.Dataset):

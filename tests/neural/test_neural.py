@@ -166,6 +166,31 @@ def test_user_examples_negatives_skip_history_and_targets(sharing):
     assert mask.any() and not mask.all()
 
 
+@pytest.mark.parametrize("weight", [1.0, 0.25])
+def test_deepcf_loss_weighs_the_unmasked_negatives(weight):
+    from sklearn_musicrec.neural._modules import DeepCFLoss
+
+    def bce(s, y):
+        return -np.log(1 / (1 + np.exp(-s))) if y else -np.log(1 - 1 / (1 + np.exp(-s)))
+
+    logits = np.array([[0.5, -1.0, 2.0], [1.5, 0.3, -0.2]], dtype=np.float32)
+    mask = np.array([[True, True, False], [True, True, True]])
+    terms = [bce(logits[0, 0], 1), bce(logits[1, 0], 1)]
+    negatives = [bce(logits[0, 1], 0), bce(logits[1, 1], 0), bce(logits[1, 2], 0)]
+    expected = (sum(terms) + weight * sum(negatives)) / (2 + weight * 3)
+    loss = DeepCFLoss(weight)((torch.as_tensor(logits), torch.as_tensor(mask)))
+    np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
+    # the per-user layout: the same pairs, targets and negatives apart
+    split = DeepCFLoss(weight)(
+        (
+            torch.as_tensor(logits[:, 0]),
+            torch.as_tensor(logits[:, 1:]),
+            torch.as_tensor(mask[:, 1:]),
+        )
+    )
+    np.testing.assert_allclose(float(split), expected, rtol=1e-5)
+
+
 def test_negatives_are_checked_against_the_history():
     from sklearn_musicrec.neural._modules import DeepCFModule
 
@@ -390,6 +415,22 @@ def test_parameter_errors_name_the_argument(cls, planted):
         small(cls, device="tpu").fit(train)
     with pytest.raises(ValueError, match="validation_fraction"):
         small(cls, early_stopping=True, validation_fraction=0.999).fit(train[:10])
+
+
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("negative_sharing", "user"),
+        ("examples", "rows"),
+        ("target_fraction", 1.0),
+        ("target_fraction", 0.0),
+        ("negative_weight", 0.0),
+    ],
+)
+def test_deepcf_training_parameters_are_validated(planted, param, value):
+    _, train, _ = planted
+    with pytest.raises(ValueError, match=param):
+        small(DeepCFRecommender, **{param: value}).fit(train)
 
 
 def test_dot_product_variant_without_mlp(planted):
