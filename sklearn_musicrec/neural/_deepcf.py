@@ -75,11 +75,14 @@ class DeepCFRecommender(_NeuralRecommender):
         Widths of the MLP branch's hidden layers; ``()`` drops the MLP branch
         (the model is then a learned dot product, which Rendle et al.,
         RecSys 2020, found hard to beat).
-    dropout : float, default=0.1
+    dropout : float, default=0.3
         Dropout rate of the history input (of its items) and of the MLP's
         hidden layers, during training.
-    n_negatives : int, default=4
-        Sampled negative items per positive interaction.
+    n_negatives : int, default=64
+        Sampled negative items per target (per batch with
+        ``negative_sharing="batch"``). Many negatives rank the full
+        catalogue better (lastfm-2k validation: 16 -> 64 -> 128 per target
+        gave NDCG@20 0.158 -> 0.169 -> 0.170).
     negative_sampling : {"uniform", "popularity"}, default="uniform"
         Distribution of negatives over the items with interactions in
         ``fit``: uniform, or proportional to ``count ** 0.75`` (word2vec's).
@@ -94,7 +97,7 @@ class DeepCFRecommender(_NeuralRecommender):
         Weight of each sampled negative's loss relative to a target's (the
         loss is the weighted mean); ``1 / n_negatives`` gives the negatives
         of a target as much weight together as the target.
-    examples : {"interactions", "users"}, default="interactions"
+    examples : {"interactions", "users"}, default="users"
         What one training example is. ``"interactions"``: one stored entry
         of ``X``, its item the target, removed from its user's history row
         (``batch_size`` interactions per batch). ``"users"``: one row of
@@ -116,10 +119,12 @@ class DeepCFRecommender(_NeuralRecommender):
         Learning rate of the Adam optimiser.
     weight_decay : float, default=0.0
         L2 penalty (Adam's ``weight_decay``).
-    batch_size : int, default=1024
-        Interactions per training batch (shuffled every epoch).
-    max_epochs : int, default=10
-        Number of passes over the training interactions.
+    batch_size : int, default=64
+        Training examples per batch, shuffled every epoch: users with
+        ``examples="users"``, interactions with ``"interactions"`` (use
+        larger batches there, e.g. 1024).
+    max_epochs : int, default=20
+        Number of passes over the training examples.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training users, score them
         after every epoch (NDCG@20 of a hidden 20% of each row, recorded as
@@ -247,18 +252,18 @@ class DeepCFRecommender(_NeuralRecommender):
         item_features=None,
         n_components=64,
         hidden_layer_sizes=(64,),
-        dropout=0.1,
-        n_negatives=4,
+        dropout=0.3,
+        n_negatives=64,
         negative_sampling="uniform",
         negative_sharing="example",
         negative_weight=1.0,
-        examples="interactions",
+        examples="users",
         target_fraction=0.2,
         binarize=0.0,
         lr=0.005,
         weight_decay=0.0,
-        batch_size=1024,
-        max_epochs=10,
+        batch_size=64,
+        max_epochs=20,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=5,

@@ -488,7 +488,7 @@ class _DeepCFUserCollate:
 
 def deepcf_training_data(X, examples="interactions", target_fraction=0.2):
     """``(dataset, collate_fn)`` of CSR ``X``: one example per stored interaction
-    (``examples="interactions"``) or per row with at least one entry (``"users"``)."""
+    (``examples="interactions"``) or per row (``"users"``)."""
     if examples == "users":
         return _Indices(X.shape[0]), _DeepCFUserCollate(X, target_fraction)
     return _Indices(X.nnz), _DeepCFCollate(X)

@@ -26,8 +26,16 @@ from sklearn_musicrec.neural import (  # noqa: E402
 )
 
 SMALL = {
+    # per-user examples (the default) in batches of 32 users, few negatives:
+    # the planted catalogue has 300 items
     DeepCFRecommender: dict(
-        n_components=16, hidden_layer_sizes=(16,), max_epochs=5, lr=0.01, batch_size=256
+        n_components=16,
+        hidden_layer_sizes=(16,),
+        max_epochs=10,
+        lr=0.01,
+        batch_size=32,
+        n_negatives=4,
+        dropout=0.1,
     ),
     MultVAERecommender: dict(
         n_components=16, hidden_layer_sizes=(32,), max_epochs=20, lr=0.01, batch_size=64
@@ -318,7 +326,16 @@ def test_cold_items_are_ranked_from_their_features():
     cold = np.flatnonzero(test.getnnz(axis=0))
     users = np.flatnonzero(test.getnnz(axis=1) > 0)
     train, test = train[users], test[users]
-    params = dict(max_epochs=8, n_components=16, hidden_layer_sizes=(16,), lr=0.01)
+    # per-user batches of 32 and few negatives: enough steps on 600 users x 200 items
+    params = dict(
+        max_epochs=8,
+        n_components=16,
+        hidden_layer_sizes=(16,),
+        lr=0.01,
+        batch_size=32,
+        n_negatives=4,
+        dropout=0.1,
+    )
     model = DeepCFRecommender(item_features=bunch.item_tags, **params, random_state=0).fit(train)
     assert model._can_score_cold_items()  # the harness's check_cold_items covers it
     with_features = _ndcg(model, train, test, items=cold)
@@ -443,9 +460,14 @@ def test_dot_product_variant_without_mlp(planted):
 
 def test_batch_shared_negatives_learn(planted):
     _, train, test = planted
-    model = small(DeepCFRecommender, negative_sharing="batch", n_negatives=16, max_epochs=10).fit(
-        train
-    )
+    model = small(
+        DeepCFRecommender,
+        examples="interactions",
+        batch_size=256,
+        negative_sharing="batch",
+        n_negatives=16,
+        max_epochs=10,
+    ).fit(train)
     losses = model.net_.history[:, "train_loss"]
     assert losses[-1] < losses[0]
     popular = _ndcg(PopularityRecommender().fit(train), train, test)
