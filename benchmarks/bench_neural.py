@@ -93,7 +93,9 @@ def neural_params(name, quick, device):
 def _grid(name):
     if name == "multvae":
         return {"dropout": [0.3, 0.5], "weight_decay": [0.0, 1e-5]}
-    return {"hidden_layer_sizes": [(64,), ()], "n_negatives": [4, 8]}
+    # what moved DeepCF's validation NDCG@20 on lastfm-2k (see the class
+    # docstring): the input dropout and the negatives per target
+    return {"dropout": [0.3, 0.5], "n_negatives": [32, 64]}
 
 
 def _estimator(name, args):
