@@ -50,11 +50,14 @@ class DeepCFRecommender(_NeuralRecommender):
     WWW 2017). Unlike NeuMF, there is no user-id embedding: the **user
     vector is computed from the history row** (a weighted bag of input item
     embeddings of the L2-normalised row, followed by a linear layer), so any
-    row, seen in ``fit`` or not, is folded in by one forward pass. Each
-    training example is one stored interaction: its item is removed from the
-    history given to the user tower (so the network cannot copy its input)
-    and scored against ``n_negatives`` items sampled on the device and
-    checked to be unseen by the user, with binary cross-entropy on logits.
+    row, seen in ``fit`` or not, is folded in by one forward pass. By
+    default each training example is one user: a random fifth of the row's
+    items (``target_fraction``) are the targets and are removed from the
+    history given to the user tower (so the network cannot copy its input;
+    ``examples="interactions"`` instead makes every stored interaction an
+    example with its one item removed). Each target is scored against
+    ``n_negatives`` items sampled on the device and checked to be unseen by
+    the user, with binary cross-entropy on logits.
 
     With ``item_features`` (e.g. the Last.fm artist-tag matrix) an item's
     vector is its learned embedding plus an embedding of its features, and
