@@ -66,9 +66,13 @@ class DeepCFModule(nn.Module):
         n_features=0,
         item_id_dropout=0.0,
         mixed_precision=False,
+        negative_sharing="example",
     ):
         super().__init__()
         d = int(n_components)
+        # "example": n_negatives items per training example; "batch": one set
+        # of n_negatives items per batch, scored against every example
+        self.negative_sharing = str(negative_sharing)
         self.mixed_precision = bool(mixed_precision)
         # full-catalogue scoring of a one-hidden-layer MLP on CPU: compiled kernel
         self.fused_cpu_kernel = True
@@ -133,8 +137,36 @@ class DeepCFModule(nn.Module):
 
     def item_vectors(self, ids=None):
         """Vectors ``(..., d)`` and biases ``(...)`` of items ``ids`` (all if None)."""
-        if ids is None:
-            v, b = self.item_out.weight, self.item_bias.weight[:, 0]
+        v, b, _ = self._item_side(ids, with_mlp=False)
+        return v, b
+
+    def _all_items(self):
+        """Vectors ``(n_items, d)`` and biases ``(n_items,)`` of every item."""
+        v, b = self.item_out.weight, self.item_bias.weight[:, 0]
+        if self.n_features:
+            part = self._feature_part()
+            v, b = v + part[:, :-1], b + part[:, -1]
+        return v, b
+
+    def _item_side(self, ids=None, *, with_mlp=True):
+        """Vectors, biases and MLP item halves ``B v`` of items ``ids`` (all if None).
+
+        The item half is ``None`` without an MLP branch (or ``with_mlp``
+        false). For many ids (more than there are items) ``B v`` is computed
+        once for every item and gathered, instead of once per id: ``B`` is
+        linear, so the two are the same, and with item features the item-id
+        dropout (one draw per id) commutes with it.
+        """
+        mlp = with_mlp and self.mlp_user is not None
+        if ids is None:  # every item: B v of the whole vectors (scoring)
+            v, b = self._all_items()
+            return v, b, (self.mlp_item(v) if mlp else None)
+        m = None
+        if mlp and ids.numel() > self.n_items:
+            table = torch.cat([self.item_out.weight, self.item_bias.weight], dim=1)
+            vb = F.embedding(ids, table)
+            v, b = vb[..., :-1], vb[..., -1]
+            m = F.embedding(ids, self.mlp_item(self.item_out.weight))
         else:
             v, b = self.item_out(ids), self.item_bias(ids)[..., 0]
         if self.n_features:
@@ -142,12 +174,17 @@ class DeepCFModule(nn.Module):
                 keep = torch.rand(v.shape[:-1], device=v.device) >= self.item_id_dropout
                 v = v * keep.unsqueeze(-1)
                 b = b * keep
+                if m is not None:
+                    m = m * keep.unsqueeze(-1)
             part = self._feature_part()
-            if ids is not None:
-                part = part[ids]
+            if m is not None:
+                m = m + F.embedding(ids, self.mlp_item(part[:, :-1]))
+            part = part[ids]
             v = v + part[..., :-1]
             b = b + part[..., -1]
-        return v, b
+        if mlp and m is None:
+            m = self.mlp_item(v)
+        return v, b, m
 
     def _mlp(self, h):
         for layer in self.mlp_layers:
@@ -155,49 +192,117 @@ class DeepCFModule(nn.Module):
         return self.mlp_out(self.hidden_dropout(h))[..., 0]
 
     # -- training ----------------------------------------------------------
-    def _negatives(self, history, targets):
-        """Sampled items ``(B, n_negatives)`` and whether each is really unseen.
+    def _sample(self, n):
+        """``n`` items drawn with replacement from the negative distribution."""
+        device = self.sample_items.device
+        if self.uniform:
+            return self.sample_items[torch.randint(self.sample_items.numel(), (n,), device=device)]
+        return torch.multinomial(self.negative_weights, n, replacement=True)
 
-        ``history`` must have sorted column indices within each row (the
-        collate function builds it so): its ``row * n_items + column`` keys
-        are then sorted, and membership is one ``searchsorted``.
+    def _negatives(self, history, targets):
+        """Sampled items and whether each is really unseen by its example's user.
+
+        ``negative_sharing="example"``: items ``(B, n_negatives)``, one set
+        per example; ``"batch"``: items ``(n_negatives,)`` shared by the
+        batch. The mask ``(B, n_negatives)`` is false where the item is the
+        example's target or in its history. ``history`` must have sorted
+        column indices within each row (the collate function builds it so):
+        its ``row * n_items + column`` keys are then sorted, and membership
+        is one ``searchsorted``.
         """
         n_batch = targets.shape[0]
         device = targets.device
-        if self.uniform:
-            pick = torch.randint(
-                self.sample_items.numel(), (n_batch, self.n_negatives), device=device
-            )
-            negatives = self.sample_items[pick]
+        if self.negative_sharing == "batch":
+            negatives = self._sample(self.n_negatives)
+            per_row = negatives[None, :].expand(n_batch, -1)
         else:
-            negatives = torch.multinomial(
-                self.negative_weights, n_batch * self.n_negatives, replacement=True
-            ).view(n_batch, self.n_negatives)
-        unseen = negatives != targets[:, None]
+            negatives = self._sample(n_batch * self.n_negatives).view(n_batch, self.n_negatives)
+            per_row = negatives
+        unseen = per_row != targets[:, None]
         crow = history.crow_indices()
         if history.col_indices().numel():
             rows = torch.repeat_interleave(
                 torch.arange(n_batch, device=device), crow[1:] - crow[:-1]
             )
             seen = rows * self.n_items + history.col_indices()
-            keys = torch.arange(n_batch, device=device)[:, None] * self.n_items + negatives
+            keys = torch.arange(n_batch, device=device)[:, None] * self.n_items + per_row
             pos = torch.searchsorted(seen, keys).clamp_(max=seen.numel() - 1)
             unseen &= seen[pos] != keys
         return negatives, unseen
 
+    def _pair_logits(self, u, a, v, b, m):
+        """Logits of users ``u`` (B, d) against items ``v`` (B, n, d) or shared (n, d)."""
+        if v.dim() == 2:  # shared items: one (B x n) product
+            logits = torch.addmm(b[None, :], u * self.gmf_weight, v.T)
+        else:
+            logits = torch.einsum("bd,bnd->bn", u * self.gmf_weight, v) + b
+        if m is not None:
+            h = F.relu(a[:, None, :] + (m[None] if m.dim() == 2 else m))
+            logits = logits + self._mlp(h)
+        return logits
+
     def forward(self, history, targets):
-        """Logits ``(B, 1 + n_negatives)`` of the targets and sampled negatives, and a mask."""
+        """Logits of the targets and of sampled negatives, and the negatives' mask.
+
+        Per interaction (``targets`` a ``(B,)`` tensor of items, one per
+        history row): ``(logits (B, 1 + n_negatives), mask)``, column 0 the
+        targets. Per user (``targets`` a sparse CSR tensor ``(B, n_items)``
+        of each row's targets, several per row): ``(target logits (P,),
+        negative logits, mask)``, the negatives shared by the batch
+        (``negative_sharing="batch"``, ``(B, n_negatives)``) or drawn per
+        target (``(P, n_negatives)``).
+        """
+        if targets.layout == torch.sparse_csr:
+            crow = targets.crow_indices()
+            rows = torch.repeat_interleave(
+                torch.arange(targets.shape[0], device=crow.device), crow[1:] - crow[:-1]
+            )
+            return self._forward_users(history, targets.col_indices(), rows)
         negatives, unseen = self._negatives(history, targets)
-        items = torch.cat([targets[:, None], negatives], dim=1)
         mask = torch.cat([torch.ones_like(unseen[:, :1]), unseen], dim=1)
         with _autocast(self.mixed_precision, targets):
             u = self.user_vectors(history)
-            v, b = self.item_vectors(items)
-            logits = ((u * self.gmf_weight)[:, None, :] * v).sum(-1) + b
-            if self.mlp_user is not None:
-                h = F.relu(self.mlp_user(u)[:, None, :] + self.mlp_item(v))
-                logits = logits + self._mlp(h)
+            a = self.mlp_user(u) if self.mlp_user is not None else None
+            if self.negative_sharing == "batch":
+                positive = self._pair_logits(u, a, *self._item_side(targets[:, None]))
+                negative = self._pair_logits(u, a, *self._item_side(negatives))
+                logits = torch.cat([positive, negative], dim=1)
+            else:
+                items = torch.cat([targets[:, None], negatives], dim=1)
+                logits = self._pair_logits(u, a, *self._item_side(items))
         return logits.float(), mask
+
+    def _forward_users(self, history, targets, target_rows):
+        n_rows = history.shape[0]
+        if self.negative_sharing == "batch":
+            negatives = self._sample(self.n_negatives)
+            per = negatives[None, :].expand(n_rows, -1)
+            owner = torch.arange(n_rows, device=targets.device)
+        else:  # n_negatives per target, scored against the target's row
+            negatives = self._sample(targets.numel() * self.n_negatives)
+            per = negatives.view(-1, self.n_negatives)
+            owner = target_rows
+        # a negative must be neither in the row's history nor one of its targets
+        crow = history.crow_indices()
+        rows = torch.repeat_interleave(
+            torch.arange(n_rows, device=targets.device), crow[1:] - crow[:-1]
+        )
+        seen = torch.cat(
+            [rows * self.n_items + history.col_indices(), target_rows * self.n_items + targets]
+        ).sort()[0]
+        keys = owner[:, None] * self.n_items + per
+        pos = torch.searchsorted(seen, keys).clamp_(max=max(seen.numel() - 1, 0))
+        unseen = seen[pos] != keys if seen.numel() else torch.ones_like(keys, dtype=torch.bool)
+        with _autocast(self.mixed_precision, targets):
+            u = self.user_vectors(history)
+            a = self.mlp_user(u) if self.mlp_user is not None else None
+            ut, at = u[target_rows], None if a is None else a[target_rows]
+            positive = self._pair_logits(ut, at, *self._item_side(targets[:, None]))[:, 0]
+            if self.negative_sharing == "batch":
+                negative = self._pair_logits(u, a, *self._item_side(negatives))
+            else:
+                negative = self._pair_logits(ut, at, *self._item_side(per))
+        return positive.float(), negative.float(), unseen
 
     # -- scoring -----------------------------------------------------------
     def scoring_items(self):
@@ -209,7 +314,7 @@ class DeepCFModule(nn.Module):
         (None without an MLP branch). :meth:`score` takes it, so that a
         scoring call over many user batches computes the item side once.
         """
-        v, b = self.item_vectors()
+        v, b = self._all_items()
         with _autocast(self.mixed_precision, b):
             mlp = self.mlp_item(v) if self.mlp_user is not None else None
         return v, b, mlp
@@ -255,15 +360,35 @@ class DeepCFModule(nn.Module):
 
 
 class DeepCFLoss(nn.Module):
-    """Binary cross-entropy with logits: targets 1, sampled unseen negatives 0."""
+    """Binary cross-entropy with logits: targets 1, sampled unseen negatives 0.
+
+    The weighted mean over the targets (weight 1) and the unmasked negatives
+    (weight ``negative_weight`` each), of either output layout of
+    :class:`DeepCFModule` (per interaction or per user).
+    """
+
+    def __init__(self, negative_weight=1.0):
+        super().__init__()
+        self.negative_weight = float(negative_weight)
 
     def forward(self, y_pred, y_true=None):
-        logits, mask = y_pred
-        labels = torch.zeros_like(logits)
-        labels[:, 0] = 1.0
-        loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
-        mask = mask.to(loss.dtype)
-        return (loss * mask).sum() / mask.sum()
+        if len(y_pred) == 2:  # per interaction: column 0 holds the targets
+            logits, mask = y_pred
+            positive, negative, mask = logits[:, 0], logits[:, 1:], mask[:, 1:]
+        else:
+            positive, negative, mask = y_pred
+        mask = mask.to(negative.dtype)
+        loss = (
+            F.binary_cross_entropy_with_logits(positive, torch.ones_like(positive), reduction="sum")
+            + self.negative_weight
+            * (
+                F.binary_cross_entropy_with_logits(
+                    negative, torch.zeros_like(negative), reduction="none"
+                )
+                * mask
+            ).sum()
+        )
+        return loss / (positive.numel() + self.negative_weight * mask.sum())
 
 
 class _Indices(torch.utils.data.Dataset):
@@ -309,8 +434,63 @@ class _DeepCFCollate:
         return {"history": csr_batch_tensor(torch, history), "targets": targets}, torch.empty(0)
 
 
-def deepcf_training_data(X):
-    """``(dataset, collate_fn)``: one example per stored interaction of CSR ``X``."""
+class _DeepCFUserCollate:
+    """Batch of users -> (history rows without their targets, targets, target rows).
+
+    A random ``target_fraction`` of each row's items (at least one, and at
+    least one item left in the history when the row has two or more) is
+    drawn afresh for every batch with torch's generator, removed from the
+    history and used as targets.
+    """
+
+    def __init__(self, X, target_fraction):
+        self.X = X
+        self.target_fraction = float(target_fraction)
+
+    def __call__(self, batch):
+        X = self.X
+        rows = np.asarray(batch, dtype=np.int64)
+        Xb = X[rows]
+        lengths = np.diff(Xb.indptr)
+        n_targets = np.clip(np.ceil(self.target_fraction * lengths), 1, np.maximum(lengths - 1, 1))
+        # rank of each entry among its row's entries under random keys
+        keys = torch.rand(Xb.nnz, dtype=torch.float64).numpy()
+        owner = np.repeat(np.arange(rows.size), lengths)
+        order = np.lexsort((keys, owner))
+        rank = np.empty(Xb.nnz, dtype=np.int64)
+        rank[order] = np.arange(Xb.nnz) - np.repeat(Xb.indptr[:-1], lengths)
+        is_target = rank < np.repeat(n_targets, lengths)
+        kept = ~is_target
+        history = sp.csr_matrix(
+            (
+                Xb.data[kept],
+                Xb.indices[kept],
+                np.concatenate([[0], np.cumsum(np.bincount(owner[kept], minlength=rows.size))]),
+            ),
+            shape=Xb.shape,
+        )
+        targets = sp.csr_matrix(
+            (
+                np.ones(int(is_target.sum()), dtype=np.float32),
+                Xb.indices[is_target],
+                np.concatenate(
+                    [[0], np.cumsum(np.bincount(owner[is_target], minlength=rows.size))]
+                ),
+            ),
+            shape=Xb.shape,
+        )
+        inputs = {
+            "history": csr_batch_tensor(torch, history),
+            "targets": csr_batch_tensor(torch, targets, normalize=False),
+        }
+        return inputs, torch.empty(0)
+
+
+def deepcf_training_data(X, examples="interactions", target_fraction=0.2):
+    """``(dataset, collate_fn)`` of CSR ``X``: one example per stored interaction
+    (``examples="interactions"``) or per row (``"users"``)."""
+    if examples == "users":
+        return _Indices(X.shape[0]), _DeepCFUserCollate(X, target_fraction)
     return _Indices(X.nnz), _DeepCFCollate(X)
 
 

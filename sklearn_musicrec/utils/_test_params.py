@@ -13,13 +13,16 @@ TEST_PARAMS = {
     "ALSFactorizer": {"n_components": 8, "max_iter": 5, "tol": 0, "random_state": 0},
     "RandomRecommender": {"random_state": 0},
     "FeatureFactorizer": {"n_components": 8, "max_iter": 20, "random_state": 0},
-    # 16 components and batches of 128: enough steps for the tag embeddings
-    # to rank cold items (check_cold_items: 1.6-1.8x random over seeds 0-2)
+    # 16 components, per-user batches of 16 and few negatives (the test
+    # catalogues are small): enough steps for the tag embeddings to rank cold
+    # items (check_cold_items)
     "DeepCFRecommender": {
         "n_components": 16,
         "hidden_layer_sizes": (16,),
         "max_epochs": 3,
-        "batch_size": 128,
+        "batch_size": 16,
+        "n_negatives": 4,
+        "dropout": 0.1,
         "lr": 0.01,
         "random_state": 0,
     },

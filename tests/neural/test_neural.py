@@ -26,8 +26,16 @@ from sklearn_musicrec.neural import (  # noqa: E402
 )
 
 SMALL = {
+    # per-user examples (the default) in batches of 32 users, few negatives:
+    # the planted catalogue has 300 items
     DeepCFRecommender: dict(
-        n_components=16, hidden_layer_sizes=(16,), max_epochs=5, lr=0.01, batch_size=256
+        n_components=16,
+        hidden_layer_sizes=(16,),
+        max_epochs=10,
+        lr=0.01,
+        batch_size=32,
+        n_negatives=4,
+        dropout=0.1,
     ),
     # dropout and KL cap of the paper (the lastfm-tuned defaults, 0.7 and 1.0,
     # regularise 20 tiny epochs too much for the loss and planted checks)
@@ -119,6 +127,86 @@ def test_target_is_masked_from_the_history():
     np.testing.assert_array_equal(targets, X.indices)
 
 
+@pytest.mark.parametrize("fraction", [0.2, 0.5])
+def test_user_examples_hide_their_targets_from_the_history(fraction):
+    from sklearn_musicrec.neural._modules import deepcf_training_data
+
+    X = sp.csr_matrix(make_interactions(n_users=30, n_items=20, random_state=0).data)
+    X.data[:] = np.arange(1, X.nnz + 1)  # distinct values: the history keeps its weights
+    dataset, collate = deepcf_training_data(X, "users", fraction)
+    assert len(dataset) == X.shape[0]
+    torch.manual_seed(0)
+    inputs, _ = collate(list(range(X.shape[0])))
+    history = inputs["history"].to_dense().numpy()
+    targets = inputs["targets"].to_dense().numpy()
+    dense = X.toarray()
+    lengths = np.diff(X.indptr)
+    np.testing.assert_array_equal((history > 0) | (targets > 0), dense > 0)
+    assert not ((history > 0) & (targets > 0)).any()
+    expected = np.clip(np.ceil(fraction * lengths), 1, np.maximum(lengths - 1, 1))
+    np.testing.assert_array_equal((targets > 0).sum(axis=1), np.where(lengths > 0, expected, 0))
+    assert ((history > 0).sum(axis=1) >= 1)[lengths >= 2].all()
+    torch.manual_seed(1)  # another draw hides other items
+    again = collate(list(range(X.shape[0])))[0]["targets"].to_dense().numpy()
+    assert not np.array_equal(again, targets)
+
+
+@pytest.mark.parametrize("sharing", ["example", "batch"])
+def test_user_examples_negatives_skip_history_and_targets(sharing):
+    from sklearn_musicrec.neural._modules import DeepCFModule
+
+    n_items = 6
+    module = DeepCFModule(
+        n_items, 4, (4,), 0.0, 40, np.full(n_items, 1 / n_items), negative_sharing=sharing
+    )
+    # row 0: history {0, 1}, targets {2, 3}; row 1: history {}, target {5}
+    history = _base.csr_batch_tensor(
+        torch, sp.csr_matrix(np.array([[1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]]))
+    )
+    targets = _base.csr_batch_tensor(
+        torch, sp.csr_matrix(np.array([[0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 0, 1]])), normalize=False
+    )
+    torch.manual_seed(0)
+    positive, negative, mask = module(history, targets)
+    assert positive.shape == (3,)
+    torch.manual_seed(0)
+    drawn = module._sample(40 if sharing == "batch" else 120)
+    if sharing == "batch":
+        drawn = drawn[None, :].expand(2, -1)
+        allowed = torch.stack([drawn[0] >= 4, drawn[1] != 5])
+    else:
+        drawn = drawn.view(3, 40)
+        allowed = torch.stack([drawn[0] >= 4, drawn[1] >= 4, drawn[2] != 5])
+    assert negative.shape == drawn.shape
+    assert torch.equal(mask, allowed)
+    assert mask.any() and not mask.all()
+
+
+@pytest.mark.parametrize("weight", [1.0, 0.25])
+def test_deepcf_loss_weighs_the_unmasked_negatives(weight):
+    from sklearn_musicrec.neural._modules import DeepCFLoss
+
+    def bce(s, y):
+        return -np.log(1 / (1 + np.exp(-s))) if y else -np.log(1 - 1 / (1 + np.exp(-s)))
+
+    logits = np.array([[0.5, -1.0, 2.0], [1.5, 0.3, -0.2]], dtype=np.float32)
+    mask = np.array([[True, True, False], [True, True, True]])
+    terms = [bce(logits[0, 0], 1), bce(logits[1, 0], 1)]
+    negatives = [bce(logits[0, 1], 0), bce(logits[1, 1], 0), bce(logits[1, 2], 0)]
+    expected = (sum(terms) + weight * sum(negatives)) / (2 + weight * 3)
+    loss = DeepCFLoss(weight)((torch.as_tensor(logits), torch.as_tensor(mask)))
+    np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
+    # the per-user layout: the same pairs, targets and negatives apart
+    split = DeepCFLoss(weight)(
+        (
+            torch.as_tensor(logits[:, 0]),
+            torch.as_tensor(logits[:, 1:]),
+            torch.as_tensor(mask[:, 1:]),
+        )
+    )
+    np.testing.assert_allclose(float(split), expected, rtol=1e-5)
+
+
 def test_negatives_are_checked_against_the_history():
     from sklearn_musicrec.neural._modules import DeepCFModule
 
@@ -133,6 +221,46 @@ def test_negatives_are_checked_against_the_history():
     expected = torch.stack([negatives[0] == 5, negatives[1] != 2])
     assert torch.equal(unseen, expected)
     assert unseen.any() and not unseen.all()
+
+
+def test_batch_shared_negatives_are_checked_against_each_history():
+    from sklearn_musicrec.neural._modules import DeepCFModule
+
+    n_items = 6
+    module = DeepCFModule(
+        n_items, 4, (4,), 0.0, 50, np.full(n_items, 1 / n_items), negative_sharing="batch"
+    )
+    history = _base.csr_batch_tensor(
+        torch, sp.csr_matrix(np.array([[1, 1, 1, 1, 0, 0], [0, 0, 0, 0, 0, 0]]))
+    )
+    torch.manual_seed(0)
+    negatives, unseen = module._negatives(history, torch.tensor([4, 2]))
+    assert negatives.shape == (50,) and unseen.shape == (2, 50)
+    expected = torch.stack([negatives == 5, negatives != 2])
+    assert torch.equal(unseen, expected)
+    torch.manual_seed(0)  # the same draw in the forward pass
+    logits, mask = module(history, torch.tensor([4, 2]))
+    assert logits.shape == (2, 51) and mask[:, 0].all()
+    assert torch.equal(mask[:, 1:], unseen)
+
+
+@pytest.mark.parametrize("features", [False, True])
+def test_deepcf_item_side_gathered_for_many_ids_is_computed_per_id(planted, features):
+    """Many training ids: ``B v`` of all items gathered equals ``B v`` per id."""
+    bunch, train, _ = planted
+    tags = bunch.item_tags if features else None
+    model = small(DeepCFRecommender, item_features=tags, max_epochs=1).fit(train)
+    module = model.net_.module_
+    n_items = train.shape[1]
+    ids = torch.as_tensor(np.random.RandomState(0).randint(n_items, size=(7, 3 * n_items // 7)))
+    assert ids.numel() > n_items  # the gathered path
+    with torch.no_grad():
+        v, b, m = module._item_side(ids)
+        v_all, b_all = module.item_vectors()
+        np.testing.assert_allclose(v.numpy(), v_all[ids].numpy(), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(b.numpy(), b_all[ids].numpy(), rtol=1e-6, atol=1e-7)
+        per_id = module.mlp_item(v_all[ids])
+        np.testing.assert_allclose(m.numpy(), per_id.numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("cls", MODELS)
@@ -206,7 +334,16 @@ def test_cold_items_are_ranked_from_their_features():
     cold = np.flatnonzero(test.getnnz(axis=0))
     users = np.flatnonzero(test.getnnz(axis=1) > 0)
     train, test = train[users], test[users]
-    params = dict(max_epochs=8, n_components=16, hidden_layer_sizes=(16,), lr=0.01)
+    # per-user batches of 32 and few negatives: enough steps on 600 users x 200 items
+    params = dict(
+        max_epochs=8,
+        n_components=16,
+        hidden_layer_sizes=(16,),
+        lr=0.01,
+        batch_size=32,
+        n_negatives=4,
+        dropout=0.1,
+    )
     model = DeepCFRecommender(item_features=bunch.item_tags, **params, random_state=0).fit(train)
     assert model._can_score_cold_items()  # the harness's check_cold_items covers it
     with_features = _ndcg(model, train, test, items=cold)
@@ -305,6 +442,22 @@ def test_parameter_errors_name_the_argument(cls, planted):
         small(cls, early_stopping=True, validation_fraction=0.999).fit(train[:10])
 
 
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("negative_sharing", "user"),
+        ("examples", "rows"),
+        ("target_fraction", 1.0),
+        ("target_fraction", 0.0),
+        ("negative_weight", 0.0),
+    ],
+)
+def test_deepcf_training_parameters_are_validated(planted, param, value):
+    _, train, _ = planted
+    with pytest.raises(ValueError, match=param):
+        small(DeepCFRecommender, **{param: value}).fit(train)
+
+
 def test_dot_product_variant_without_mlp(planted):
     _, train, test = planted
     model = small(DeepCFRecommender, hidden_layer_sizes=()).fit(train)
@@ -324,6 +477,38 @@ def test_multvae_default_linear_architecture(planted):
     assert model.net_.optimizer_.defaults["fused"] is True
     popular = _ndcg(PopularityRecommender().fit(train), train, test)
     assert _ndcg(model, train, test) >= 1.25 * popular
+
+
+def test_batch_shared_negatives_learn(planted):
+    _, train, test = planted
+    model = small(
+        DeepCFRecommender,
+        examples="interactions",
+        batch_size=256,
+        negative_sharing="batch",
+        n_negatives=16,
+        max_epochs=10,
+    ).fit(train)
+    losses = model.net_.history[:, "train_loss"]
+    assert losses[-1] < losses[0]
+    popular = _ndcg(PopularityRecommender().fit(train), train, test)
+    assert _ndcg(model, train, test) > 1.2 * popular
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(negative_sharing="example", batch_size=32, max_epochs=10),
+        dict(negative_sharing="batch", n_negatives=128, batch_size=16, lr=0.02, max_epochs=20),
+    ],
+)
+def test_user_examples_learn(planted, params):
+    _, train, test = planted
+    model = small(DeepCFRecommender, examples="users", **params).fit(train)
+    losses = model.net_.history[:, "train_loss"]
+    assert losses[-1] < losses[0]
+    popular = _ndcg(PopularityRecommender().fit(train), train, test)
+    assert _ndcg(model, train, test) > 1.2 * popular
 
 
 def test_popularity_negatives(planted):
