@@ -69,6 +69,42 @@ def test_als_fold_in_of_a_few_items_equals_the_full_rotation():
         np.testing.assert_allclose(model.transform(X[[u]])[0], full[u], rtol=1e-4, atol=1e-6)
 
 
+def test_als_fold_in_gives_a_row_the_same_factors_alone_or_in_a_batch():
+    """The rotated item factors kept beside the model: no per-call rotation to differ."""
+    model = ALSFactorizer(n_components=16, max_iter=5, random_state=0).fit(X)
+    full = model.transform(X)
+    for u in (0, 5, 77):
+        np.testing.assert_array_equal(model.transform(X[[u]])[0], full[u])
+        np.testing.assert_array_equal(model.transform(X[[u, u + 1]])[0], full[u])
+
+
+def test_one_row_lists_scan_part_of_the_catalogue_and_equal_the_full_scan(monkeypatch):
+    """A few rows take the norm-ordered scan; its lists are those of every item's score."""
+    from sklearn_musicrec.utils import _topk
+
+    model = ALSFactorizer(n_components=16, max_iter=5, random_state=0).fit(X)
+    read = []
+    merge = _topk.__dict__.get("topk_norm_pruned")
+
+    def counting(U, index, *args):
+        read.append(U.shape[0])
+        return merge(U, index, *args)
+
+    import sklearn_musicrec.decomposition._base as factor_base
+
+    monkeypatch.setattr(factor_base, "topk_norm_pruned", counting)
+    for u in (0, 5, 77):
+        ids, scores = model.recommend(X[[u]], k=10)
+        monkeypatch.setattr(model, "_norm_index", lambda n_rows: None, raising=False)
+        ids_full, scores_full = model.recommend(X[[u]], k=10)
+        monkeypatch.delattr(model, "_norm_index")
+        np.testing.assert_array_equal(ids, ids_full)
+        np.testing.assert_allclose(scores, scores_full, rtol=1e-6)
+    assert read == [1, 1, 1]  # the scan ran for the one-row calls only
+    model.recommend(X[:40], k=10)  # a batch scores every item
+    assert read == [1, 1, 1]
+
+
 def test_refit_invalidates_the_prepared_item_quantities():
     model = ALSFactorizer(n_components=8, max_iter=3, random_state=0).fit(X)
     model.recommend(X[[0]], k=5)  # prepares the eigensystem of the first fit

@@ -46,6 +46,9 @@ _BLOCK = 64
 
 # How many factor rows ahead of its use a row gather is prefetched.
 _PREFETCH = 8
+# item factors of at most this size are kept rotated into the fold-in's
+# eigenbasis beside the model (a second copy of the factors)
+_ROTATED_MAX_BYTES = 1 << 26
 
 
 @intrinsic
@@ -574,33 +577,48 @@ class CPUBackend:
     def implicit_exact_eig_step(self, R, Y, X, scale, eig):
         """:meth:`implicit_exact_step` given ``eig = (lam, Q)`` of ``Y^T Y + reg I``.
 
-        The fold-in calls this with the eigensystem it keeps per model. When
-        the rows touch few items (a few users), only those items' factors
-        are rotated into the eigenbasis (``O(n_touched k^2)`` instead of
-        ``O(n_items k^2)``); the kernel reads nothing else. ``Y`` may be
-        quantised (then only the rows read are dequantised, or a temporary
-        float copy is made).
+        ``eig`` may also be :meth:`fold_in_eigensystem`'s ``(lam, Q, YQ)``:
+        with the rotated factors ``YQ`` kept beside the model, the kernel
+        reads them directly and nothing is rotated per call (``R`` then only
+        needs its ``indptr``, ``indices`` and ``data``: any clean CSR
+        structure). Otherwise, when the rows touch few items (a few users),
+        only those items' factors are rotated into the eigenbasis
+        (``O(n_touched k^2)`` instead of ``O(n_items k^2)``); the kernel
+        reads nothing else. ``Y`` may be quantised (then only the rows read
+        are dequantised, or a temporary float copy is made).
         """
-        lam, Q64 = eig
-        Q = Q64.astype(np.float32)
-        R_items, items = restrict_to_touched_items(R, Y.shape[0])
-        if items is not None:
-            R = R_items
-            Yr = np.ascontiguousarray(take_rows(Y, items)) @ Q
-        else:
-            Y = as_dense(Y)
-            Yr = self._rotate(Y, Q, self._buffer(("Yr", Y.shape[0]), Y.shape))
+        lam, Q64 = eig[0], eig[1]
+        Yr = eig[2] if len(eig) > 2 else None
+        if Yr is None:
+            Q = Q64.astype(np.float32)
+            R_items, items = restrict_to_touched_items(R, Y.shape[0])
+            if items is not None:
+                R = R_items
+                Yr = np.ascontiguousarray(take_rows(Y, items)) @ Q
+            else:
+                Y = as_dense(Y)
+                Yr = self._rotate(Y, Q, self._buffer(("Yr", Y.shape[0]), Y.shape))
         failed = np.zeros(X.shape[0], dtype=np.uint8)
         implicit_exact_eig(R.indptr, R.indices, R.data, np.float64(scale), Yr, lam, Q64, X, failed)
-        return int(failed.sum())
+        return int(np.count_nonzero(failed))
 
     def fold_in_eigensystem(self, Y, reg):
-        """``(lam, Q)`` of ``Y^T Y + reg * I`` for :meth:`implicit_exact_eig_step`.
+        """``(lam, Q, YQ)`` of ``Y^T Y + reg * I`` for :meth:`implicit_exact_eig_step`.
 
-        ``Y`` may be quantised (a temporary float copy is made).
+        ``YQ`` is every item's factors rotated into the eigenbasis (float32),
+        kept when ``Y`` is a plain array of at most ``_ROTATED_MAX_BYTES``
+        (the fold-in of one user then rotates nothing); ``None`` for larger
+        or quantised factors, which are rotated per call, only the rows a
+        fold-in reads (a quantised model stays compressed). ``Y`` may be
+        quantised (a temporary float copy is made).
         """
         with self.threads():
-            return self._eigensystem(as_dense(Y), reg, None)
+            lam, Q = self._eigensystem(as_dense(Y), reg, None)
+            YQ = None
+            if isinstance(Y, np.ndarray) and Y.nbytes <= _ROTATED_MAX_BYTES:
+                Y32 = np.ascontiguousarray(Y, dtype=np.float32)
+                YQ = self._rotate(Y32, Q.astype(np.float32), np.empty(Y.shape, np.float32))
+        return lam, Q, YQ
 
     def rotate_in_place(self, A, Q):
         """``A[:] = A @ Q`` by fixed blocks of rows, in parallel (no full-size copy)."""

@@ -5,16 +5,22 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ..base import BaseRecommender
 from ..utils._cache import fitted_cache
-from ..utils._parallel import numba_threads, threads_for
+from ..utils._parallel import SERIAL_MAX_ROWS, numba_threads, threads_for
 from ..utils._quantize import QuantizeMixin, as_dense, matmul_t, take_rows
 from ..utils._ratings import RatingPredictorMixin
 from ..utils._sparse import (
+    clean_csr_arrays,
     clean_csr_copy,
-    clean_csr_view,
     nonzero_pattern,
     restrict_to_touched_items,
 )
-from ..utils._topk import row_batches, topk_dense_compiled, topk_per_row
+from ..utils._topk import (
+    norm_ordered_items,
+    row_batches,
+    topk_dense_compiled,
+    topk_norm_pruned,
+    topk_per_row,
+)
 from ..utils._typing import ArrayLike, IdsAndScores, MatrixLike
 from ..utils.validation import check_item_ids, check_k
 
@@ -24,6 +30,9 @@ __all__ = []
 # ``working_memory`` bounds it further): big enough for efficient products,
 # small enough to stay near the caches.
 _SCORE_BLOCK_BYTES = 1 << 26
+# Largest item factors the single-user lists keep a norm-ordered copy of
+# (``_norm_index``): 64 MiB, e.g. a million items x 16 components.
+_NORM_INDEX_MAX_BYTES = 1 << 26
 
 
 def as_float32_csr(X):
@@ -124,15 +133,18 @@ class _BaseFactorizer(
     def _implicit_fold_in(self, X, reg, scale):
         """Exact implicit-feedback least-squares fold-in of the rows of ``X``.
 
-        The eigensystem of ``V^T V + reg * I`` depends on the item factors
-        only: it is computed once per fitted ``item_factors_`` and kept
-        beside the model (``utils._cache``), so folding in one user costs
-        the user's own ``n_u x k`` work, not the catalogue's.
+        The eigensystem of ``V^T V + reg * I`` and the item factors rotated
+        into it depend on the item factors only: they are computed once per
+        fitted ``item_factors_`` and kept beside the model (``utils._cache``;
+        the rotated copy only for factors of at most 64 MiB, not for
+        quantised ones), so folding in one user costs the user's own
+        ``n_u x k`` work, not the catalogue's, and a row gets the same
+        factors alone or in any batch.
         """
         from ._als_cpu import CPUBackend
 
         # the kernel only reads the rows: no copy of an already clean matrix
-        R = clean_csr_view(X, np.float32)
+        R = clean_csr_arrays(X, np.float32)
         V = self.item_factors_
         U = np.zeros((R.shape[0], V.shape[1]), dtype=np.float32)
         backend = CPUBackend(threads_for(self.n_jobs, R.shape[0]))
@@ -194,6 +206,11 @@ class _BaseFactorizer(
             # (inside the context: the fold-in's own thread setting, the same
             # for a few rows, then costs nothing)
             U, user_bias = self._fold_in(X)
+            index = self._norm_index(n_users) if item_term is None and user_bias is None else None
+            if index is not None and np.isfinite(U).all():
+                # a few users (the serving case): an exact scan of the items
+                # by decreasing norm, which reads a fraction of the factors
+                return topk_norm_pruned(U, index, seen_indptr, seen_indices, exclude_seen, k)
             for batch in batches:
                 start, stop = batch.start, batch.stop
                 S = matmul_t(U[batch], V, out=buffer[: stop - start])
@@ -211,6 +228,20 @@ class _BaseFactorizer(
                     scores[batch],
                 )
         return ids, scores
+
+    def _norm_index(self, n_rows):
+        """The item factors by decreasing norm, for the lists of at most a few rows.
+
+        ``None`` (score every item) for more than ``SERIAL_MAX_ROWS`` rows,
+        for quantised factors and for factors over ``_NORM_INDEX_MAX_BYTES``
+        (the index is a second copy of them, kept beside the model).
+        """
+        V = self.item_factors_
+        if n_rows > SERIAL_MAX_ROWS or type(V) is not np.ndarray or V.dtype != np.float32:
+            return None
+        if V.nbytes > _NORM_INDEX_MAX_BYTES:
+            return None
+        return fitted_cache(self, "norm_ordered_items", V, lambda: norm_ordered_items(V))
 
     def _predict_pairs(self, X, rows, cols):
         U, user_bias = self._fold_in(X)

@@ -196,13 +196,20 @@ class BM25Weighting(_BaseWeighting):
         self.avg_length_ = mean_length if mean_length > 0 else 1.0
 
     def _weight(self, X):
-        lengths = _row_sums(X)
-        norm = self.k1 * (1.0 - self.b + self.b * lengths / self.avg_length_)
-        norm_of_entry = np.repeat(norm, np.diff(X.indptr))
-        x = X.data.astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            w = np.where(x != 0, x * (self.k1 + 1.0) / (x + norm_of_entry), 0.0)
-        X.data = (w * self.idf_[X.indices]).astype(X.dtype)
+        from ._weighting_numba import bm25_values
+
+        w = np.empty(X.data.shape[0], dtype=np.float64)
+        bm25_values(
+            X.indptr,
+            X.indices,
+            X.data,
+            np.asarray(self.idf_, dtype=np.float64),
+            float(self.k1),
+            float(self.b),
+            float(self.avg_length_),
+            w,
+        )
+        X.data = w.astype(X.dtype, copy=False)
         return X
 
 

@@ -1,11 +1,14 @@
 """Small sparse-matrix helpers shared by the numerical kernels and the metrics."""
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 
 __all__ = [
     "clean_csr_copy",
-    "clean_csr_view",
+    "CSRArrays",
+    "clean_csr_arrays",
     "lookup",
     "nonzero_pattern",
     "restrict_to_touched_items",
@@ -47,33 +50,61 @@ def clean_csr_copy(X, dtype):
     return X
 
 
-def clean_csr_view(X, dtype):
-    """What :func:`clean_csr_copy` makes, sharing ``X``'s arrays where it can.
+class CSRArrays(NamedTuple):
+    """The arrays of a clean CSR matrix, for kernels that only read them.
+
+    What :func:`clean_csr_arrays` returns: no scipy matrix is built (its
+    constructor's checks cost more than folding in one user), the arrays
+    may be shared with the caller's matrix and must not be modified. The
+    rows are canonical (sorted, no duplicates) and store no zero.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    shape: tuple
+
+    has_canonical_format = True
+
+    @property
+    def nnz(self):
+        return int(self.indptr[-1])
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def tocsr(self):
+        """A scipy CSR matrix over the same arrays."""
+        X = sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+        X.has_canonical_format = True
+        return X
+
+
+def clean_csr_arrays(X, dtype):
+    """What :func:`clean_csr_copy` makes, as :class:`CSRArrays` sharing ``X``'s arrays where it can.
 
     For kernels that only read the matrix (a fold-in reads the rows it
-    solves): a canonical CSR matrix (sorted indices, no duplicates) without
-    stored zeros is returned as it is when it has ``dtype``, and otherwise
-    as a new matrix over its index arrays with the values converted, which
-    saves the copies on the serving path of one user; anything else is
-    copied and cleaned. The result must not be modified.
+    solves): the arrays of a canonical CSR matrix (sorted indices, no
+    duplicates) without stored zeros are used as they are, its values
+    converted to ``dtype`` only when they have another type, which saves
+    every copy on the serving path of one user; anything else is copied and
+    cleaned. The result must not be modified.
 
     Examples
     --------
     >>> import numpy as np
     >>> import scipy.sparse as sp
-    >>> from sklearn_musicrec.utils._sparse import clean_csr_view
+    >>> from sklearn_musicrec.utils._sparse import clean_csr_arrays
     >>> X = sp.csr_matrix(np.array([[0.0, 2.0], [1.0, 0.0]], dtype=np.float32))
-    >>> clean_csr_view(X, np.float32) is X, clean_csr_view(X, np.float64) is X
-    (True, False)
+    >>> R = clean_csr_arrays(X, np.float32)
+    >>> R.data is X.data, R.nnz, R.shape
+    (True, 2, (2, 2))
     """
-    if sp.issparse(X) and X.format == "csr" and X.has_canonical_format and X.data.all():
-        if X.dtype == dtype:
-            return X
-        # only the values change type: the index arrays are shared, not copied
-        view = sp.csr_matrix((X.data.astype(dtype), X.indices, X.indptr), shape=X.shape)
-        view.has_canonical_format = True
-        return view
-    return clean_csr_copy(X, dtype)
+    if not (sp.issparse(X) and X.format == "csr" and X.has_canonical_format and X.data.all()):
+        X = clean_csr_copy(X, dtype)
+    data = X.data if X.dtype == dtype else X.data.astype(dtype)
+    return CSRArrays(X.indptr, X.indices, data, X.shape)
 
 
 def nonzero_pattern(X):

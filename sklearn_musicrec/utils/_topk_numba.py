@@ -13,7 +13,7 @@ This module imports numba: import it lazily.
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["heap_drain_best_first", "heap_push", "new_heap", "topk_rows"]
+__all__ = ["heap_drain_best_first", "heap_push", "merge_scored_block", "new_heap", "topk_rows"]
 
 
 @njit(inline="always")
@@ -152,3 +152,31 @@ def topk_rows(S, seen_indptr, seen_indices, exclude_seen, k, ids, vals, n_nan):
             v[pos] = neg_inf
             d[pos] = -1
         n_nan[r] = nan
+
+
+@njit(cache=True, nogil=True)
+def merge_scored_block(scores, items, seen, exclude_seen, k, hv, hj, size):
+    """Offer a block of scored items to a row's heap of at most ``k``; return its size.
+
+    ``scores[t]`` is the score of item ``items[t]`` (any order: ties are
+    broken by id, so the heap holds what a scan in id order would keep);
+    ``seen`` holds the row's stored items, sorted, skipped with
+    ``exclude_seen``. ``-inf`` and NaN are never kept (the caller makes sure
+    no NaN can occur). Only an item that would enter the heap is looked up
+    in ``seen``.
+    """
+    neg_inf = -np.inf
+    n_seen = seen.shape[0]
+    for t in range(scores.shape[0]):
+        v = np.float64(scores[t])
+        if not v > neg_inf:
+            continue
+        j = items[t]
+        if size == k and not _worse(hv[0], hj[0], v, j):
+            continue
+        if exclude_seen and n_seen:
+            pos = np.searchsorted(seen, j)
+            if pos < n_seen and seen[pos] == j:
+                continue
+        size = heap_push(hv, hj, size, k, v, j)
+    return size

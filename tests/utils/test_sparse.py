@@ -3,8 +3,8 @@ import pytest
 import scipy.sparse as sp
 
 from sklearn_musicrec.utils._sparse import (
+    clean_csr_arrays,
     clean_csr_copy,
-    clean_csr_view,
     restrict_to_touched_items,
 )
 
@@ -13,17 +13,19 @@ def _matrix(dtype=np.float64):
     return sp.csr_matrix(np.array([[0.0, 2.0, 0.0, 1.0], [3.0, 0.0, 0.0, 0.0]], dtype=dtype))
 
 
-def test_clean_csr_view_shares_what_it_can_and_equals_the_copy():
+def test_clean_csr_arrays_shares_what_it_can_and_equals_the_copy():
     X = _matrix(np.float32)
-    assert clean_csr_view(X, np.float32) is X
+    R = clean_csr_arrays(X, np.float32)
+    assert R.data is X.data and R.indices is X.indices and R.indptr is X.indptr
+    assert R.shape == X.shape and R.nnz == X.nnz and R.has_canonical_format
     X64 = _matrix(np.float64)
-    view = clean_csr_view(X64, np.float32)
+    view = clean_csr_arrays(X64, np.float32)
     assert view.dtype == np.float32 and np.shares_memory(view.indices, X64.indices)
-    np.testing.assert_array_equal(view.toarray(), clean_csr_copy(X64, np.float32).toarray())
+    np.testing.assert_array_equal(view.tocsr().toarray(), clean_csr_copy(X64, np.float32).toarray())
 
 
 @pytest.mark.parametrize("kind", ["explicit zero", "unsorted", "coo"])
-def test_clean_csr_view_copies_and_cleans_anything_else(kind):
+def test_clean_csr_arrays_copies_and_cleans_anything_else(kind):
     data, indices, indptr = [1.0, 2.0, 3.0], [3, 1, 0], [0, 2, 3]
     if kind == "explicit zero":
         data = [0.0, 2.0, 3.0]
@@ -32,10 +34,10 @@ def test_clean_csr_view_copies_and_cleans_anything_else(kind):
     if kind == "coo":
         X = X.tocoo()
     before = X.copy()
-    out = clean_csr_view(X, np.float32)
-    assert out is not X and out.format == "csr" and out.has_sorted_indices
-    assert out.data.all()
-    np.testing.assert_allclose(out.toarray(), before.toarray())
+    out = clean_csr_arrays(X, np.float32)
+    assert out.dtype == np.float32 and out.tocsr().has_sorted_indices
+    assert out.data.all() and not np.shares_memory(out.indices, X.tocsr().indices)
+    np.testing.assert_allclose(out.tocsr().toarray(), before.toarray())
     np.testing.assert_array_equal(X.toarray(), before.toarray())  # caller's matrix untouched
 
 

@@ -16,10 +16,12 @@ from sklearn_musicrec.neighbors import (
 from sklearn_musicrec.utils import _topk
 from sklearn_musicrec.utils._parallel import numba_threads
 from sklearn_musicrec.utils._topk import (
+    norm_ordered_items,
     row_batches,
     sparse_topk_lists,
     topk_dense_compiled,
     topk_from_sparse_scores,
+    topk_norm_pruned,
     topk_per_row,
 )
 
@@ -255,3 +257,77 @@ def test_every_top_k_path_uses_this_module():
         for marker in ("def _push", "def _sift_down", "def topk_rows", "def select_topk"):
             assert marker not in text, f"{marker} in {path}"
     assert _topk.__all__
+
+
+@pytest.mark.parametrize("exclude_seen", [False, True])
+@pytest.mark.parametrize("case", ["random", "ties", "negative", "k beyond the catalogue"])
+def test_norm_pruned_scan_equals_the_full_selection(case, exclude_seen, monkeypatch):
+    """The norm-ordered scan returns the lists of the full product, ties included.
+
+    Small blocks make the scan stop early on long-tailed norms; duplicated
+    item rows make equal scores (the lower id wins wherever the duplicates
+    fall in the norm order); all-negative scores force a full scan; a ``k``
+    beyond the catalogue pads with ``-1``/``-inf``.
+    """
+    monkeypatch.setattr(_topk, "_NORM_BLOCK", 16)
+    rng = np.random.RandomState(0)
+    n_items, d = 700, 8
+    # long-tailed norms, as in factor models (popular items have large ones)
+    V = (rng.standard_normal((n_items, d)) * rng.pareto(2.0, (n_items, 1))).astype(np.float32)
+    U = rng.standard_normal((5, d)).astype(np.float32)
+    k = 10
+    if case == "ties":
+        V[rng.choice(n_items, 200)] = V[rng.choice(n_items, 200)]
+        V[::7] = V[3]
+    elif case == "negative":
+        V = -np.abs(V)
+        U = np.abs(U)
+    elif case == "k beyond the catalogue":
+        V, k = V[:30], 40
+    seen = sp.random(5, V.shape[0], density=0.05, format="csr", random_state=1)
+    seen.sort_indices()
+    # the scores as the scan computes them: one BLAS product per block of
+    # the norm-ordered items (BLAS may round the last bit of a row
+    # differently in another layout, e.g. one product of all rows)
+    index = norm_ordered_items(V)
+    Vs, _, order = index
+    S = np.empty((5, V.shape[0]), dtype=np.float32)
+    for r, u in enumerate(U):
+        blocks = [Vs[a : a + 16] @ u for a in range(0, V.shape[0], 16)]
+        S[r, order] = np.concatenate(blocks)
+    ids_ref = np.empty((5, k), dtype=np.int64)
+    vals_ref = np.empty((5, k), dtype=np.float32)
+    topk_dense_compiled(S, seen.indptr, seen.indices, exclude_seen, k, ids_ref, vals_ref)
+    ids, vals = topk_norm_pruned(U, index, seen.indptr, seen.indices, exclude_seen, k)
+    np.testing.assert_array_equal(ids, ids_ref)
+    np.testing.assert_array_equal(vals, vals_ref)
+
+
+def test_norm_pruned_scan_reads_a_fraction_of_long_tailed_items(monkeypatch):
+    """On long-tailed norms the scan stops after a few blocks."""
+    from sklearn_musicrec.utils import _topk_numba
+
+    calls = []
+    merge = _topk_numba.merge_scored_block
+
+    def counting(*args):
+        calls.append(args[0].shape[0])
+        return merge(*args)
+
+    monkeypatch.setattr(_topk_numba, "merge_scored_block", counting)
+    monkeypatch.setattr(_topk, "_NORM_BLOCK", 64)
+    rng = np.random.RandomState(0)
+    V = (rng.standard_normal((6400, 16)) * rng.pareto(1.5, (6400, 1))).astype(np.float32)
+    U = V[rng.choice(6400, 3)] + 0.1  # users near popular items
+    empty = np.zeros(4, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    topk_norm_pruned(U, norm_ordered_items(V), *empty, True, 10)
+    assert sum(calls) < 0.5 * 3 * 6400
+
+
+def test_norm_ordered_items_refuses_non_finite_factors():
+    V = np.ones((4, 2), dtype=np.float32)
+    V[2, 1] = np.inf
+    assert norm_ordered_items(V) is None
+    Vs, norms, order = norm_ordered_items(np.arange(8, dtype=np.float32).reshape(4, 2))
+    np.testing.assert_array_equal(order, [3, 2, 1, 0])
+    assert np.all(np.diff(norms) <= 0) and Vs.flags.c_contiguous
