@@ -180,6 +180,19 @@ class ALSFactorizer(_BaseFactorizer):
     SGDFactorizer : Matrix factorisation by stochastic gradient descent
         (squared loss or BPR).
 
+    Notes
+    -----
+    Serving one user at a time: the first fold-in after ``fit`` prepares, once
+    per fitted model, the eigensystem of ``V^T V + reg * I`` with the item
+    factors rotated into it, and the first one-row list a copy of the
+    factors ordered by norm (implicit feedback). Each is one more copy of
+    ``item_factors_``, kept beside the model (not pickled) for factors of at
+    most 64 MiB; then a row's fold-in reads only its own items' factors and
+    its exact top-``k`` is found by scoring the items by decreasing norm
+    until no remaining item can enter the list (on lastfm-2k about an eighth
+    of the catalogue for a typical user): see
+    ``benchmarks/bench_realtime.py``.
+
     References
     ----------
     Y. Hu, Y. Koren and C. Volinsky, "Collaborative Filtering for Implicit

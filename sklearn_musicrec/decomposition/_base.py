@@ -5,7 +5,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ..base import BaseRecommender
 from ..utils._cache import fitted_cache
-from ..utils._parallel import SERIAL_MAX_ROWS, numba_threads, threads_for
+from ..utils._parallel import numba_threads, threads_for
 from ..utils._quantize import QuantizeMixin, as_dense, matmul_t, take_rows
 from ..utils._ratings import RatingPredictorMixin
 from ..utils._sparse import (
@@ -30,7 +30,7 @@ __all__ = []
 # ``working_memory`` bounds it further): big enough for efficient products,
 # small enough to stay near the caches.
 _SCORE_BLOCK_BYTES = 1 << 26
-# Largest item factors the single-user lists keep a norm-ordered copy of
+# Largest item factors the one-user lists keep a norm-ordered copy of
 # (``_norm_index``): 64 MiB, e.g. a million items x 16 components.
 _NORM_INDEX_MAX_BYTES = 1 << 26
 
@@ -208,8 +208,8 @@ class _BaseFactorizer(
             U, user_bias = self._fold_in(X)
             index = self._norm_index(n_users) if item_term is None and user_bias is None else None
             if index is not None and np.isfinite(U).all():
-                # a few users (the serving case): an exact scan of the items
-                # by decreasing norm, which reads a fraction of the factors
+                # one user (the serving case): an exact scan of the items by
+                # decreasing norm, which reads a fraction of the factors
                 return topk_norm_pruned(U, index, seen_indptr, seen_indices, exclude_seen, k)
             for batch in batches:
                 start, stop = batch.start, batch.stop
@@ -230,14 +230,17 @@ class _BaseFactorizer(
         return ids, scores
 
     def _norm_index(self, n_rows):
-        """The item factors by decreasing norm, for the lists of at most a few rows.
+        """The item factors by decreasing norm, for the list of one row.
 
-        ``None`` (score every item) for more than ``SERIAL_MAX_ROWS`` rows,
-        for quantised factors and for factors over ``_NORM_INDEX_MAX_BYTES``
-        (the index is a second copy of them, kept beside the model).
+        ``None`` (score every item) for more than one row (their scores come
+        from one matrix product, whose last bit BLAS may round differently
+        from a one-row product: a batch split into blocks of several rows
+        gives the very same scores as one call), for quantised factors and
+        for factors over ``_NORM_INDEX_MAX_BYTES`` (the index is a second
+        copy of them, kept beside the model).
         """
         V = self.item_factors_
-        if n_rows > SERIAL_MAX_ROWS or type(V) is not np.ndarray or V.dtype != np.float32:
+        if n_rows != 1 or type(V) is not np.ndarray or V.dtype != np.float32:
             return None
         if V.nbytes > _NORM_INDEX_MAX_BYTES:
             return None
