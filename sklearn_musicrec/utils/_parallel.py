@@ -172,7 +172,9 @@ def numba_threads(n_jobs, *, blas=None, n_rows=None):
         yield n_threads
         return
     previous = numba.get_num_threads()
-    previous_chunksize = numba.get_parallel_chunksize()
+    # one thread runs every chunk whatever their size: the chunk size only
+    # matters to several (a one-user request sets and restores nothing else)
+    previous_chunksize = numba.get_parallel_chunksize() if n_threads > 1 else 1
     if previous != n_threads:
         numba.set_num_threads(n_threads)
     if previous_chunksize != 1:
