@@ -192,6 +192,13 @@ def main():
                     row[key + "_ratios"] = pair
             rows.append(row)
 
+    matched = als_matching_implicit(
+        factors=FACTORS,
+        iterations=ITERATIONS,
+        regularization=REG,
+        cg_steps=CG_STEPS,
+        threads=args.threads,
+    )
     report = {
         "command": command_line(),
         "settings": dict(
@@ -199,10 +206,11 @@ def main():
             iterations=ITERATIONS,
             regularization=REG,
             # the matrix as given and implicit's confidence 1 + x (not the
-            # package's raw-count defaults: BM25 weighting, confidence 0.5)
-            weighting=None,
-            confidence_scale=1.0,
-            cg_steps=CG_STEPS,
+            # package's raw-count defaults: BM25 weighting, confidence 0.5),
+            # as als_matching_implicit gave ALSFactorizer
+            weighting=matched["weighting"],
+            confidence_scale=matched["confidence_scale"],
+            cg_steps=matched["cg_steps"],
             threads=args.threads,
             k=K,
             repeats=args.repeats,

@@ -173,15 +173,19 @@ def _per_million(row, key, iterations=1):
 def render(rows, args, machine, generation):
     """The result dict and the markdown lines of a run's cells."""
     it = args.iterations
+    matched = als_matching_implicit(
+        factors=FACTORS, iterations=it, regularization=REG, cg_steps=CG_STEPS, threads=args.threads
+    )
     report = {
         "command": command_line(),
         "settings": dict(
             factors=FACTORS,
             iterations=it,
             regularization=REG,
-            weighting=None,
-            confidence_scale=1.0,
-            cg_steps=CG_STEPS,
+            # what als_matching_implicit gave ALSFactorizer
+            weighting=matched["weighting"],
+            confidence_scale=matched["confidence_scale"],
+            cg_steps=matched["cg_steps"],
             threads=args.threads,
             k=K,
             recommend_users=args.recommend_users,
