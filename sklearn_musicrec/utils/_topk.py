@@ -272,11 +272,8 @@ def topk_dense_compiled(S, seen_indptr, seen_indices, exclude_seen, k, ids, valu
 
 
 # Items scored per BLAS call of the norm-ordered scan (256 KiB of float32
-# factors at 64 components), and the slack of its stopping bound: a float32
-# dot product of n terms is within ~n * 2**-24 of the exact one, relative to
-# |u| |v| (Cauchy-Schwarz), 1e-4 covers n up to ~1,600 factors.
+# factors at 64 components; a multiple of the BLAS kernels' row groups).
 _NORM_BLOCK = 1024
-_NORM_SLACK = 1.0 + 1e-4
 
 
 def norm_ordered_items(V):
@@ -300,7 +297,7 @@ def topk_norm_pruned(U, index, seen_indptr, seen_indices, exclude_seen, k):
     The items are scored block by block (one BLAS product each) in the order
     of :func:`norm_ordered_items`; once a row holds ``k`` items, the scan
     stops at the first block whose largest possible score,
-    ``|u| |v_first|`` (Cauchy-Schwarz, with a rounding slack), is below the
+    ``|u| |v_first|`` (Cauchy-Schwarz, with float32 rounding's slack), is below the
     k-th best score so far: no later item could enter the list. Scores are
     the BLAS products' own, and ties go to the lower item id, so the lists
     are :func:`topk_dense_compiled`'s on the full ``U @ V.T`` while a
@@ -328,7 +325,12 @@ def topk_norm_pruned(U, index, seen_indptr, seen_indices, exclude_seen, k):
 
     V_sorted, norms, order = index
     n_rows = U.shape[0]
-    n_items = V_sorted.shape[0]
+    n_items, n_components = V_sorted.shape
+    # a float32 dot product of d terms is within gamma_d = d 2**-24 / (1 - d
+    # 2**-24) of the exact one relative to sum |u_a v_a| <= |u| |v|: the
+    # computed score is at most (1 + gamma_d) |u| |v|
+    unit = n_components * 2.0**-24
+    slack = 1.0 + 2.0 * unit if unit < 0.25 else np.inf
     ids = np.empty((n_rows, k), dtype=np.int64)
     scores = np.empty((n_rows, k), dtype=np.float32)
     buffer = np.empty(min(_NORM_BLOCK, n_items), dtype=np.float32)
@@ -336,7 +338,7 @@ def topk_norm_pruned(U, index, seen_indptr, seen_indices, exclude_seen, k):
     exclude_seen = bool(exclude_seen)
     for r in range(n_rows):
         u = U[r]
-        bound = _NORM_SLACK * float(np.sqrt(np.dot(u.astype(np.float64), u.astype(np.float64))))
+        bound = slack * float(np.sqrt(np.dot(u.astype(np.float64), u.astype(np.float64))))
         seen = seen_indices[seen_indptr[r] : seen_indptr[r + 1]]
         size = 0
         for start in range(0, n_items, _NORM_BLOCK):
