@@ -46,8 +46,9 @@ Usage::
     SKLEARN_MUSICREC_DATA=/path/to/data python benchmarks/bench_neural.py --tune
     python benchmarks/bench_neural.py --models deepcf multvae --device cuda
 
-Results go to ``benchmarks/results/bench_neural.{json,md}`` (only when every
-requested model ran).
+Results go to ``benchmarks/results/bench_neural.{json,md}``, those of
+``--tune`` to ``bench_neural_tuned.{json,md}`` (only when every requested
+model ran; a run of some models keeps the others' latest rows).
 """
 
 import argparse
@@ -439,7 +440,9 @@ def main(argv=None):
             return 1
         rows.append(out)
         print("  " + json.dumps(out), flush=True)
-    old = read_previous(args.out, "bench_neural")
+    # tuned runs keep their own results beside the defaults' (bench_neural)
+    stem = "bench_neural_tuned" if args.tune else "bench_neural"
+    old = read_previous(args.out, stem)
     if old is not None and set(args.models) != set(MODELS):
         # a partial run keeps the other models' latest results
         ran = {r["model"] for r in rows} | {name for name, _ in skipped}
@@ -447,7 +450,7 @@ def main(argv=None):
         skipped = [s for s in old["skipped"] if s[0] not in ran] + skipped
         rows.sort(key=lambda r: MODELS.index(r["model"]))
     text = _markdown(rows, skipped, meta)
-    write_results(args.out, "bench_neural", {"meta": meta, "rows": rows, "skipped": skipped}, text)
+    write_results(args.out, stem, {"meta": meta, "rows": rows, "skipped": skipped}, text)
     print(text)
     return 0
 
