@@ -72,6 +72,17 @@ def _time_pair(ours, peer, rows, peer_rows, users, warmup):
     return t_ours, t_peer
 
 
+def _time_alone(ours, rows, warmup):
+    """Per-request seconds of ``ours(row)`` with no peer request between them."""
+    seconds = []
+    for j, row in enumerate(rows):
+        tic = time.perf_counter()
+        ours(row)
+        if j >= warmup:
+            seconds.append(time.perf_counter() - tic)
+    return seconds
+
+
 def run(X, threads, n_users, warmup, seed):
     from implicit.cpu.als import AlternatingLeastSquares
     from implicit.nearest_neighbours import CosineRecommender
@@ -109,11 +120,13 @@ def run(X, threads, n_users, warmup, seed):
 
     with threadpool_limits(limits=threads, user_api="blas"):
         t_ours, t_peer = _time_pair(ours_als, peer_als, rows, peer_rows, users, warmup)
+        t_alone = _time_alone(ours_als, rows, warmup)
     results.append(
         {
             "model": "ALS (64 factors, fold-in)",
             "threads": threads,
             "ours": _stats(t_ours),
+            "ours_alone": _stats(t_alone),
             "implicit": _stats(t_peer),
             "peer": "implicit AlternatingLeastSquares, recalculate_user=True",
         }
@@ -134,11 +147,13 @@ def run(X, threads, n_users, warmup, seed):
 
     with threadpool_limits(limits=threads, user_api="blas"):
         t_ours, t_peer = _time_pair(ours_knn, peer_knn_rec, rows, peer_rows, users, warmup)
+        t_alone = _time_alone(ours_knn, rows, warmup)
     results.append(
         {
             "model": f"ItemKNN ({knn.n_neighbors} neighbours)",
             "threads": threads,
             "ours": _stats(t_ours),
+            "ours_alone": _stats(t_alone),
             "implicit": _stats(t_peer),
             "peer": f"implicit CosineRecommender(K={knn.n_neighbors})",
         }
@@ -190,17 +205,22 @@ def main(argv=None):
         f"{args.users} timed requests per cell (random users, after {args.warmup} untimed), "
         "k=10, seen items excluded; ours through the public `recommend` with its validation "
         "and weighting, implicit given the row already weighted. Requests alternate "
-        "between the two libraries, so both see the same load.",
+        "between the two libraries, so both see the same load (and each the threads the "
+        "other left spinning: implicit's OpenMP and BLAS pools at 2 threads). 'Ours alone' "
+        "times the same requests again right after, with no peer request between them.",
         "",
         "| model | threads | ours p50 ms | ours p99 ms | implicit p50 ms | implicit p99 ms "
-        "| p50 ratio ours / implicit | load avg before / after |",
-        "|---|---|---|---|---|---|---|---|",
+        "| p50 ratio ours / implicit | ours alone p50 / p99 ms | load avg before / after |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         o, i = r["ours"], r["implicit"]
+        alone = r.get("ours_alone")
+        alone = f"{alone['p50_ms']:.3f} / {alone['p99_ms']:.3f}" if alone else "–"
         md.append(
             f"| {r['model']} | {r['threads']} | {o['p50_ms']:.3f} | {o['p99_ms']:.3f} | "
             f"{i['p50_ms']:.3f} | {i['p99_ms']:.3f} | {o['p50_ms'] / i['p50_ms']:.2f} | "
+            f"{alone} | "
             f"{r['load_average_before'][0]:.2f} / {r['load_average_after'][0]:.2f} |"
         )
     md += ["", "Peers: " + "; ".join(sorted({r["peer"] for r in rows})) + "."]
