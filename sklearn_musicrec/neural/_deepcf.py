@@ -136,6 +136,12 @@ class DeepCFRecommender(_NeuralRecommender):
         as the history weights.
     lr : float, default=0.005
         Learning rate of the Adam optimiser.
+    mlp_lr : float or None, default=0.0005
+        Learning rate of the MLP branch's parameters (its own Adam parameter
+        group); None uses ``lr``. At ``lr`` the MLP over-fits and the fused
+        model validates below the dot product alone (lastfm-2k NDCG@20
+        0.202 against 0.209, mean of two seeds); a tenth of it lets the MLP
+        refine the dot product instead (0.211).
     weight_decay : float, default=0.0
         L2 penalty (Adam's ``weight_decay``).
     batch_size : int, default=64
@@ -270,6 +276,7 @@ class DeepCFRecommender(_NeuralRecommender):
         "target_fraction": [Interval(Real, 0, 1, closed="neither")],
         "binarize": [Interval(Real, None, None, closed="neither"), None],
         "lr": [Interval(Real, 0, None, closed="neither")],
+        "mlp_lr": [Interval(Real, 0, None, closed="neither"), None],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -298,6 +305,7 @@ class DeepCFRecommender(_NeuralRecommender):
         target_fraction=0.7,
         binarize=0.0,
         lr=0.005,
+        mlp_lr=0.0005,
         weight_decay=0.0,
         batch_size=64,
         max_epochs=50,
@@ -322,6 +330,7 @@ class DeepCFRecommender(_NeuralRecommender):
         self.target_fraction = target_fraction
         self.binarize = binarize
         self.lr = lr
+        self.mlp_lr = mlp_lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -382,6 +391,13 @@ class DeepCFRecommender(_NeuralRecommender):
 
     def _criterion_kwargs(self, X_train):
         return {"negative_weight": float(self.negative_weight)}
+
+    def _optimizer_kwargs(self, torch):
+        kwargs = super()._optimizer_kwargs(torch)
+        if self.mlp_lr is not None and len(tuple(self.hidden_layer_sizes)):
+            # skorch's parameter groups: the MLP branch's modules are mlp_*
+            kwargs["param_groups"] = [("mlp_*", {"lr": float(self.mlp_lr)})]
+        return kwargs
 
     def _training_data(self, X):
         from ._modules import deepcf_training_data

@@ -472,6 +472,7 @@ def test_parameter_errors_name_the_argument(cls, planted):
         ("target_fraction", 1.0),
         ("target_fraction", 0.0),
         ("negative_weight", 0.0),
+        ("mlp_lr", 0.0),
     ],
 )
 def test_deepcf_training_parameters_are_validated(planted, param, value):
@@ -510,6 +511,9 @@ def test_batch_shared_negatives_learn(planted):
         negative_sharing="batch",
         n_negatives=16,
         max_epochs=10,
+        # 10 epochs of 2 batches: the MLP needs the full learning rate here
+        # (the default, a tenth of it, is lastfm's for 50 epochs of 30)
+        mlp_lr=None,
     ).fit(train)
     losses = model.net_.history[:, "train_loss"]
     assert losses[-1] < losses[0]
@@ -611,6 +615,22 @@ def test_training_with_the_fused_kernel_equals_torch_pairs(planted, monkeypatch)
         rtol=1e-3,
         atol=1e-4,
     )
+
+
+def test_mlp_branch_has_its_own_learning_rate(planted):
+    _, train, _ = planted
+    model = small(DeepCFRecommender, lr=0.01, mlp_lr=0.001, max_epochs=1).fit(train)
+    groups = model.net_.optimizer_.param_groups
+    module = model.net_.module_
+    mlp = {id(p) for name, p in module.named_parameters() if name.startswith("mlp_")}
+    assert len(mlp) == 4  # first layer: user half and its bias, item half; output weights
+    by_lr = {g["lr"]: {id(p) for p in g["params"]} for g in groups}
+    assert by_lr[0.001] == mlp
+    assert by_lr[0.01] == {id(p) for p in module.parameters()} - mlp
+    # None: one learning rate for every parameter; no MLP: nothing to group
+    for params in (dict(mlp_lr=None), dict(hidden_layer_sizes=())):
+        model = small(DeepCFRecommender, lr=0.01, max_epochs=1, **params).fit(train)
+        assert [g["lr"] for g in model.net_.optimizer_.param_groups] == [0.01]
 
 
 def test_mlp_branch_starts_at_zero():
