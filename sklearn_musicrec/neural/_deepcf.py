@@ -136,12 +136,16 @@ class DeepCFRecommender(_NeuralRecommender):
         as the history weights.
     lr : float, default=0.005
         Learning rate of the Adam optimiser.
-    mlp_lr : float or None, default=0.0005
+    mlp_lr : "auto", float or None, default="auto"
         Learning rate of the MLP branch's parameters (its own Adam parameter
-        group); None uses ``lr``. At ``lr`` the MLP over-fits and the fused
-        model validates below the dot product alone (lastfm-2k NDCG@20
-        0.202 against 0.209, mean of two seeds); a tenth of it lets the MLP
-        refine the dot product instead (0.211).
+        group); None uses ``lr``. ``"auto"``: a tenth of ``lr`` without
+        ``item_features``, ``lr`` with them (resolved in ``fit`` as
+        ``mlp_lr_``). On lastfm-2k validation splits, at ``lr`` the MLP
+        over-fits the interactions and the fused model ranks below the dot
+        product alone (NDCG@20 0.202 against 0.209, mean of two seeds),
+        while a tenth of it lets the MLP refine the dot product (0.211);
+        with the artist tags, the MLP at ``lr`` ranks cold artists better
+        (0.441 against 0.416 at a tenth).
     weight_decay : float, default=0.0
         L2 penalty (Adam's ``weight_decay``).
     batch_size : int, default=64
@@ -184,6 +188,8 @@ class DeepCFRecommender(_NeuralRecommender):
         The device the model was fitted on.
     mixed_precision_ : bool
         Whether the forward passes run under bfloat16 autocast (CUDA only).
+    mlp_lr_ : float or None
+        Learning rate of the MLP branch (``mlp_lr`` resolved; None: ``lr``).
     n_epochs_ : int
         Epochs run (fewer than ``max_epochs`` after early stopping).
     item_counts_ : ndarray of int64 of shape (n_items,)
@@ -276,7 +282,7 @@ class DeepCFRecommender(_NeuralRecommender):
         "target_fraction": [Interval(Real, 0, 1, closed="neither")],
         "binarize": [Interval(Real, None, None, closed="neither"), None],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "mlp_lr": [Interval(Real, 0, None, closed="neither"), None],
+        "mlp_lr": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither"), None],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -305,7 +311,7 @@ class DeepCFRecommender(_NeuralRecommender):
         target_fraction=0.7,
         binarize=0.0,
         lr=0.005,
-        mlp_lr=0.0005,
+        mlp_lr="auto",
         weight_decay=0.0,
         batch_size=64,
         max_epochs=50,
@@ -373,6 +379,9 @@ class DeepCFRecommender(_NeuralRecommender):
         )
         self._layers = _check_layers(self.hidden_layer_sizes, name)
         self._features = None if features is None else _feature_arrays(features, X.shape[1], name)
+        self.mlp_lr_ = self.mlp_lr
+        if self.mlp_lr == "auto":
+            self.mlp_lr_ = self.lr if features is not None else self.lr / 10
         rng = check_random_state(self.random_state)
         try:
             return self._fit_net(X, rng)
@@ -394,9 +403,9 @@ class DeepCFRecommender(_NeuralRecommender):
 
     def _optimizer_kwargs(self, torch):
         kwargs = super()._optimizer_kwargs(torch)
-        if self.mlp_lr is not None and len(tuple(self.hidden_layer_sizes)):
+        if self.mlp_lr_ is not None and len(tuple(self.hidden_layer_sizes)):
             # skorch's parameter groups: the MLP branch's modules are mlp_*
-            kwargs["param_groups"] = [("mlp_*", {"lr": float(self.mlp_lr)})]
+            kwargs["param_groups"] = [("mlp_*", {"lr": float(self.mlp_lr_)})]
         return kwargs
 
     def _training_data(self, X):

@@ -631,6 +631,17 @@ def test_mlp_branch_has_its_own_learning_rate(planted):
     for params in (dict(mlp_lr=None), dict(hidden_layer_sizes=())):
         model = small(DeepCFRecommender, lr=0.01, max_epochs=1, **params).fit(train)
         assert [g["lr"] for g in model.net_.optimizer_.param_groups] == [0.01]
+    # "auto": a tenth of lr without item features, lr with them
+    model = small(DeepCFRecommender, lr=0.01, mlp_lr="auto", max_epochs=1).fit(train)
+    assert model.mlp_lr_ == pytest.approx(0.001)
+    assert sorted(g["lr"] for g in model.net_.optimizer_.param_groups) == [0.001, 0.01]
+    restored = pickle.loads(pickle.dumps(model))  # the net is rebuilt with its groups
+    assert sorted(g["lr"] for g in restored.net_.optimizer_.param_groups) == [0.001, 0.01]
+    bunch = planted[0]
+    model = small(
+        DeepCFRecommender, lr=0.01, mlp_lr="auto", item_features=bunch.item_tags, max_epochs=1
+    ).fit(train)
+    assert model.mlp_lr_ == 0.01
 
 
 def test_mlp_branch_starts_at_zero():
