@@ -96,8 +96,8 @@ def _grid(name):
         # the two settings that moved the validation NDCG most (docs/facts.md)
         return {"dropout": [0.5, 0.7], "anneal_cap": [0.2, 1.0]}
     # what moved DeepCF's validation NDCG@20 on lastfm-2k (see the class
-    # docstring): the input dropout and the negatives per target
-    return {"dropout": [0.3, 0.5], "n_negatives": [32, 64]}
+    # docstring): the weight of the shared negatives and the dropped-out share
+    return {"negative_weight": [0.025, 0.1], "target_fraction": [0.5, 0.7]}
 
 
 def _estimator(name, args):

@@ -95,7 +95,8 @@ class _NeuralRecommender(QuantizeMixin, BaseRecommender):
     - ``_score_row_bytes(n_items)``: bytes of working memory per scored row,
     - ``_quantized_layers(module)``: the names of the item-side layers that
       :meth:`quantize` compresses.
-    - optionally ``_optimizer_kwargs(torch)``: extra arguments of Adam.
+    - optionally ``_optimizer_kwargs(torch)``: extra arguments of Adam (fused
+      Adam by default).
 
     The module implements ``scoring_items()`` (what scoring needs of the
     items, computed once per scoring call) and ``score(history, items)`` (a
@@ -137,8 +138,16 @@ class _NeuralRecommender(QuantizeMixin, BaseRecommender):
         return {}
 
     def _optimizer_kwargs(self, torch):
-        """Extra keyword arguments of the Adam optimiser (hook; none by default)."""
-        return {}
+        """Extra keyword arguments of the Adam optimiser.
+
+        torch's fused Adam: one kernel over each parameter instead of a
+        dozen elementwise passes; the update of the ``(n_items, width)``
+        tables dominates a step on CPU (about 4x faster steps; the CPU
+        kernel exists from torch 2.4 on).
+        """
+        if torch.torch_version.TorchVersion(torch.__version__) < (2, 4):
+            return {}
+        return {"fused": True}
 
     def _make_net(
         self,
@@ -207,7 +216,9 @@ class _NeuralRecommender(QuantizeMixin, BaseRecommender):
         X_train = self._scale(X_train)
         mixed_precision = self._resolve_mixed_precision(torch, device)
         seed, data_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
-        with torch_num_threads(self._n_threads()):
+        n_threads = self._n_threads()
+        # numba's threads too: DeepCF's compiled pair-MLP kernels run in training
+        with torch_num_threads(n_threads), numba_threads(n_threads):
             module_kwargs = dict(self._module_kwargs(X_train), mixed_precision=mixed_precision)
             criterion_kwargs = self._criterion_kwargs(X_train)
             dataset, collate = self._training_data(X_train)

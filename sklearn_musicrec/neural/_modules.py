@@ -32,21 +32,17 @@ def _autocast(enabled, tensor):
     return contextlib.nullcontext()
 
 
-def _init_embedding(weight, std):
-    nn.init.normal_(weight, mean=0.0, std=std)
-
-
 # --------------------------------------------------------------------------
 # DeepCF (NeuMF-style, user tower over the history row)
 # --------------------------------------------------------------------------
 class DeepCFModule(nn.Module):
     """NeuMF with a history-based user tower and optional item-feature embeddings.
 
-    The user vector is ``u = W_user bag(history) + c``, where ``bag`` is the
+    The user vector is ``u = bag(history) + c``, where ``bag`` is the
     weighted sum of the input item embeddings of the (L2-normalised) history
     row. An item's vector is its learned embedding plus, when item features
     are given, the weighted sum of its features' embeddings. The logit of a
-    (user, item) pair is the generalised-MF term ``<u * w, v>`` plus the MLP
+    (user, item) pair is the generalised-MF term ``<u, v>`` plus the MLP
     branch over ``[u, v]`` (its first layer is ``A u + B v + c``, split so
     that full-catalogue scoring computes ``A u`` once per user and ``B v``
     once per item) plus the item bias.
@@ -80,10 +76,9 @@ class DeepCFModule(nn.Module):
         self.n_negatives = int(n_negatives)
         self.item_id_dropout = float(item_id_dropout)
         self.item_in = nn.EmbeddingBag(self.n_items, d, mode="sum")
-        self.user_layer = nn.Linear(d, d)
+        self.user_bias = nn.Parameter(torch.zeros(d))
         self.item_out = nn.Embedding(self.n_items, d)
         self.item_bias = nn.Embedding(self.n_items, 1)
-        self.gmf_weight = nn.Parameter(torch.ones(d))
         self.input_dropout = nn.Dropout(dropout)
         self.hidden_dropout = nn.Dropout(dropout)
         sizes = [int(h) for h in hidden_layer_sizes]
@@ -92,13 +87,16 @@ class DeepCFModule(nn.Module):
             self.mlp_item = nn.Linear(d, sizes[0], bias=False)
             self.mlp_layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
             self.mlp_out = nn.Linear(sizes[-1], 1, bias=False)
+            # the MLP's output starts at zero: training starts from the
+            # generalised-MF model and the MLP learns what it adds
+            nn.init.zeros_(self.mlp_out.weight)
         else:
             self.mlp_user = None
-        _init_embedding(self.item_in.weight, 0.1)
-        _init_embedding(self.item_out.weight, 0.1)
+        # Xavier (Glorot) initialisation of the (n_items, d) tables, as
+        # Mult-VAE's; N(0, 0.1) embeddings over-fit lastfm-2k's rare items
+        nn.init.xavier_uniform_(self.item_in.weight)
+        nn.init.xavier_uniform_(self.item_out.weight)
         nn.init.zeros_(self.item_bias.weight)
-        nn.init.eye_(self.user_layer.weight)
-        nn.init.zeros_(self.user_layer.bias)
         self.register_buffer(
             "negative_weights", torch.as_tensor(negative_weights, dtype=torch.float32), False
         )
@@ -112,7 +110,7 @@ class DeepCFModule(nn.Module):
         self.n_features = int(n_features)
         if self.n_features:
             self.feature_bag = nn.EmbeddingBag(self.n_features, d + 1, mode="sum")
-            _init_embedding(self.feature_bag.weight, 0.1)
+            nn.init.xavier_uniform_(self.feature_bag.weight)
             self.register_buffer(
                 "feature_indices", torch.as_tensor(feature_indices, dtype=torch.int64), False
             )
@@ -127,7 +125,7 @@ class DeepCFModule(nn.Module):
     def user_vectors(self, history):
         items, offsets, weights = bag_inputs(history)
         bag = self.item_in(items, offsets, per_sample_weights=self.input_dropout(weights))
-        return self.user_layer(bag)
+        return bag + self.user_bias
 
     def _feature_part(self):
         """``(n_items, d + 1)``: every item's feature embedding and feature bias."""
@@ -233,13 +231,27 @@ class DeepCFModule(nn.Module):
     def _pair_logits(self, u, a, v, b, m):
         """Logits of users ``u`` (B, d) against items ``v`` (B, n, d) or shared (n, d)."""
         if v.dim() == 2:  # shared items: one (B x n) product
-            logits = torch.addmm(b[None, :], u * self.gmf_weight, v.T)
+            logits = torch.addmm(b[None, :], u, v.T)
         else:
-            logits = torch.einsum("bd,bnd->bn", u * self.gmf_weight, v) + b
+            logits = torch.einsum("bd,bnd->bn", u, v) + b
         if m is not None:
+            if m.dim() == 2 and self._fused_pairs(a):
+                # every user against every shared item: the compiled kernel
+                # (forward and backward) never materialises (B, n, width)
+                return logits + _PairReluDot.apply(a, m, self.mlp_out.weight[0])
             h = F.relu(a[:, None, :] + (m[None] if m.dim() == 2 else m))
             logits = logits + self._mlp(h)
         return logits
+
+    def _fused_pairs(self, a):
+        """Whether the compiled CPU kernel computes the MLP over all (user, item) pairs."""
+        return (
+            self.fused_cpu_kernel
+            and not self.mlp_layers
+            and a.device.type == "cpu"
+            and a.dtype == torch.float32
+            and (self.hidden_dropout.p == 0 or not self.training)
+        )
 
     def forward(self, history, targets):
         """Logits of the targets and of sampled negatives, and the negatives' mask.
@@ -327,7 +339,7 @@ class DeepCFModule(nn.Module):
         v, b, mlp_item = self.scoring_items() if items is None else items
         with _autocast(self.mixed_precision, b):
             u = self.user_vectors(history)
-            logits = torch.addmm(b[None, :], u * self.gmf_weight, v.T).float()
+            logits = torch.addmm(b[None, :], u, v.T).float()
             if mlp_item is not None:
                 self._add_pair_mlp(logits, self.mlp_user(u), mlp_item)
         return logits
@@ -357,6 +369,46 @@ class DeepCFModule(nn.Module):
         for start in range(0, mlp_item.shape[0], step):
             h = F.relu(mlp_user[:, None, :] + mlp_item[None, start : start + step, :])
             logits[:, start : start + step] += self._mlp(h)
+
+
+class _PairReluDot(torch.autograd.Function):
+    """``L[u, i] = sum_h w[h] relu(A[u, h] + B[i, h])`` with compiled forward and backward.
+
+    The one-hidden-layer MLP branch of DeepCF over every (user, item) pair
+    of a batch with shared negatives: torch would materialise the
+    ``(users, items, width)`` activations and their gradient (several
+    passes over them); the numba kernels of ``_pair_mlp_numba`` recompute
+    ``A[u] + B[i]`` on the fly instead. Each output entry and each gradient
+    entry is one fixed-order sum, so the result does not depend on the
+    number of threads. CPU float32 only.
+    """
+
+    @staticmethod
+    def forward(ctx, A, B, w):
+        from ._pair_mlp_numba import add_relu_dot
+
+        ctx.save_for_backward(A, B, w)
+        out = torch.zeros(A.shape[0], B.shape[0], dtype=torch.float32)
+        add_relu_dot(_numpy(A), _numpy(B), _numpy(w), out.numpy())
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        from ._pair_mlp_numba import relu_dot_grad_items, relu_dot_grad_users
+
+        A, B, w = (_numpy(t) for t in ctx.saved_tensors)
+        G = _numpy(grad)
+        gA = np.empty_like(A)
+        gw = np.empty_like(A)
+        gB = np.empty_like(B)
+        relu_dot_grad_users(A, B, w, G, gA, gw)
+        relu_dot_grad_items(A, B, w, np.ascontiguousarray(G.T), gB)
+        return torch.from_numpy(gA), torch.from_numpy(gB), torch.from_numpy(gw.sum(axis=0))
+
+
+def _numpy(t):
+    """A C-contiguous float32 numpy view (or copy) of CPU tensor ``t``."""
+    return np.ascontiguousarray(t.detach().numpy(), dtype=np.float32)
 
 
 class DeepCFLoss(nn.Module):
@@ -440,7 +492,9 @@ class _DeepCFUserCollate:
     A random ``target_fraction`` of each row's items (at least one, and at
     least one item left in the history when the row has two or more) is
     drawn afresh for every batch with torch's generator, removed from the
-    history and used as targets.
+    history and used as targets: the targets are the items dropped out of
+    the input. The remaining history keeps the weights of the whole
+    L2-normalised row, scaled by ``1 / (1 - target_fraction)``.
     """
 
     def __init__(self, X, target_fraction):
@@ -461,9 +515,17 @@ class _DeepCFUserCollate:
         rank[order] = np.arange(Xb.nnz) - np.repeat(Xb.indptr[:-1], lengths)
         is_target = rank < np.repeat(n_targets, lengths)
         kept = ~is_target
+        # history weights: the whole row's L2-normalised values, the targets
+        # dropped and the rest scaled by 1 / (1 - target_fraction), as
+        # inverted dropout does: in expectation the user vector of training
+        # is that of the whole row that scoring sees
+        data = Xb.data.astype(np.float32, copy=True)
+        norms = np.sqrt(np.bincount(owner, weights=data * data, minlength=rows.size))
+        norms[norms == 0] = 1.0
+        data /= norms[owner].astype(np.float32) * np.float32(1.0 - self.target_fraction)
         history = sp.csr_matrix(
             (
-                Xb.data[kept],
+                data[kept],
                 Xb.indices[kept],
                 np.concatenate([[0], np.cumsum(np.bincount(owner[kept], minlength=rows.size))]),
             ),
@@ -480,7 +542,7 @@ class _DeepCFUserCollate:
             shape=Xb.shape,
         )
         inputs = {
-            "history": csr_batch_tensor(torch, history),
+            "history": csr_batch_tensor(torch, history, normalize=False),
             "targets": csr_batch_tensor(torch, targets, normalize=False),
         }
         return inputs, torch.empty(0)

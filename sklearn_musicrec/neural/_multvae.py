@@ -259,15 +259,6 @@ class MultVAERecommender(_NeuralRecommender):
             steps = self.max_epochs * -(-X.shape[0] // self.batch_size)
         return dict(anneal_cap=float(self.anneal_cap), anneal_steps=int(steps))
 
-    def _optimizer_kwargs(self, torch):
-        # torch's fused Adam: one kernel over each parameter instead of a
-        # dozen elementwise passes; the update of the two (n_items, width)
-        # matrices dominates an epoch (about 4x faster steps on CPU; the CPU
-        # kernel exists from torch 2.4 on)
-        if torch.torch_version.TorchVersion(torch.__version__) < (2, 4):
-            return {}
-        return {"fused": True}
-
     def _score_row_bytes(self, n_items):
         # logits, and their float copy / top-k workspace
         return 12 * max(n_items, 1)

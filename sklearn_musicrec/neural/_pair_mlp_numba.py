@@ -16,7 +16,7 @@ This module imports numba: import it lazily.
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["add_relu_dot"]
+__all__ = ["add_relu_dot", "relu_dot_grad_items", "relu_dot_grad_users"]
 
 # items per block: a block of the (items, width) half stays in the L2 cache
 # while every user of a row block reads it
@@ -57,3 +57,62 @@ def add_relu_dot(A, B, w, out):
                     for h in range(width):
                         s += w[h] * max(a[h] + b[h], zero)
                     row[i] += s
+
+
+@njit(fastmath=True, cache=True, nogil=True, parallel=True)
+def relu_dot_grad_users(A, B, w, G, gA, gw):
+    """Gradients of ``L = relu_dot(A, B, w)`` for the user half and the output weights.
+
+    With ``z = A[u, h] + B[i, h]`` and the upstream gradient ``G`` of shape
+    (n_users, n_items): ``gA[u, h] = w[h] * sum_i G[u, i] [z > 0]`` and
+    ``gw[u, h] = sum_i G[u, i] max(z, 0)`` (per user; the caller sums
+    ``gw`` over the users). Written in place; each entry is one fixed-order
+    sum, whatever the number of threads.
+    """
+    n_users, width = A.shape
+    n_items = B.shape[0]
+    zero = np.float32(0.0)
+    for u in prange(n_users):
+        a = A[u]
+        g = G[u]
+        acc = np.zeros(width, dtype=np.float32)
+        accw = np.zeros(width, dtype=np.float32)
+        for i in range(n_items):
+            gi = g[i]
+            if gi == zero:  # masked negatives have no gradient
+                continue
+            b = B[i]
+            for h in range(width):
+                z = a[h] + b[h]
+                pos = z > zero
+                acc[h] += gi if pos else zero
+                accw[h] += gi * z if pos else zero
+        for h in range(width):
+            gA[u, h] = acc[h] * w[h]
+            gw[u, h] = accw[h]
+
+
+@njit(fastmath=True, cache=True, nogil=True, parallel=True)
+def relu_dot_grad_items(A, B, w, GT, gB):
+    """Gradient of ``L = relu_dot(A, B, w)`` for the item half, in place.
+
+    ``gB[i, h] = w[h] * sum_u GT[i, u] [A[u, h] + B[i, h] > 0]``, where
+    ``GT`` is the upstream gradient transposed, (n_items, n_users),
+    C-contiguous. Each entry is one fixed-order sum.
+    """
+    n_users, width = A.shape
+    n_items = B.shape[0]
+    zero = np.float32(0.0)
+    for i in prange(n_items):
+        b = B[i]
+        g = GT[i]
+        acc = np.zeros(width, dtype=np.float32)
+        for u in range(n_users):
+            gi = g[u]
+            if gi == zero:
+                continue
+            a = A[u]
+            for h in range(width):
+                acc[h] += gi if a[h] + b[h] > zero else zero
+        for h in range(width):
+            gB[i, h] = acc[h] * w[h]

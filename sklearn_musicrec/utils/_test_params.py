@@ -22,6 +22,12 @@ TEST_PARAMS = {
         "max_epochs": 3,
         "batch_size": 16,
         "n_negatives": 4,
+        "negative_sharing": "example",
+        "negative_weight": 1.0,
+        "target_fraction": 0.2,
+        # 3 epochs: the MLP at the full learning rate (the default, a tenth,
+        # is lastfm's for 50 epochs)
+        "mlp_lr": None,
         "dropout": 0.1,
         "lr": 0.01,
         "random_state": 0,

@@ -26,8 +26,9 @@ from sklearn_musicrec.neural import (  # noqa: E402
 )
 
 SMALL = {
-    # per-user examples (the default) in batches of 32 users, few negatives:
-    # the planted catalogue has 300 items
+    # per-user examples (the default) in batches of 32 users, few negatives
+    # per target (the planted catalogue has 300 items; the lastfm defaults'
+    # 8,192 batch-shared negatives are for a large catalogue)
     DeepCFRecommender: dict(
         n_components=16,
         hidden_layer_sizes=(16,),
@@ -35,6 +36,9 @@ SMALL = {
         lr=0.01,
         batch_size=32,
         n_negatives=4,
+        negative_sharing="example",
+        negative_weight=1.0,
+        target_fraction=0.2,
         dropout=0.1,
     ),
     # dropout and KL cap of the paper (the lastfm-tuned defaults, 0.7 and 1.0,
@@ -127,7 +131,7 @@ def test_target_is_masked_from_the_history():
     np.testing.assert_array_equal(targets, X.indices)
 
 
-@pytest.mark.parametrize("fraction", [0.2, 0.5])
+@pytest.mark.parametrize("fraction", [0.2, 0.5, 0.7])
 def test_user_examples_hide_their_targets_from_the_history(fraction):
     from sklearn_musicrec.neural._modules import deepcf_training_data
 
@@ -146,6 +150,10 @@ def test_user_examples_hide_their_targets_from_the_history(fraction):
     expected = np.clip(np.ceil(fraction * lengths), 1, np.maximum(lengths - 1, 1))
     np.testing.assert_array_equal((targets > 0).sum(axis=1), np.where(lengths > 0, expected, 0))
     assert ((history > 0).sum(axis=1) >= 1)[lengths >= 2].all()
+    # the remaining items keep their weight in the whole L2-normalised row,
+    # scaled by 1 / (1 - fraction) (inverted dropout)
+    scaled = dense / np.linalg.norm(dense, axis=1, keepdims=True) / (1 - fraction)
+    np.testing.assert_allclose(history, np.where(history > 0, scaled, 0), rtol=1e-6)
     torch.manual_seed(1)  # another draw hides other items
     again = collate(list(range(X.shape[0])))[0]["targets"].to_dense().numpy()
     assert not np.array_equal(again, targets)
@@ -263,8 +271,19 @@ def test_deepcf_item_side_gathered_for_many_ids_is_computed_per_id(planted, feat
         np.testing.assert_allclose(m.numpy(), per_id.numpy(), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("cls", MODELS)
-def test_same_model_at_one_or_two_threads(cls, monkeypatch):
+@pytest.mark.parametrize(
+    "cls, params",
+    [
+        (DeepCFRecommender, {}),
+        # batch-shared negatives: the compiled pair-MLP kernels train the MLP
+        (
+            DeepCFRecommender,
+            dict(negative_sharing="batch", n_negatives=32, negative_weight=0.2, dropout=0.0),
+        ),
+        (MultVAERecommender, {}),
+    ],
+)
+def test_same_model_at_one_or_two_threads(cls, params, monkeypatch):
     from threadpoolctl import threadpool_limits
 
     # small: two threads on a busy two-core machine are slow
@@ -278,13 +297,13 @@ def test_same_model_at_one_or_two_threads(cls, monkeypatch):
     )
     previous = torch.get_num_threads()
     with threadpool_limits(limits=1):
-        D1 = small(cls, random_state=3, max_epochs=3).fit(train).decision_function(train)
+        D1 = small(cls, random_state=3, max_epochs=3, **params).fit(train).decision_function(train)
     with threadpool_limits(limits=2):
-        D2 = small(cls, random_state=3, max_epochs=3).fit(train).decision_function(train)
+        D2 = small(cls, random_state=3, max_epochs=3, **params).fit(train).decision_function(train)
     assert torch.get_num_threads() == previous, "fit must restore torch's threads"
     assert 1 in used and 2 in used
     np.testing.assert_allclose(D1, D2, rtol=1e-5, atol=1e-6)
-    D3 = small(cls, random_state=4, max_epochs=3).fit(train).decision_function(train)
+    D3 = small(cls, random_state=4, max_epochs=3, **params).fit(train).decision_function(train)
     assert not np.allclose(D1, D3, rtol=1e-3, atol=1e-4)
 
 
@@ -342,6 +361,9 @@ def test_cold_items_are_ranked_from_their_features():
         lr=0.01,
         batch_size=32,
         n_negatives=4,
+        negative_sharing="example",
+        negative_weight=1.0,
+        target_fraction=0.2,
         dropout=0.1,
     )
     model = DeepCFRecommender(item_features=bunch.item_tags, **params, random_state=0).fit(train)
@@ -450,6 +472,7 @@ def test_parameter_errors_name_the_argument(cls, planted):
         ("target_fraction", 1.0),
         ("target_fraction", 0.0),
         ("negative_weight", 0.0),
+        ("mlp_lr", 0.0),
     ],
 )
 def test_deepcf_training_parameters_are_validated(planted, param, value):
@@ -488,6 +511,9 @@ def test_batch_shared_negatives_learn(planted):
         negative_sharing="batch",
         n_negatives=16,
         max_epochs=10,
+        # 10 epochs of 2 batches: the MLP needs the full learning rate here
+        # (the default, a tenth of it, is lastfm's for 50 epochs of 30)
+        mlp_lr=None,
     ).fit(train)
     losses = model.net_.history[:, "train_loss"]
     assert losses[-1] < losses[0]
@@ -519,6 +545,125 @@ def test_popularity_negatives(planted):
     np.testing.assert_allclose(weights, counts**0.75 / (counts**0.75).sum(), rtol=1e-5)
 
 
+def test_lastfm_recipe_learns_planted_structure(planted):
+    """The defaults' recipe at a small scale: 70% of each row dropped out as
+    targets, batch-shared negatives with a small weight, no extra dropout."""
+    _, train, test = planted
+    params = {**SMALL[DeepCFRecommender]}
+    for name in ("negative_sharing", "negative_weight", "target_fraction", "dropout"):
+        del params[name]  # the estimator's defaults
+    model = DeepCFRecommender(
+        **{**params, "n_negatives": 128, "max_epochs": 30, "random_state": 0}
+    ).fit(train)
+    losses = model.net_.history[:, "train_loss"]
+    assert losses[-1] < 0.9 * losses[0]
+    popular = _ndcg(PopularityRecommender().fit(train), train, test)
+    assert _ndcg(model, train, test) > 1.25 * popular
+
+
+def test_fused_pair_mlp_kernels_match_torch_autograd():
+    from sklearn_musicrec.neural._modules import _PairReluDot
+
+    rng = np.random.RandomState(0)
+    A, B, w = (
+        torch.as_tensor(rng.randn(*shape).astype(np.float32), dtype=torch.float32)
+        for shape in ((7, 5), (13, 5), (5,))
+    )
+    G = torch.as_tensor(rng.randn(7, 13).astype(np.float32))
+    G[0, 3] = G[4, :] = 0.0  # masked negatives: zero gradient
+    leaves = [t.clone().requires_grad_() for t in (A, B, w)]
+    out = _PairReluDot.apply(*leaves)
+    (out * G).sum().backward()
+    refs = [t.clone().requires_grad_() for t in (A, B, w)]
+    expected = torch.relu(refs[0][:, None, :] + refs[1][None]) @ refs[2]
+    (expected * G).sum().backward()
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-5)
+    for got, ref in zip(leaves, refs):
+        np.testing.assert_allclose(got.grad.numpy(), ref.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_training_with_the_fused_kernel_equals_torch_pairs(planted, monkeypatch):
+    """Batch-shared negatives train the one-hidden-layer MLP with the compiled
+    kernels; the torch pair activations give the same model."""
+    from sklearn_musicrec.neural import _modules
+
+    _, train, _ = planted
+    params = dict(
+        negative_sharing="batch", n_negatives=64, negative_weight=0.2, dropout=0.0, max_epochs=2
+    )
+    calls = []
+    original = _modules._PairReluDot.apply
+    monkeypatch.setattr(_modules._PairReluDot, "apply", lambda *a: calls.append(1) or original(*a))
+    fused = small(DeepCFRecommender, **params).fit(train)
+    assert calls, "the fused training kernel was not used"
+    original_init = _modules.DeepCFModule.__init__
+
+    def torch_pairs(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.fused_cpu_kernel = False
+
+    monkeypatch.setattr(_modules.DeepCFModule, "__init__", torch_pairs)
+    n_calls = len(calls)
+    plain = small(DeepCFRecommender, **params).fit(train)
+    assert len(calls) == n_calls
+    np.testing.assert_allclose(
+        fused.net_.history[:, "train_loss"], plain.net_.history[:, "train_loss"], rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        fused.decision_function(train[:20]),
+        plain.decision_function(train[:20]),
+        rtol=1e-3,
+        atol=1e-4,
+    )
+
+
+def test_mlp_branch_has_its_own_learning_rate(planted):
+    _, train, _ = planted
+    model = small(DeepCFRecommender, lr=0.01, mlp_lr=0.001, max_epochs=1).fit(train)
+    groups = model.net_.optimizer_.param_groups
+    module = model.net_.module_
+    mlp = {id(p) for name, p in module.named_parameters() if name.startswith("mlp_")}
+    assert len(mlp) == 4  # first layer: user half and its bias, item half; output weights
+    by_lr = {g["lr"]: {id(p) for p in g["params"]} for g in groups}
+    assert by_lr[0.001] == mlp
+    assert by_lr[0.01] == {id(p) for p in module.parameters()} - mlp
+    # None: one learning rate for every parameter; no MLP: nothing to group
+    for params in (dict(mlp_lr=None), dict(hidden_layer_sizes=())):
+        model = small(DeepCFRecommender, lr=0.01, max_epochs=1, **params).fit(train)
+        assert [g["lr"] for g in model.net_.optimizer_.param_groups] == [0.01]
+    # "auto": a tenth of lr without item features, lr with them
+    model = small(DeepCFRecommender, lr=0.01, mlp_lr="auto", max_epochs=1).fit(train)
+    assert model.mlp_lr_ == pytest.approx(0.001)
+    assert sorted(g["lr"] for g in model.net_.optimizer_.param_groups) == [0.001, 0.01]
+    restored = pickle.loads(pickle.dumps(model))  # the net is rebuilt with its groups
+    assert sorted(g["lr"] for g in restored.net_.optimizer_.param_groups) == [0.001, 0.01]
+    bunch = planted[0]
+    model = small(
+        DeepCFRecommender, lr=0.01, mlp_lr="auto", item_features=bunch.item_tags, max_epochs=1
+    ).fit(train)
+    assert model.mlp_lr_ == 0.01
+
+
+def test_mlp_branch_starts_at_zero():
+    from sklearn_musicrec.neural._modules import DeepCFModule
+
+    module = DeepCFModule(10, 4, (8,), 0.0, 5, np.full(10, 0.1))
+    assert not module.mlp_out.weight.any()  # the first logits are the dot product's
+
+
+def test_items_without_interactions_rank_last_without_features(planted):
+    _, train, _ = planted
+    keep = np.ones(train.shape[1])
+    keep[:5] = 0  # items 0-4: no interactions in fit
+    train = sp.csr_matrix(train @ sp.diags(keep))
+    train.eliminate_zeros()
+    model = small(DeepCFRecommender).fit(train)
+    D = model.decision_function(train[:50])
+    assert (D[:, :5].max(axis=1) < D[:, 5:].min(axis=1)).all()
+    ids, _ = model.recommend(train[:50], k=20)
+    assert not np.isin(ids, np.arange(5)).any()
+
+
 # -- scoring -----------------------------------------------------------------
 @pytest.mark.parametrize("layers", [(16,), (16, 8)])
 @pytest.mark.parametrize("features", [False, True])
@@ -534,7 +679,7 @@ def test_deepcf_scores_equal_the_pairwise_mlp(planted, layers, features):
         history = _base.csr_batch_tensor(torch, model._scale(train[:40]))
         u = module.user_vectors(history)
         v, b = module.item_vectors()
-        expected = ((u * module.gmf_weight)[:, None, :] * v[None, :, :]).sum(-1) + b
+        expected = (u[:, None, :] * v[None, :, :]).sum(-1) + b
         h = F.relu(
             torch.cat(
                 [u[:, None, :].expand(-1, v.shape[0], -1), v[None].expand(u.shape[0], -1, -1)],
