@@ -93,7 +93,11 @@ class DeepCFRecommender(_NeuralRecommender):
         catalogue better (lastfm-2k validation NDCG@20 of the dot-product
         model: 1,024 -> 4,096 -> 8,192 shared negatives gave 0.193 ->
         0.203 -> 0.208 in a scratch trainer, see Notes); a one-hidden-layer
-        MLP over them runs as compiled kernels on CPU.
+        MLP over them runs as compiled kernels on CPU. With uniform shared
+        negatives and a catalogue of at most ``n_negatives`` items with
+        interactions, every such item is a negative once, weighing
+        ``n_negatives / n_items`` (its expected count in a draw: the same
+        expected loss, fewer pairs to score).
     negative_sampling : {"uniform", "popularity"}, default="uniform"
         Distribution of negatives over the items with interactions in
         ``fit``: uniform, or proportional to ``count ** 0.75`` (word2vec's).

@@ -197,6 +197,21 @@ class DeepCFModule(nn.Module):
             return self.sample_items[torch.randint(self.sample_items.numel(), (n,), device=device)]
         return torch.multinomial(self.negative_weights, n, replacement=True)
 
+    def _shared_negatives(self):
+        """The batch's shared negatives and the weight of each (a float).
+
+        ``n_negatives`` uniform draws with replacement, weight 1; or, when
+        sampling is uniform and ``n_negatives`` is at least the number of
+        items that can be drawn (a small catalogue), every such item once,
+        weighing ``n_negatives / n_items``: the expected number of times a
+        draw would hold it, so the expected loss is the same, without the
+        sampling noise and with fewer pairs to score.
+        """
+        n = self.sample_items.numel()
+        if self.uniform and self.n_negatives >= n:
+            return self.sample_items, self.n_negatives / n
+        return self._sample(self.n_negatives), 1.0
+
     def _negatives(self, history, targets):
         """Sampled items and whether each is really unseen by its example's user.
 
@@ -210,8 +225,9 @@ class DeepCFModule(nn.Module):
         """
         n_batch = targets.shape[0]
         device = targets.device
+        weight = 1.0
         if self.negative_sharing == "batch":
-            negatives = self._sample(self.n_negatives)
+            negatives, weight = self._shared_negatives()
             per_row = negatives[None, :].expand(n_batch, -1)
         else:
             negatives = self._sample(n_batch * self.n_negatives).view(n_batch, self.n_negatives)
@@ -226,7 +242,7 @@ class DeepCFModule(nn.Module):
             keys = torch.arange(n_batch, device=device)[:, None] * self.n_items + per_row
             pos = torch.searchsorted(seen, keys).clamp_(max=seen.numel() - 1)
             unseen &= seen[pos] != keys
-        return negatives, unseen
+        return negatives, (unseen if weight == 1.0 else unseen * weight)
 
     def _pair_logits(self, u, a, v, b, m):
         """Logits of users ``u`` (B, d) against items ``v`` (B, n, d) or shared (n, d)."""
@@ -286,8 +302,9 @@ class DeepCFModule(nn.Module):
 
     def _forward_users(self, history, targets, target_rows):
         n_rows = history.shape[0]
+        weight = 1.0
         if self.negative_sharing == "batch":
-            negatives = self._sample(self.n_negatives)
+            negatives, weight = self._shared_negatives()
             per = negatives[None, :].expand(n_rows, -1)
             owner = torch.arange(n_rows, device=targets.device)
         else:  # n_negatives per target, scored against the target's row
@@ -305,6 +322,8 @@ class DeepCFModule(nn.Module):
         keys = owner[:, None] * self.n_items + per
         pos = torch.searchsorted(seen, keys).clamp_(max=max(seen.numel() - 1, 0))
         unseen = seen[pos] != keys if seen.numel() else torch.ones_like(keys, dtype=torch.bool)
+        if weight != 1.0:  # every item once, weighing its expected count in a draw
+            unseen = unseen * weight
         with _autocast(self.mixed_precision, targets):
             u = self.user_vectors(history)
             a = self.mlp_user(u) if self.mlp_user is not None else None
@@ -416,7 +435,9 @@ class DeepCFLoss(nn.Module):
 
     The weighted mean over the targets (weight 1) and the unmasked negatives
     (weight ``negative_weight`` each), of either output layout of
-    :class:`DeepCFModule` (per interaction or per user).
+    :class:`DeepCFModule` (per interaction or per user). A float mask
+    multiplies each negative's weight (a small catalogue's negatives are
+    every item once, each counted as often as a draw would hold it).
     """
 
     def __init__(self, negative_weight=1.0):

@@ -164,9 +164,10 @@ def test_user_examples_negatives_skip_history_and_targets(sharing):
     from sklearn_musicrec.neural._modules import DeepCFModule
 
     n_items = 6
-    module = DeepCFModule(
-        n_items, 4, (4,), 0.0, 40, np.full(n_items, 1 / n_items), negative_sharing=sharing
-    )
+    # non-uniform weights: 40 draws are sampled (uniform draws of at least
+    # the whole catalogue are replaced by every item once)
+    weights = np.arange(1, n_items + 1) / (n_items * (n_items + 1) / 2)
+    module = DeepCFModule(n_items, 4, (4,), 0.0, 40, weights, negative_sharing=sharing)
     # row 0: history {0, 1}, targets {2, 3}; row 1: history {}, target {5}
     history = _base.csr_batch_tensor(
         torch, sp.csr_matrix(np.array([[1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]]))
@@ -235,9 +236,8 @@ def test_batch_shared_negatives_are_checked_against_each_history():
     from sklearn_musicrec.neural._modules import DeepCFModule
 
     n_items = 6
-    module = DeepCFModule(
-        n_items, 4, (4,), 0.0, 50, np.full(n_items, 1 / n_items), negative_sharing="batch"
-    )
+    weights = np.arange(1, n_items + 1) / (n_items * (n_items + 1) / 2)  # sampled, see above
+    module = DeepCFModule(n_items, 4, (4,), 0.0, 50, weights, negative_sharing="batch")
     history = _base.csr_batch_tensor(
         torch, sp.csr_matrix(np.array([[1, 1, 1, 1, 0, 0], [0, 0, 0, 0, 0, 0]]))
     )
@@ -250,6 +250,43 @@ def test_batch_shared_negatives_are_checked_against_each_history():
     logits, mask = module(history, torch.tensor([4, 2]))
     assert logits.shape == (2, 51) and mask[:, 0].all()
     assert torch.equal(mask[:, 1:], unseen)
+
+
+@pytest.mark.parametrize("examples", ["interactions", "users"])
+def test_small_catalogue_shares_every_item_once_at_its_expected_count(examples):
+    """Uniform shared negatives of at least the catalogue: every item once, weighted."""
+    from sklearn_musicrec.neural._modules import DeepCFLoss, DeepCFModule
+
+    n_items = 6
+    weights = np.full(n_items, 1 / n_items)
+    weights[5] = 0.0  # an item without interactions is never a negative
+    weights /= weights.sum()
+    module = DeepCFModule(n_items, 4, (4,), 0.0, 40, weights, negative_sharing="batch")
+    history = _base.csr_batch_tensor(
+        torch, sp.csr_matrix(np.array([[1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]]))
+    )
+    if examples == "users":
+        targets = _base.csr_batch_tensor(
+            torch,
+            sp.csr_matrix(np.array([[0, 0, 1, 0, 0, 0], [0, 0, 0, 1, 0, 0]])),
+            normalize=False,
+        )
+        positive, negative, mask = module(history, targets)
+    else:
+        logits, mask = module(history, torch.tensor([2, 3]))
+        positive, negative, mask = logits[:, 0], logits[:, 1:], mask[:, 1:]
+    assert negative.shape == (2, 5)  # items 0-4, once each
+    count = 40 / 5  # the expected number of draws of each of the 5 items
+    expected = torch.tensor([[0, 0, 0, 1, 1], [1, 1, 1, 0, 1]], dtype=torch.float32) * count
+    torch.testing.assert_close(mask, expected)
+    # the loss counts each negative as often as a draw of 40 would
+    loss = DeepCFLoss(0.5)((positive, negative, mask))
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    terms = (
+        bce(positive, torch.ones_like(positive), reduction="sum")
+        + 0.5 * (bce(negative, torch.zeros_like(negative), reduction="none") * expected).sum()
+    )
+    torch.testing.assert_close(loss, terms / (2 + 0.5 * expected.sum()))
 
 
 @pytest.mark.parametrize("features", [False, True])
