@@ -15,6 +15,7 @@ from sklearn_musicrec.decomposition import ALSFactorizer, SGDFactorizer
 from sklearn_musicrec.neighbors import EASERecommender, ItemKNNRecommender, UserKNNRecommender
 from sklearn_musicrec.preprocessing import BM25Weighting, LogScaling, TfidfWeighting
 from sklearn_musicrec.utils._weighting import apply_weighting, make_weighting
+from tests._realdata import fetch_lastfm_2k_or_skip
 
 
 @pytest.fixture(scope="module")
@@ -177,14 +178,10 @@ def test_lastfm_defaults_on_raw_counts_beat_popularity():
     solves in seconds), per-user 80/20 holdout, NDCG@20.
     """
     from sklearn_musicrec import PopularityRecommender
-    from sklearn_musicrec.datasets import fetch_lastfm_2k, get_data_home
     from sklearn_musicrec.metrics import ndcg_at_k
     from sklearn_musicrec.model_selection import holdout_split
 
-    try:
-        X = fetch_lastfm_2k(download_if_missing=False).data.tocsr()
-    except OSError as exc:
-        pytest.skip(f"lastfm-2k not found under the data home {get_data_home()!r}: {exc}")
+    X = fetch_lastfm_2k_or_skip().data.tocsr()
     X = X[:, np.flatnonzero(np.diff(X.tocsc().indptr) >= 10)].tocsr()
     X = X[np.diff(X.indptr) >= 5]
     train, test = holdout_split(X, 0.2, random_state=0)

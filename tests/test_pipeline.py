@@ -1,6 +1,5 @@
 """Tests of the recommending pipeline (sklearn_musicrec/pipeline.py)."""
 
-import os
 import pickle
 import warnings
 
@@ -27,6 +26,7 @@ from sklearn_musicrec.pipeline import (
     recommend_excluding_history,
 )
 from sklearn_musicrec.preprocessing import BM25Weighting, InteractionEncoder
+from tests._realdata import fetch_lastfm_2k_or_skip
 
 
 @pytest.fixture(scope="module")
@@ -242,14 +242,7 @@ def test_recommend_excluding_history_checks_shapes(X):
 @pytest.mark.realdata
 def test_lastfm_binarizer_pipeline_excludes_raw_history():
     """Issue 10's case: Binarizer(threshold=200) before item-kNN on Last.fm."""
-    if not os.environ.get("SKLEARN_MUSICREC_DATA"):
-        pytest.skip("SKLEARN_MUSICREC_DATA is not set: no real data home")
-    from sklearn_musicrec.datasets import fetch_lastfm_2k
-
-    try:
-        X = sp.csr_matrix(fetch_lastfm_2k(download_if_missing=False).data)
-    except OSError as exc:
-        pytest.skip(f"lastfm-2k is not in the data home: {exc}")
+    X = sp.csr_matrix(fetch_lastfm_2k_or_skip().data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         X_train, X_test = holdout_split(X, 0.2, random_state=0)

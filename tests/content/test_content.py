@@ -10,6 +10,7 @@ from sklearn_musicrec import ItemKNNRecommender, PopularityRecommender
 from sklearn_musicrec.content import FeatureFactorizer, HybridRecommender, TagRecommender
 from sklearn_musicrec.datasets import make_interactions
 from sklearn_musicrec.metrics import make_recommendation_scorer
+from tests._realdata import fetch_lastfm_2k_or_skip
 
 
 @pytest.fixture(scope="module")
@@ -175,13 +176,9 @@ def test_hybrid_errors(data):
 
 @pytest.mark.realdata
 def test_tag_recommender_cold_artists_floor_on_lastfm():
-    from sklearn_musicrec.datasets import fetch_lastfm_2k
     from sklearn_musicrec.metrics import ndcg_at_k
 
-    try:
-        d = fetch_lastfm_2k(download_if_missing=False)
-    except OSError as exc:
-        pytest.skip(f"lastfm-2k not available: {exc}")
+    d = fetch_lastfm_2k_or_skip()
     X = sp.csr_matrix(d.data, dtype=np.float64)
     tags = sp.csr_matrix(d.tags)
     rng = np.random.RandomState(0)

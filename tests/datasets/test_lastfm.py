@@ -4,21 +4,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sklearn_musicrec.datasets import fetch_lastfm_2k, get_data_home
+from tests._realdata import fetch_lastfm_2k_or_skip
 
 pytestmark = pytest.mark.realdata
 
 
 @pytest.fixture(scope="module")
 def lastfm():
-    try:
-        return fetch_lastfm_2k(download_if_missing=False)
-    except OSError as exc:
-        pytest.skip(
-            f"HetRec 2011 Last.fm 2K files not found under the data home "
-            f"{get_data_home()!r} (set SKLEARN_MUSICREC_DATA to a folder holding "
-            f"lastfm-2k/): {exc}"
-        )
+    return fetch_lastfm_2k_or_skip()
 
 
 def _artist(b, artist_id):

@@ -13,6 +13,7 @@ from sklearn_musicrec.decomposition import ALSFactorizer, ApproximateRecommender
 from sklearn_musicrec.neighbors import ItemKNNRecommender
 from sklearn_musicrec.utils._test_params import EXPECTED_FAILED_HARNESS_CHECKS
 from sklearn_musicrec.utils.estimator_checks import check_recommender
+from tests._realdata import fetch_lastfm_2k_or_skip
 
 # random_state seeds only the IVF index; decision_function stays exact
 SEED_ONLY_IN_THE_INDEX = EXPECTED_FAILED_HARNESS_CHECKS["ApproximateRecommender"]
@@ -359,16 +360,8 @@ def test_ivf_with_few_lists_probed_on_small_catalogues(faiss, metric):
 @pytest.mark.realdata
 def test_ivf_on_lastfm_factors(faiss):
     """Real fitted factors: the best items are a few long vectors (metric's docs)."""
-    import os
 
-    from sklearn_musicrec.datasets import fetch_lastfm_2k
-
-    if not os.environ.get("SKLEARN_MUSICREC_DATA"):
-        pytest.skip("SKLEARN_MUSICREC_DATA is not set: no real data home")
-    try:
-        X = sp.csr_matrix(fetch_lastfm_2k(download_if_missing=False).data)
-    except OSError as exc:
-        pytest.skip(f"lastfm-2k is not in the data home: {exc}")
+    X = sp.csr_matrix(fetch_lastfm_2k_or_skip().data)
     als = ALSFactorizer(n_components=32, max_iter=5, random_state=0).fit(X)
     exact = als.recommend(X, k=10)[0]
     recall = {}

@@ -1,6 +1,5 @@
 """End to end: GridSearchCV over pipelines, scored by a holdout recommendation scorer."""
 
-import os
 import warnings
 
 import numpy as np
@@ -14,6 +13,7 @@ from sklearn_musicrec.datasets import make_interactions
 from sklearn_musicrec.metrics import make_recommendation_scorer
 from sklearn_musicrec.neighbors import ItemKNNRecommender
 from sklearn_musicrec.preprocessing import BM25Weighting
+from tests._realdata import fetch_lastfm_2k_or_skip
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +78,7 @@ def test_grid_search_weighting_and_item_knn(X, scorer):
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_grid_search_on_lastfm_2k(scorer):
-    if not os.environ.get("SKLEARN_MUSICREC_DATA"):
-        pytest.skip("SKLEARN_MUSICREC_DATA is not set: no real data home")
-    from sklearn_musicrec.datasets import fetch_lastfm_2k
-
-    try:
-        X = fetch_lastfm_2k(download_if_missing=False).data
-    except OSError as exc:
-        pytest.skip(f"lastfm-2k is not in the data home: {exc}")
+    X = fetch_lastfm_2k_or_skip().data
     # weighting=None: the pipeline's step is the only input weighting
     pipe = Pipeline([("weight", BM25Weighting()), ("rec", ItemKNNRecommender(weighting=None))])
     grid = [

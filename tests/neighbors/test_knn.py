@@ -9,6 +9,7 @@ from sklearn.preprocessing import Binarizer
 
 from sklearn_musicrec.datasets import make_interactions
 from sklearn_musicrec.neighbors import ItemKNNRecommender, UserKNNRecommender
+from tests._realdata import fetch_lastfm_2k_or_skip
 from tests.neighbors.test_similarity import (
     _reference_similarity,
     _reference_topk,
@@ -232,14 +233,10 @@ def test_fit_does_not_modify_input_and_clone_refits_identically(plays):
 @pytest.mark.realdata
 def test_lastfm_quality_floor():
     """Binarised item-kNN and user-kNN on lastfm-2k beat popularity by far."""
-    from sklearn_musicrec.datasets import fetch_lastfm_2k, get_data_home
     from sklearn_musicrec.metrics import ndcg_at_k
     from sklearn_musicrec.model_selection import holdout_split
 
-    try:
-        X = fetch_lastfm_2k(download_if_missing=False).data
-    except OSError as exc:
-        pytest.skip(f"lastfm-2k not found under the data home {get_data_home()!r}: {exc}")
+    X = fetch_lastfm_2k_or_skip().data
     X = (X[np.diff(X.indptr) >= 5] > 0).astype(np.float64)
     train, test = holdout_split(X, 0.2, random_state=0)
     for model, floor in (

@@ -16,6 +16,7 @@ from sklearn_musicrec.rerank import (
 )
 from sklearn_musicrec.utils._features import calibration_kl
 from sklearn_musicrec.utils._topk import topk_per_row
+from tests._realdata import fetch_lastfm_2k_or_skip
 
 
 def _toy():
@@ -223,14 +224,10 @@ def test_popularity_penalty_meets_the_trade_off_target_on_lastfm():
     # (measured -3.1%, 3.08x, 2.24x)
     import warnings
 
-    from sklearn_musicrec.datasets import fetch_lastfm_2k
     from sklearn_musicrec.metrics import catalog_coverage, long_tail_share, ndcg_at_k
     from sklearn_musicrec.model_selection import holdout_split
 
-    try:
-        X = fetch_lastfm_2k(download_if_missing=False).data.tocsr()
-    except OSError as exc:
-        pytest.skip(f"lastfm-2k not available: {exc}")
+    X = fetch_lastfm_2k_or_skip().data.tocsr()
     X = X[np.diff(X.indptr) >= 5]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
