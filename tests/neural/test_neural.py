@@ -390,19 +390,8 @@ def test_cold_items_are_ranked_from_their_features():
     cold = np.flatnonzero(test.getnnz(axis=0))
     users = np.flatnonzero(test.getnnz(axis=1) > 0)
     train, test = train[users], test[users]
-    # per-user batches of 32 and few negatives: enough steps on 600 users x 200 items
-    params = dict(
-        max_epochs=8,
-        n_components=16,
-        hidden_layer_sizes=(16,),
-        lr=0.01,
-        batch_size=32,
-        n_negatives=4,
-        negative_sharing="example",
-        negative_weight=1.0,
-        target_fraction=0.2,
-        dropout=0.1,
-    )
+    # SMALL's per-user batches of 32 and few negatives: enough steps on 600 users x 200 items
+    params = dict(SMALL[DeepCFRecommender], max_epochs=8)
     model = DeepCFRecommender(item_features=bunch.item_tags, **params, random_state=0).fit(train)
     assert model._can_score_cold_items()  # the harness's check_cold_items covers it
     with_features = _ndcg(model, train, test, items=cold)
