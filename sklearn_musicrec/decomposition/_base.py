@@ -198,10 +198,6 @@ class _BaseFactorizer(
         # user's whole list; quantised factors are dequantised block by block)
         V = self.item_factors_
         item_term = self._item_term()
-        ids = np.empty((n_users, k), dtype=np.int64)
-        scores = np.empty((n_users, k), dtype=np.float32)
-        batches = row_batches(n_users, 4 * max(1, n_items), max_bytes=_SCORE_BLOCK_BYTES)
-        buffer = np.empty((batches[0].stop if batches else 0, n_items), dtype=np.float32)
         with numba_threads(self.n_jobs, blas="same", n_rows=n_users):
             # (inside the context: the fold-in's own thread setting, the same
             # for a few rows, then costs nothing)
@@ -211,6 +207,10 @@ class _BaseFactorizer(
                 # one user (the serving case): an exact scan of the items by
                 # decreasing norm, which reads a fraction of the factors
                 return topk_norm_pruned(U, index, seen_indptr, seen_indices, exclude_seen, k)
+            ids = np.empty((n_users, k), dtype=np.int64)
+            scores = np.empty((n_users, k), dtype=np.float32)
+            batches = row_batches(n_users, 4 * max(1, n_items), max_bytes=_SCORE_BLOCK_BYTES)
+            buffer = np.empty((batches[0].stop if batches else 0, n_items), dtype=np.float32)
             for batch in batches:
                 start, stop = batch.start, batch.stop
                 S = matmul_t(U[batch], V, out=buffer[: stop - start])
