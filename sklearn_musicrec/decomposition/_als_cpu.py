@@ -29,6 +29,7 @@ from numba import njit, prange
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from ..utils._cache import keeps_full_copy
 from ..utils._parallel import map_in_threads, numba_threads
 from ..utils._quantize import as_dense, take_rows
 from ..utils._sparse import restrict_to_touched_items
@@ -46,9 +47,6 @@ _BLOCK = 64
 
 # How many factor rows ahead of its use a row gather is prefetched.
 _PREFETCH = 8
-# item factors of at most this size are kept rotated into the fold-in's
-# eigenbasis beside the model (a second copy of the factors)
-_ROTATED_MAX_BYTES = 1 << 26
 
 
 @intrinsic
@@ -606,8 +604,8 @@ class CPUBackend:
         """``(lam, Q, YQ)`` of ``Y^T Y + reg * I`` for :meth:`implicit_exact_eig_step`.
 
         ``YQ`` is every item's factors rotated into the eigenbasis (float32),
-        kept when ``Y`` is a plain array of at most ``_ROTATED_MAX_BYTES``
-        (the fold-in of one user then rotates nothing); ``None`` for larger
+        kept when ``utils._cache.keeps_full_copy(Y)`` (a plain array of at
+        most 64 MiB: the fold-in of one user then rotates nothing); ``None`` for larger
         or quantised factors, which are rotated per call, only the rows a
         fold-in reads (a quantised model stays compressed). ``Y`` may be
         quantised (a temporary float copy is made).
@@ -615,7 +613,7 @@ class CPUBackend:
         with self.threads():
             lam, Q = self._eigensystem(as_dense(Y), reg, None)
             YQ = None
-            if isinstance(Y, np.ndarray) and Y.nbytes <= _ROTATED_MAX_BYTES:
+            if keeps_full_copy(Y):
                 Y32 = np.ascontiguousarray(Y, dtype=np.float32)
                 YQ = self._rotate(Y32, Q.astype(np.float32), np.empty(Y.shape, np.float32))
         return lam, Q, YQ

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ..base import BaseRecommender
-from ..utils._cache import fitted_cache
+from ..utils._cache import fitted_cache, keeps_full_copy
 from ..utils._parallel import numba_threads, threads_for
 from ..utils._quantize import QuantizeMixin, as_dense, matmul_t, take_rows
 from ..utils._ratings import RatingPredictorMixin
@@ -30,9 +30,6 @@ __all__ = []
 # ``working_memory`` bounds it further): big enough for efficient products,
 # small enough to stay near the caches.
 _SCORE_BLOCK_BYTES = 1 << 26
-# Largest item factors the one-user lists keep a norm-ordered copy of
-# (``_norm_index``): 64 MiB, e.g. a million items x 16 components.
-_NORM_INDEX_MAX_BYTES = 1 << 26
 
 
 def as_float32_csr(X):
@@ -235,14 +232,13 @@ class _BaseFactorizer(
         ``None`` (score every item) for more than one row (their scores come
         from one matrix product, whose last bit BLAS may round differently
         from a one-row product: a batch split into blocks of several rows
-        gives the very same scores as one call), for quantised factors and
-        for factors over ``_NORM_INDEX_MAX_BYTES`` (the index is a second
-        copy of them, kept beside the model).
+        gives the very same scores as one call), and for factors of which
+        no copy is kept (``utils._cache.keeps_full_copy``: quantised, or
+        over 64 MiB; the index is a second copy of them, kept beside the
+        model).
         """
         V = self.item_factors_
-        if n_rows != 1 or type(V) is not np.ndarray or V.dtype != np.float32:
-            return None
-        if V.nbytes > _NORM_INDEX_MAX_BYTES:
+        if n_rows != 1 or not keeps_full_copy(V) or V.dtype != np.float32:
             return None
         return fitted_cache(self, "norm_ordered_items", V, lambda: norm_ordered_items(V))
 

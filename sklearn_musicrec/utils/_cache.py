@@ -22,7 +22,25 @@ arrays in place must call :func:`clear_fitted_cache`.
 import threading
 import weakref
 
-__all__ = ["fitted_cache", "clear_fitted_cache"]
+import numpy as np
+
+__all__ = ["fitted_cache", "clear_fitted_cache", "keeps_full_copy"]
+
+# Largest fitted array of which a full-size derived copy (a rotation, a
+# reordering) is kept beside the model: 64 MiB, e.g. a million items x 16
+# float32 components. Larger or quantised arrays are read as they are.
+FULL_COPY_MAX_BYTES = 1 << 26
+
+
+def keeps_full_copy(array):
+    """Whether a full-size derived copy of fitted ``array`` may be kept beside the model.
+
+    True for a plain ndarray of at most ``FULL_COPY_MAX_BYTES``; false for
+    larger arrays and for quantised ones (a compressed model stays
+    compressed).
+    """
+    return type(array) is np.ndarray and array.nbytes <= FULL_COPY_MAX_BYTES
+
 
 _caches = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
