@@ -218,13 +218,9 @@ class DeepCFModule(nn.Module):
         ``negative_sharing="example"``: items ``(B, n_negatives)``, one set
         per example; ``"batch"``: items ``(n_negatives,)`` shared by the
         batch. The mask ``(B, n_negatives)`` is false where the item is the
-        example's target or in its history. ``history`` must have sorted
-        column indices within each row (the collate function builds it so):
-        its ``row * n_items + column`` keys are then sorted, and membership
-        is one ``searchsorted``.
+        example's target or in its history (:meth:`_unseen`).
         """
         n_batch = targets.shape[0]
-        device = targets.device
         weight = 1.0
         if self.negative_sharing == "batch":
             negatives, weight = self._shared_negatives()
@@ -232,17 +228,29 @@ class DeepCFModule(nn.Module):
         else:
             negatives = self._sample(n_batch * self.n_negatives).view(n_batch, self.n_negatives)
             per_row = negatives
-        unseen = per_row != targets[:, None]
+        rows = torch.arange(n_batch, device=targets.device)
+        return negatives, self._unseen(history, targets, rows, rows, per_row, weight)
+
+    def _unseen(self, history, targets, target_rows, owner, items, weight):
+        """Whether ``items[r, j]`` is neither in the history nor a target of row ``owner[r]``.
+
+        ``targets[t]`` is a target of row ``target_rows[t]``. Rows' items
+        are keyed ``row * n_items + item`` and membership is one
+        ``searchsorted`` in the sorted keys. With ``weight`` other than 1
+        the mask is a float tensor of ``weight`` where true (see
+        :meth:`_shared_negatives`).
+        """
         crow = history.crow_indices()
-        if history.col_indices().numel():
-            rows = torch.repeat_interleave(
-                torch.arange(n_batch, device=device), crow[1:] - crow[:-1]
-            )
-            seen = rows * self.n_items + history.col_indices()
-            keys = torch.arange(n_batch, device=device)[:, None] * self.n_items + per_row
-            pos = torch.searchsorted(seen, keys).clamp_(max=seen.numel() - 1)
-            unseen &= seen[pos] != keys
-        return negatives, (unseen if weight == 1.0 else unseen * weight)
+        rows = torch.repeat_interleave(
+            torch.arange(history.shape[0], device=targets.device), crow[1:] - crow[:-1]
+        )
+        seen = torch.cat(
+            [rows * self.n_items + history.col_indices(), target_rows * self.n_items + targets]
+        ).sort()[0]
+        keys = owner[:, None] * self.n_items + items
+        pos = torch.searchsorted(seen, keys).clamp_(max=max(seen.numel() - 1, 0))
+        unseen = seen[pos] != keys if seen.numel() else torch.ones_like(keys, dtype=torch.bool)
+        return unseen if weight == 1.0 else unseen * weight
 
     def _pair_logits(self, u, a, v, b, m):
         """Logits of users ``u`` (B, d) against items ``v`` (B, n, d) or shared (n, d)."""
@@ -312,18 +320,7 @@ class DeepCFModule(nn.Module):
             per = negatives.view(-1, self.n_negatives)
             owner = target_rows
         # a negative must be neither in the row's history nor one of its targets
-        crow = history.crow_indices()
-        rows = torch.repeat_interleave(
-            torch.arange(n_rows, device=targets.device), crow[1:] - crow[:-1]
-        )
-        seen = torch.cat(
-            [rows * self.n_items + history.col_indices(), target_rows * self.n_items + targets]
-        ).sort()[0]
-        keys = owner[:, None] * self.n_items + per
-        pos = torch.searchsorted(seen, keys).clamp_(max=max(seen.numel() - 1, 0))
-        unseen = seen[pos] != keys if seen.numel() else torch.ones_like(keys, dtype=torch.bool)
-        if weight != 1.0:  # every item once, weighing its expected count in a draw
-            unseen = unseen * weight
+        unseen = self._unseen(history, targets, target_rows, owner, per, weight)
         with _autocast(self.mixed_precision, targets):
             u = self.user_vectors(history)
             a = self.mlp_user(u) if self.mlp_user is not None else None
