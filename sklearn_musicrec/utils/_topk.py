@@ -321,7 +321,7 @@ def topk_norm_pruned(U, index, seen_indptr, seen_indices, exclude_seen, k):
     scores : ndarray of float32 of shape (n_rows, k)
         As :func:`topk_dense_compiled` writes them (padding ``-1``/``-inf``).
     """
-    from ._topk_numba import merge_scored_block
+    from ._topk_numba import drain_heap, merge_scored_block
 
     V_sorted, norms, order = index
     n_rows = U.shape[0]
@@ -347,18 +347,8 @@ def topk_norm_pruned(U, index, seen_indptr, seen_indices, exclude_seen, k):
             stop = min(n_items, start + _NORM_BLOCK)
             block = np.matmul(V_sorted[start:stop], u, out=buffer[: stop - start])
             size = merge_scored_block(block, order[start:stop], seen, exclude_seen, k, hv, hj, size)
-        _drain(hv, hj, size, ids[r], scores[r])
+        drain_heap(hv, hj, size, ids[r], scores[r])
     return ids, scores
-
-
-def _drain(hv, hj, size, ids, scores):
-    """The heap ``(hv, hj)`` of ``size`` entries into ``ids``/``scores``, best first, padded."""
-    # the heap's root is its worst entry: sort what it holds by (value desc, id asc)
-    order = np.lexsort((hj[:size], -hv[:size]))
-    ids[:size] = hj[:size][order]
-    scores[:size] = hv[:size][order]
-    ids[size:] = -1
-    scores[size:] = -np.inf
 
 
 def _kth_largest(indptr, values, k):

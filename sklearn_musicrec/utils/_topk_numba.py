@@ -13,7 +13,14 @@ This module imports numba: import it lazily.
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["heap_drain_best_first", "heap_push", "merge_scored_block", "new_heap", "topk_rows"]
+__all__ = [
+    "drain_heap",
+    "heap_drain_best_first",
+    "heap_push",
+    "merge_scored_block",
+    "new_heap",
+    "topk_rows",
+]
 
 
 @njit(inline="always")
@@ -180,3 +187,12 @@ def merge_scored_block(scores, items, seen, exclude_seen, k, hv, hj, size):
                 continue
         size = heap_push(hv, hj, size, k, v, j)
     return size
+
+
+@njit(cache=True, nogil=True)
+def drain_heap(hv, hj, size, out_ids, out_values):
+    """A row's heap of ``size`` entries into its list, best first, padded with ``-1``/``-inf``."""
+    heap_drain_best_first(hv, hj, size, out_ids, out_values)
+    for pos in range(size, out_ids.shape[0]):
+        out_ids[pos] = -1
+        out_values[pos] = -np.inf
