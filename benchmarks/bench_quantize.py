@@ -20,8 +20,8 @@ relative NDCG@20 loss with factors at least 3.5x smaller.
 Models: ``ALSFactorizer()`` (BM25, 64 factors), ``SGDFactorizer()`` (BPR,
 the defaults), ``FeatureFactorizer(item_features=tags)`` (LightFM-style
 BPR with the artists' tags, 64 components); the neural models at their
-defaults: ``MultVAERecommender()`` (its first encoder layer and the
-decoder's output layer are compressed, 17,632 x 256 each) and
+defaults: ``MultVAERecommender()`` (its first encoder layer, 17,632 x 128,
+and the decoder's output layer, 64 x 17,632, are compressed) and
 ``DeepCFRecommender()`` (its input and output item embeddings, 17,632 x 64
 each; the item biases stay float32).
 
