@@ -23,6 +23,9 @@ __all__ = []
 # largest (users, items, width) activation block of full-catalogue scoring
 # through torch (a deeper MLP, or CUDA)
 _PAIR_BLOCK_ELEMENTS = 1 << 24
+# largest (rows, items) boolean table that marks a training batch's seen items
+# (16 MiB); larger batches look their items up in sorted keys instead
+_DENSE_SEEN_ELEMENTS = 1 << 24
 
 
 def _autocast(enabled, tensor):
@@ -177,7 +180,7 @@ class DeepCFModule(nn.Module):
             part = self._feature_part()
             if m is not None:
                 m = m + F.embedding(ids, self.mlp_item(part[:, :-1]))
-            part = part[ids]
+            part = part.index_select(0, ids.reshape(-1)).view(*ids.shape, part.shape[-1])
             v = v + part[..., :-1]
             b = b + part[..., -1]
         if mlp and m is None:
@@ -234,22 +237,33 @@ class DeepCFModule(nn.Module):
     def _unseen(self, history, targets, target_rows, owner, items, weight):
         """Whether ``items[r, j]`` is neither in the history nor a target of row ``owner[r]``.
 
-        ``targets[t]`` is a target of row ``target_rows[t]``. Rows' items
-        are keyed ``row * n_items + item`` and membership is one
-        ``searchsorted`` in the sorted keys. With ``weight`` other than 1
-        the mask is a float tensor of ``weight`` where true (see
-        :meth:`_shared_negatives`).
+        ``targets[t]`` is a target of row ``target_rows[t]``. For a batch of
+        at most ``_DENSE_SEEN_ELEMENTS`` (rows x items), the rows' items are
+        marked in a dense ``(rows, n_items)`` boolean table and membership
+        is one gather; for larger ones, rows' items are keyed ``row *
+        n_items + item`` and membership is one ``searchsorted`` in the
+        sorted keys. With ``weight`` other than 1 the mask is a float tensor
+        of ``weight`` where true (see :meth:`_shared_negatives`).
         """
         crow = history.crow_indices()
+        n_rows = history.shape[0]
         rows = torch.repeat_interleave(
-            torch.arange(history.shape[0], device=targets.device), crow[1:] - crow[:-1]
+            torch.arange(n_rows, device=targets.device), crow[1:] - crow[:-1]
         )
-        seen = torch.cat(
-            [rows * self.n_items + history.col_indices(), target_rows * self.n_items + targets]
-        ).sort()[0]
-        keys = owner[:, None] * self.n_items + items
-        pos = torch.searchsorted(seen, keys).clamp_(max=max(seen.numel() - 1, 0))
-        unseen = seen[pos] != keys if seen.numel() else torch.ones_like(keys, dtype=torch.bool)
+        if n_rows * self.n_items <= _DENSE_SEEN_ELEMENTS:
+            seen = torch.zeros(n_rows, self.n_items, dtype=torch.bool, device=targets.device)
+            seen[rows, history.col_indices()] = True
+            seen[target_rows, targets] = True
+            unseen = ~seen[owner[:, None], items]
+        else:
+            keys = torch.cat(
+                [rows * self.n_items + history.col_indices(), target_rows * self.n_items + targets]
+            ).sort()[0]
+            wanted = owner[:, None] * self.n_items + items
+            pos = torch.searchsorted(keys, wanted).clamp_(max=max(keys.numel() - 1, 0))
+            unseen = (
+                keys[pos] != wanted if keys.numel() else torch.ones_like(wanted, dtype=torch.bool)
+            )
         return unseen if weight == 1.0 else unseen * weight
 
     def _pair_logits(self, u, a, v, b, m):
@@ -324,7 +338,12 @@ class DeepCFModule(nn.Module):
         with _autocast(self.mixed_precision, targets):
             u = self.user_vectors(history)
             a = self.mlp_user(u) if self.mlp_user is not None else None
-            ut, at = u[target_rows], None if a is None else a[target_rows]
+            # index_select, not u[target_rows]: the backward of advanced
+            # indexing sums a row's many targets in an order that varies
+            # from process to process (rounding differences that grow over
+            # the epochs); index_select's backward sums them in index order
+            ut = u.index_select(0, target_rows)
+            at = None if a is None else a.index_select(0, target_rows)
             positive = self._pair_logits(ut, at, *self._item_side(targets[:, None]))[:, 0]
             if self.negative_sharing == "batch":
                 negative = self._pair_logits(u, a, *self._item_side(negatives))

@@ -159,8 +159,18 @@ def test_user_examples_hide_their_targets_from_the_history(fraction):
     assert not np.array_equal(again, targets)
 
 
+@pytest.fixture(params=["dense", "sorted"])
+def seen_lookup(request, monkeypatch):
+    """Run a test with either lookup of a batch's seen items (dense table or sorted keys)."""
+    from sklearn_musicrec.neural import _modules
+
+    if request.param == "sorted":
+        monkeypatch.setattr(_modules, "_DENSE_SEEN_ELEMENTS", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("sharing", ["example", "batch"])
-def test_user_examples_negatives_skip_history_and_targets(sharing):
+def test_user_examples_negatives_skip_history_and_targets(sharing, seen_lookup):
     from sklearn_musicrec.neural._modules import DeepCFModule
 
     n_items = 6
@@ -216,7 +226,7 @@ def test_deepcf_loss_weighs_the_unmasked_negatives(weight):
     np.testing.assert_allclose(float(split), expected, rtol=1e-5)
 
 
-def test_negatives_are_checked_against_the_history():
+def test_negatives_are_checked_against_the_history(seen_lookup):
     from sklearn_musicrec.neural._modules import DeepCFModule
 
     n_items = 6
@@ -232,7 +242,7 @@ def test_negatives_are_checked_against_the_history():
     assert unseen.any() and not unseen.all()
 
 
-def test_batch_shared_negatives_are_checked_against_each_history():
+def test_batch_shared_negatives_are_checked_against_each_history(seen_lookup):
     from sklearn_musicrec.neural._modules import DeepCFModule
 
     n_items = 6
