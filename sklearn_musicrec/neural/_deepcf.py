@@ -222,14 +222,16 @@ class DeepCFRecommender(_NeuralRecommender):
     With ``item_features``, the item-id embedding is dropped for half of the
     training examples so that the feature embeddings learn to stand alone;
     the embeddings of items without interactions are zero after ``fit``.
-    On CPU, a fixed ``random_state`` gives the same model whatever the
-    number of threads; on CUDA, scatter-add kernels in the embedding
+    On CPU, a fixed ``random_state`` gives the same model, bit for bit,
+    whatever the number of threads and wherever the process's memory lies
+    (the targets' user rows are gathered with ``index_select``, whose
+    backward sums in index order); on CUDA, scatter-add kernels in the embedding
     backward pass are not bitwise deterministic, and with
     ``mixed_precision`` the bfloat16 products (8 bits of mantissa) give
     scores that differ from float32 ones in the third significant digit, so
     near-ties may rank differently from a CPU fit.
 
-    On lastfm-2k (per-user random 80/20, NDCG@20) the defaults reach 0.278
+    On lastfm-2k (per-user random 80/20, NDCG@20) the defaults reach 0.277
     (the former defaults, 64 negatives per target of weight 1, 20 per cent
     of a row as targets, input dropout 0.3: 0.229), above Cornac's NeuMF
     (0.218) and this package's tuned EASE (0.276), below its tuned ALS
@@ -246,16 +248,18 @@ class DeepCFRecommender(_NeuralRecommender):
     units, output starting at zero) at its own learning rate, a tenth of
     ``lr``, adds a little to the dot product (validation 0.211 against
     0.209, mean of two seeds; at ``lr`` it costs 0.007). Seeds move the
-    validation figure by up to 0.009. On a 2-core machine an epoch takes
-    1.1 s and the 50-epoch fit 57 s: the one-hidden-layer MLP over every
+    validation figure by up to 0.009; learning-rate schedules, decoupled
+    weight decay, more epochs and unsampled negatives move the validation
+    plateau (0.213-0.218) by less. On a 2-core machine an epoch takes
+    0.75 s and the 50-epoch fit 41 s: the one-hidden-layer MLP over every
     (user, shared negative) pair trains through compiled forward and
     backward kernels (nothing of shape (users, negatives, width) is
     materialised; 9x faster than torch at 8,192 negatives). Recommending
-    for all 1,877 users over the 17,632 artists takes 0.18 s with the fused
-    kernel (3.6 s with the materialised pair activations). With the artist
+    for all 1,877 users over the 17,632 artists takes 0.21 s with the fused
+    kernel (4.1 s with the materialised pair activations). With the artist
     tags as ``item_features``, artists never seen in training are ranked
     for their listeners at NDCG@20 0.416 (former defaults: 0.433, with a fit
-    of 857 s against 108 s now; popularity over the same candidates:
+    of 857 s against 94 s now; popularity over the same candidates:
     0.016).
 
     References
