@@ -1,10 +1,10 @@
 """A model does not depend on whether its process compiled the kernels or loaded them."""
 
 import os
-import subprocess
-import sys
 
 import pytest
+
+from tests._processes import python_output
 
 _FIT = """
 import hashlib
@@ -43,17 +43,7 @@ def test_compiling_and_cache_loading_processes_fit_the_same_model(tmp_path, para
     # then disagreed with the local one)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
 
-    def fit():
-        run = subprocess.run(
-            [sys.executable, "-c", _FIT.replace("PARAMS", repr(params))],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert run.returncode == 0, run.stderr
-        return run.stdout
-
-    compiled = fit()
+    code = _FIT.replace("PARAMS", repr(params))
+    compiled = python_output(code, env=env)
     assert any(tmp_path.rglob("*.nbi")), "the first process saved no numba cache"
-    assert fit() == compiled
+    assert python_output(code, env=env) == compiled

@@ -2,11 +2,10 @@
 them, or where its memory happens to lie."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 
+from tests._processes import python_output
 from tests._realdata import fetch_lastfm_2k_or_skip
 
 pytest.importorskip("torch")
@@ -31,16 +30,9 @@ def test_compiling_and_cache_loading_processes_train_the_same_deepcf(tmp_path):
     # the second loads what the first saved (ALS's CG kernel once differed so)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
 
-    def fit():
-        run = subprocess.run(
-            [sys.executable, "-c", _FIT], env=env, capture_output=True, text=True, timeout=600
-        )
-        assert run.returncode == 0, run.stderr
-        return run.stdout
-
-    compiled = fit()
+    compiled = python_output(_FIT, env=env)
     assert any(tmp_path.rglob("*relu_dot_grad*.nbi")), "the pair-MLP kernels were not cached"
-    assert fit() == compiled
+    assert python_output(_FIT, env=env) == compiled
 
 
 _FIT_LASTFM = """
@@ -75,18 +67,8 @@ def test_deepcf_on_lastfm_does_not_depend_on_memory_layout():
     # backward sums in index order)
     fetch_lastfm_2k_or_skip()
 
-    def fit(*held):
-        run = subprocess.run(
-            [sys.executable, "-c", _FIT_LASTFM, *map(str, held)],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert run.returncode == 0, run.stderr
-        return run.stdout
-
     # which layouts differed was a lottery: two of these caught it, each in
     # some runs of the former code
-    reference = fit()
-    assert fit(40, 2000) == reference
-    assert fit(100000, 36, 12) == reference
+    reference = python_output(_FIT_LASTFM)
+    assert python_output(_FIT_LASTFM, 40, 2000) == reference
+    assert python_output(_FIT_LASTFM, 100000, 36, 12) == reference
