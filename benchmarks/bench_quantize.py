@@ -29,6 +29,9 @@ Usage::
 
     SKLEARN_MUSICREC_DATA=/work/shared/data python benchmarks/bench_quantize.py
     python benchmarks/bench_quantize.py --models als --out /tmp/q   # a quick try
+
+A run of some models (``--models``) keeps the other models' latest rows in
+the results.
 """
 
 import copy
@@ -45,6 +48,7 @@ from _common import (
     machine_description,
     machine_line,
     ranking_quality,
+    read_previous,
     require_data,
     write_results,
 )
@@ -158,6 +162,13 @@ def main(argv=None):
             )
             print(rows[-1], flush=True)
 
+    old = read_previous(args.out, "bench_quantize")
+    if old is not None and set(args.models) != set(MODELS):
+        # a partial run keeps the other models' latest rows, in MODELS order
+        labels = [make_model(name, tags)[0] for name in MODELS]
+        ran = {r["model"] for r in rows}
+        rows = [r for r in old["rows"] if r["model"] not in ran] + rows
+        rows.sort(key=lambda r: labels.index(r["model"]) if r["model"] in labels else len(labels))
     result = {"command": command_line(argv), "machine": machine, "k": K, "rows": rows}
     md = [
         "# Compressed factor and neural models: memory and NDCG@20 (lastfm-2k)",
