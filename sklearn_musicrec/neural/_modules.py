@@ -429,15 +429,16 @@ class _PairReluDot(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from ._pair_mlp_numba import relu_dot_grad_items, relu_dot_grad_users
+        from ._pair_mlp_numba import relu_dot_grad_rows
 
         A, B, w = (_numpy(t) for t in ctx.saved_tensors)
         G = _numpy(grad)
         gA = np.empty_like(A)
         gw = np.empty_like(A)
         gB = np.empty_like(B)
-        relu_dot_grad_users(A, B, w, G, gA, gw)
-        relu_dot_grad_items(A, B, w, np.ascontiguousarray(G.T), gB)
+        relu_dot_grad_rows(A, B, w, G, gA, gw)
+        # the item half: the same kernel with the halves swapped
+        relu_dot_grad_rows(B, A, w, np.ascontiguousarray(G.T), gB, None)
         return torch.from_numpy(gA), torch.from_numpy(gB), torch.from_numpy(gw.sum(axis=0))
 
 

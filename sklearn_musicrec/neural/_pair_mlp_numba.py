@@ -1,4 +1,4 @@
-"""Compiled (numba) CPU kernel of DeepCF's one-hidden-layer MLP over all pairs.
+"""Compiled (numba) CPU kernels of DeepCF's one-hidden-layer MLP over all pairs.
 
 Full-catalogue scoring of a one-hidden-layer MLP branch needs, for every
 user ``u`` and item ``i``, ``sum_h w[h] * relu(A[u, h] + B[i, h])`` where
@@ -7,8 +7,9 @@ linear in the concatenated ``[u, v]``). torch can only do this by
 materialising the ``(users, items, width)`` activations (several GB for a
 few thousand users); this kernel fuses the add, the ReLU and the dot with
 the output weights per pair, so nothing but the ``(users, items)`` logits is
-written. Each logit is one fixed-order sum: the result does not depend on
-the number of threads.
+written. Training's backward pass uses ``relu_dot_grad_rows`` (once per
+half). Each logit and each gradient entry is one fixed-order sum: the result
+does not depend on the number of threads.
 
 This module imports numba: import it lazily.
 """
@@ -16,7 +17,7 @@ This module imports numba: import it lazily.
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["add_relu_dot", "relu_dot_grad_items", "relu_dot_grad_users"]
+__all__ = ["add_relu_dot", "relu_dot_grad_rows"]
 
 # items per block: a block of the (items, width) half stays in the L2 cache
 # while every user of a row block reads it
@@ -60,59 +61,38 @@ def add_relu_dot(A, B, w, out):
 
 
 @njit(fastmath=True, cache=True, nogil=True, parallel=True)
-def relu_dot_grad_users(A, B, w, G, gA, gw):
-    """Gradients of ``L = relu_dot(A, B, w)`` for the user half and the output weights.
+def relu_dot_grad_rows(A, B, w, G, gA, gw):
+    """Gradients of ``L = relu_dot(A, B, w)`` for the rows of ``A``, in place.
 
-    With ``z = A[u, h] + B[i, h]`` and the upstream gradient ``G`` of shape
-    (n_users, n_items): ``gA[u, h] = w[h] * sum_i G[u, i] [z > 0]`` and
-    ``gw[u, h] = sum_i G[u, i] max(z, 0)`` (per user; the caller sums
-    ``gw`` over the users). Written in place; each entry is one fixed-order
-    sum, whatever the number of threads.
+    With ``z = A[r, h] + B[c, h]`` and the upstream gradient ``G`` of shape
+    (rows of ``A``, rows of ``B``): ``gA[r, h] = w[h] sum_c G[r, c] [z > 0]``
+    and, unless ``gw`` is None, ``gw[r, h] = sum_c G[r, c] max(z, 0)`` (per
+    row; the caller sums ``gw`` over the rows). ``z`` is symmetric in the
+    two halves, so the item half's gradient is this kernel with the halves
+    swapped and ``G`` transposed (C-contiguous), ``gw=None``: numba compiles
+    that case without the ``gw`` work. Each entry is one fixed-order sum,
+    whatever the number of threads.
     """
-    n_users, width = A.shape
-    n_items = B.shape[0]
+    n_rows, width = A.shape
+    n_cols = B.shape[0]
     zero = np.float32(0.0)
-    for u in prange(n_users):
-        a = A[u]
-        g = G[u]
+    for r in prange(n_rows):
+        a = A[r]
+        g = G[r]
         acc = np.zeros(width, dtype=np.float32)
         accw = np.zeros(width, dtype=np.float32)
-        for i in range(n_items):
-            gi = g[i]
-            if gi == zero:  # masked negatives have no gradient
+        for c in range(n_cols):
+            gc = g[c]
+            if gc == zero:  # masked negatives have no gradient
                 continue
-            b = B[i]
+            b = B[c]
             for h in range(width):
                 z = a[h] + b[h]
                 pos = z > zero
-                acc[h] += gi if pos else zero
-                accw[h] += gi * z if pos else zero
+                acc[h] += gc if pos else zero
+                if gw is not None:
+                    accw[h] += gc * z if pos else zero
         for h in range(width):
-            gA[u, h] = acc[h] * w[h]
-            gw[u, h] = accw[h]
-
-
-@njit(fastmath=True, cache=True, nogil=True, parallel=True)
-def relu_dot_grad_items(A, B, w, GT, gB):
-    """Gradient of ``L = relu_dot(A, B, w)`` for the item half, in place.
-
-    ``gB[i, h] = w[h] * sum_u GT[i, u] [A[u, h] + B[i, h] > 0]``, where
-    ``GT`` is the upstream gradient transposed, (n_items, n_users),
-    C-contiguous. Each entry is one fixed-order sum.
-    """
-    n_users, width = A.shape
-    n_items = B.shape[0]
-    zero = np.float32(0.0)
-    for i in prange(n_items):
-        b = B[i]
-        g = GT[i]
-        acc = np.zeros(width, dtype=np.float32)
-        for u in range(n_users):
-            gi = g[u]
-            if gi == zero:
-                continue
-            a = A[u]
-            for h in range(width):
-                acc[h] += gi if a[h] + b[h] > zero else zero
-        for h in range(width):
-            gB[i, h] = acc[h] * w[h]
+            gA[r, h] = acc[h] * w[h]
+            if gw is not None:
+                gw[r, h] = accw[h]
