@@ -60,13 +60,7 @@ def csr_batch_tensor(torch, X, device=None, *, normalize=True):
     ``1 / sqrt(n)``), so that long and short histories give inputs of the
     same scale.
     """
-    data = X.data.astype(np.float32, copy=True)
-    if normalize and data.size:
-        lengths = np.diff(X.indptr)
-        owner = np.repeat(np.arange(X.shape[0]), lengths)
-        norms = np.sqrt(np.bincount(owner, weights=data * data, minlength=X.shape[0]))
-        norms[norms == 0] = 1.0
-        data /= norms[owner].astype(np.float32)
+    data = l2_normalized_values(X) if normalize else X.data.astype(np.float32, copy=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
         return torch.sparse_csr_tensor(
@@ -76,6 +70,21 @@ def csr_batch_tensor(torch, X, device=None, *, normalize=True):
             size=X.shape,
             check_invariants=False,
         ).to(device if device is not None else "cpu")
+
+
+def l2_normalized_values(X, scale=1.0):
+    """float32 copy of CSR ``X.data``, each row divided by its Euclidean norm times ``scale``.
+
+    Rows of norm zero are divided by ``scale`` alone. (``scale`` is 1 for
+    scoring; DeepCF's training histories use ``1 - target_fraction``.)
+    """
+    data = X.data.astype(np.float32, copy=True)
+    if data.size:
+        owner = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        norms = np.sqrt(np.bincount(owner, weights=data * data, minlength=X.shape[0]))
+        norms[norms == 0] = 1.0
+        data /= norms[owner].astype(np.float32) * np.float32(scale)
+    return data
 
 
 def bag_inputs(history):

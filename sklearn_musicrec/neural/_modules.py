@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._base import bag_inputs, csr_batch_tensor
+from ._base import bag_inputs, csr_batch_tensor, l2_normalized_values
 
 __all__ = []
 
@@ -557,10 +557,7 @@ class _DeepCFUserCollate:
         # dropped and the rest scaled by 1 / (1 - target_fraction), as
         # inverted dropout does: in expectation the user vector of training
         # is that of the whole row that scoring sees
-        data = Xb.data.astype(np.float32, copy=True)
-        norms = np.sqrt(np.bincount(owner, weights=data * data, minlength=rows.size))
-        norms[norms == 0] = 1.0
-        data /= norms[owner].astype(np.float32) * np.float32(1.0 - self.target_fraction)
+        data = l2_normalized_values(Xb, 1.0 - self.target_fraction)
         history = sp.csr_matrix(
             (
                 data[kept],
