@@ -115,6 +115,19 @@ def read_previous(out, stem):
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def keep_other_rows(old_rows, rows, ran, order):
+    """``rows`` with an earlier run's rows of the models not in ``ran``, sorted by ``order``.
+
+    For a run of some of a benchmark's models: the results keep the other
+    models' latest rows. Rows are keyed by their ``"model"``; ``order`` lists
+    the keys (rows of keys not in it go last, in their order).
+    """
+    rank = {key: i for i, key in enumerate(order)}
+    merged = [r for r in old_rows if r["model"] not in ran] + rows
+    merged.sort(key=lambda r: rank.get(r["model"], len(rank)))
+    return merged
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)

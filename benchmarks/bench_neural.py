@@ -63,6 +63,7 @@ from _common import (
     K,
     benchmark_parser,
     command_line,
+    keep_other_rows,
     machine_description,
     machine_line,
     read_previous,
@@ -446,9 +447,8 @@ def main(argv=None):
     if old is not None and set(args.models) != set(MODELS):
         # a partial run keeps the other models' latest results
         ran = {r["model"] for r in rows} | {name for name, _ in skipped}
-        rows = [r for r in old["rows"] if r["model"] not in ran] + rows
+        rows = keep_other_rows(old["rows"], rows, ran, MODELS)
         skipped = [s for s in old["skipped"] if s[0] not in ran] + skipped
-        rows.sort(key=lambda r: MODELS.index(r["model"]))
     text = _markdown(rows, skipped, meta)
     write_results(args.out, stem, {"meta": meta, "rows": rows, "skipped": skipped}, text)
     print(text)

@@ -44,6 +44,7 @@ from _common import (
     K,
     benchmark_parser,
     command_line,
+    keep_other_rows,
     lastfm_holdout,
     machine_description,
     machine_line,
@@ -166,9 +167,7 @@ def main(argv=None):
     if old is not None and set(args.models) != set(MODELS):
         # a partial run keeps the other models' latest rows, in MODELS order
         labels = [make_model(name, tags)[0] for name in MODELS]
-        ran = {r["model"] for r in rows}
-        rows = [r for r in old["rows"] if r["model"] not in ran] + rows
-        rows.sort(key=lambda r: labels.index(r["model"]) if r["model"] in labels else len(labels))
+        rows = keep_other_rows(old["rows"], rows, {r["model"] for r in rows}, labels)
     result = {"command": command_line(argv), "machine": machine, "k": K, "rows": rows}
     md = [
         "# Compressed factor and neural models: memory and NDCG@20 (lastfm-2k)",
